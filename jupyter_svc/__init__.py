@@ -1,0 +1,26 @@
+"""jupyter-svc: web services (Streamlit, Voila, Panel, ...) managed from Jupyter, scaled to zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["__version__"]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import SvcExtension
+
+    return [{"module": "jupyter_svc.app", "app": SvcExtension}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-svc"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext jupyter_svc` registers the %svc and %%svc magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

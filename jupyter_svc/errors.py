@@ -1,0 +1,80 @@
+"""Errors the manager raises; the REST layer maps each to one HTTP status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+
+@dataclass
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass
+class SvcError(Exception):
+    """Base: a message for people plus, where it applies, field-level details."""
+
+    message: str
+    errors: list[FieldError] = field(default_factory=list)
+    status_code = 400
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return self.message
+        details = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in self.errors)
+        return f"{self.message}: {details}"
+
+
+class SpecInvalid(SvcError):
+    status_code = 422
+
+
+class NotFound(SvcError):
+    status_code = 404
+
+
+class Conflict(SvcError):
+    status_code = 409
+
+
+class Unavailable(SvcError):
+    status_code = 503
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _clean_message(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
+def from_validation_error(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    """Pydantic's errors as ``field: reason`` pairs, without its internal noise."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = _location(tuple(err["loc"]))
+        if prefix:
+            loc = f"{prefix}.{loc}" if loc and not loc.startswith("[") else f"{prefix}{loc}"
+        message = _clean_message(err["msg"])
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        out.append(FieldError(loc, message))
+    return out

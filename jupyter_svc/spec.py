@@ -1,0 +1,318 @@
+"""The declarative service spec: one model that every backend runs unchanged.
+
+The fields cover what app-service platforms (manifest API), Polyaxon services and JupyterHub
+services can express; names follow Python. Unknown fields are errors so that a typo is reported,
+not silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .units import format_duration, parse_duration, parse_quantity
+
+#: Names the proxy and API reserve under ``/svc/``.
+RESERVED_NAMES = frozenset({"api", "static"})
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def _check_name(value: str) -> str:
+    if len(value) > 63:
+        raise ValueError("must be at most 63 characters")
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            "must be a DNS-1123 label: lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if value in RESERVED_NAMES:
+        raise ValueError(f"{value!r} is reserved by jupyter-svc")
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not a valid environment variable name")
+    return value
+
+
+def _check_label_key(value: str) -> str:
+    if len(value) > 253 or not _LABEL_KEY.match(value):
+        raise ValueError(f"{value!r} is not a valid label key")
+    return value
+
+
+def _check_quantity(value: str | int | float) -> str:
+    text = str(value)
+    parse_quantity(text)
+    return text
+
+
+def _check_abs_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path starting with '/'")
+    return value
+
+
+ServiceName = Annotated[
+    str,
+    AfterValidator(_check_name),
+    WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
+]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_check_quantity),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$", "examples": ["100m", "1.2Gi", "1"]}
+    ),
+]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "format": "duration", "examples": ["90s", "5m", "1h", "one_hour"]}
+    ),
+]
+AbsPath = Annotated[str, AfterValidator(_check_abs_path)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class RestartPolicy(str, Enum):
+    always = "always"
+    on_failure = "on-failure"
+    never = "never"
+
+
+class DesiredState(str, Enum):
+    ready = "ready"
+    scaled_to_zero = "scaled_to_zero"
+    disabled = "disabled"
+
+
+class ResourceAmounts(_Model):
+    cpu: Quantity | None = Field(None, description="CPU cores, e.g. '500m' or '2'.")
+    memory: Quantity | None = Field(None, description="Memory, e.g. '512Mi' or '1.2Gi'.")
+    gpu: Quantity | None = Field(None, description="Whole GPUs (nvidia.com/gpu), e.g. '1'.")
+
+    @field_validator("gpu")
+    @classmethod
+    def _whole_gpus(cls, value: str | None) -> str | None:
+        if value is not None and parse_quantity(value) % 1 != 0:
+            raise ValueError("GPUs are counted in whole devices, e.g. '1'")
+        return value
+
+
+class Resources(_Model):
+    requests: ResourceAmounts = Field(default_factory=ResourceAmounts)
+    limits: ResourceAmounts = Field(default_factory=ResourceAmounts)
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> Resources:
+        for kind in ("cpu", "memory", "gpu"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            if request is not None and limit is not None and parse_quantity(limit) < parse_quantity(request):
+                raise ValueError(f"limits.{kind} ({limit}) is below requests.{kind} ({request})")
+        return self
+
+    def is_empty(self) -> bool:
+        return self == Resources()
+
+
+class Readiness(_Model):
+    """How to know that the app answers; default: any HTTP response below 500 on '/'."""
+
+    path: str = Field("/", description="Path probed with GET, relative to the app's root.")
+    statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
+        None, description="Accepted status codes; null accepts any status below 500."
+    )
+    timeout: Duration | None = Field(
+        None, description="Give up after this long; null uses the server's readiness_timeout."
+    )
+    interval: Duration = Field(1.0, description="Longest pause between probes (they start faster).")
+
+    @field_validator("path")
+    @classmethod
+    def _rooted(cls, value: str) -> str:
+        return value if value.startswith("/") else "/" + value
+
+    def accepts(self, status: int) -> bool:
+        return status < 500 if self.statuses is None else status in self.statuses
+
+
+class Port(_Model):
+    name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,13})$")]
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port (local backend).")
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+
+class Container(_Model):
+    """A sidecar or init step: a command, an image, or both."""
+
+    name: ServiceName
+    image: str | None = None
+    command: list[str] = Field(default_factory=list)
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    resources: Resources = Field(default_factory=Resources)
+
+    @model_validator(mode="after")
+    def _runs_something(self) -> Container:
+        if not self.image and not self.command:
+            raise ValueError("needs an image or a command")
+        return self
+
+
+class Volume(_Model):
+    """A persistent volume claim mounted into the service's container."""
+
+    claim: str = Field(description="Name of the PersistentVolumeClaim.")
+    mount_path: AbsPath
+    sub_path: str | None = None
+    read_only: bool = False
+
+
+class ServiceSpec(_Model):
+    """What a user asks for; the status of what runs is a separate model."""
+
+    # identity
+    name: ServiceName
+    description: str = ""
+    labels: dict[LabelKey, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    icon: str | None = Field(None, description="URL or data: URI of an icon for launchers.")
+    backend: str | None = Field(None, description="Backend that runs it; null uses the server default.")
+
+    # what runs
+    command: list[str] | str | None = Field(
+        None, description="argv list; a string only with shell: true. {port}, {base_url}, {name} are filled in."
+    )
+    shell: bool = Field(False, description="Run command (a string) through /bin/sh -c.")
+    cwd: str | None = None
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    image: str | None = Field(None, description="Container image (container backends).")
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    url: str | None = Field(None, description="External service: only proxied, never started.")
+
+    # networking
+    port: int = Field(0, ge=0, le=65535, description="Port the app listens on; 0 picks a free one.")
+    ports: list[Port] = Field(default_factory=list, description="Extra ports, templated as {ports.NAME}.")
+    rewrite_path: bool = Field(
+        True, description="Strip /svc/<name> before forwarding; false when the app serves under {base_url}."
+    )
+    public: bool = Field(False, description="Reachable without Jupyter authentication.")
+
+    # health and supervision
+    readiness: Readiness = Field(default_factory=Readiness)
+    restart_policy: RestartPolicy = RestartPolicy.always
+
+    # scaling
+    replicas: int = Field(1, ge=1, le=100, description="Instances while running.")
+    scale_to_zero: Duration | None = Field(
+        None, description="Idle window before scaling to zero ('5m', 'one_hour'); null disables."
+    )
+    desired_state: DesiredState = DesiredState.ready
+
+    # placement and resources
+    resources: Resources = Field(default_factory=Resources)
+    node_selector: dict[LabelKey, str] = Field(default_factory=dict)
+    priority_class: str | None = None
+    volumes: list[Volume] = Field(default_factory=list)
+    sidecars: list[Container] = Field(default_factory=list)
+    init: list[Container] = Field(default_factory=list)
+
+    depends_on: list[ServiceName] = Field(
+        default_factory=list, description="Services whose URLs are injected as SVC_<NAME>_URL."
+    )
+
+    @field_validator("scale_to_zero", mode="before")
+    @classmethod
+    def _disabled_window(cls, value: Any) -> Any:
+        if value in (False, "disabled", "off", "never", "none", ""):
+            return None
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ServiceSpec:
+        if self.url is not None:
+            clash = [f for f in ("command", "image") if getattr(self, f)]
+            if clash:
+                raise ValueError(f"an external service (url) cannot also set {', '.join(clash)}")
+        elif self.command is None and self.image is None:
+            raise ValueError("set command (a local process), image (a container) or url (an external service)")
+        if isinstance(self.command, str) and not self.shell:
+            raise ValueError("command is a string: give an argv list, or set shell: true to run it through a shell")
+        if isinstance(self.command, list):
+            if self.shell:
+                raise ValueError("shell: true needs command as one string")
+            if not self.command:
+                raise ValueError("command is empty")
+        if self.name in self.depends_on:
+            raise ValueError("depends_on names the service itself")
+        port_names = [p.name for p in self.ports]
+        if len(set(port_names)) != len(port_names):
+            raise ValueError("ports have duplicate names")
+        return self
+
+    def runtime_view(self) -> dict[str, Any]:
+        """The fields whose change needs a new instance (everything else applies in place)."""
+        live = {"description", "labels", "annotations", "icon", "public", "rewrite_path",
+                "scale_to_zero", "desired_state", "restart_policy", "replicas", "readiness"}
+        return self.model_dump(mode="json", exclude=live)
+
+
+class Manifest(_Model):
+    """A batch of specs, applied together; accepts ``{"services": [...]}`` or a bare list."""
+
+    services: list[ServiceSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, data: Any) -> Any:
+        return {"services": data} if isinstance(data, list) else data
+
+    @model_validator(mode="after")
+    def _unique(self) -> Manifest:
+        names = [s.name for s in self.services]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"services listed twice: {', '.join(dupes)}")
+        return self
+
+
+class ApplyMode(str, Enum):
+    merge = "merge"
+    replace = "replace"
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema the widgets and the lab panel build their forms from."""
+    return ServiceSpec.model_json_schema(mode="validation")

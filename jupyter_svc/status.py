@@ -1,0 +1,49 @@
+"""What is running, kept apart from what was asked for (the spec)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from .spec import ServiceSpec
+
+
+class ServiceState(str, Enum):
+    pending = "pending"
+    starting = "starting"
+    ready = "ready"
+    stopping = "stopping"
+    scaled_to_zero = "scaled_to_zero"
+    waking = "waking"
+    failed = "failed"
+    disabled = "disabled"
+
+
+#: States in which an instance exists (or is being made) and costs resources.
+RUNNING_STATES = frozenset({ServiceState.starting, ServiceState.ready, ServiceState.waking})
+
+
+class ServiceStatus(BaseModel):
+    state: ServiceState = ServiceState.pending
+    message: str = ""
+    url: str = Field("", description="Where users open it: the proxy path under the server.")
+    backend: str = ""
+    generation: int = Field(0, description="Spec version; bumped by every accepted change.")
+    replicas_ready: int = 0
+    started_at: datetime | None = None
+    last_activity: datetime | None = None
+    restarts: int = 0
+    last_exit_code: int | None = None
+    cold_starts: int = 0
+    last_cold_start_ms: float | None = None
+    idle_deadline: datetime | None = Field(None, description="When it scales to zero if no traffic comes.")
+
+
+class ServiceView(BaseModel):
+    """One service as the API returns it."""
+
+    name: str
+    spec: ServiceSpec
+    status: ServiceStatus

@@ -1,0 +1,75 @@
+"""Specs and last known statuses on disk, one JSON file per service, written atomically.
+
+A write goes to a temporary file in the same folder, is fsynced, then renamed over the old one:
+a crash at any point leaves either the old file or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .spec import ServiceSpec
+from .status import ServiceStatus
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}.json"
+
+    def _write(self, name: str, payload: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._path(name))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def save(self, spec: ServiceSpec, status: ServiceStatus) -> None:
+        payload = json.dumps(
+            {"spec": spec.model_dump(mode="json"), "status": status.model_dump(mode="json")}, indent=1
+        )
+        async with self._locks[spec.name]:
+            await asyncio.to_thread(self._write, spec.name, payload)
+
+    async def delete(self, name: str) -> None:
+        async with self._locks[name]:
+            await asyncio.to_thread(self._path(name).unlink, True)
+        self._locks.pop(name, None)
+
+    def _read_all(self) -> list[tuple[ServiceSpec, ServiceStatus]]:
+        out = []
+        if not self.directory.is_dir():
+            return out
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                spec = ServiceSpec.model_validate(data["spec"])
+                status = ServiceStatus.model_validate(data.get("status") or {})
+            except (OSError, ValueError, KeyError, ValidationError) as exc:
+                # kept on disk for a person to look at; never silently deleted
+                log.error("jupyter-svc: cannot restore %s: %s", path, exc)
+                continue
+            out.append((spec, status))
+        return out
+
+    async def load(self) -> list[tuple[ServiceSpec, ServiceStatus]]:
+        return await asyncio.to_thread(self._read_all)
