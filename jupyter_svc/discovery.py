@@ -1,0 +1,103 @@
+"""Finding the Jupyter server (URL + token) the client should talk to.
+
+A kernel started by the server inherits ``JUPYTER_SVC_URL``/``JUPYTER_SVC_TOKEN``; other processes
+fall back to the standard Jupyter variables, then to the servers' runtime files, the way
+``jupyter server list`` finds them. Only the lookup lives here; the client checks reachability.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where a Jupyter server answers: ``url`` includes its base_url and ends with '/'."""
+
+    url: str
+    token: str = ""
+    source: str = "argument"
+    root_dir: str = ""
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host:port`` without the base_url (for absolute links)."""
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _normalise(url: str) -> str:
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    return url if url.endswith("/") else url + "/"
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return True  # no pid recorded: let the reachability check decide
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def runtime_servers(runtime_dir: str | None = None) -> list[ServerInfo]:
+    """Servers whose runtime file is present and whose process lives, the best match for cwd first.
+
+    The best match is the server whose root_dir contains the current directory most closely, so
+    a kernel (or a shell) inside a project talks to that project's server.
+    """
+    if runtime_dir is None:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        runtime_dir = jupyter_runtime_dir()
+    cwd = Path.cwd().resolve()
+    found: list[tuple[int, float, ServerInfo]] = []
+    for path in glob.glob(os.path.join(runtime_dir, "jpserver-*.json")):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                info = json.load(fh)
+            mtime = os.path.getmtime(path)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict) or not info.get("url") or not _pid_alive(info.get("pid")):
+            continue
+        root = str(info.get("root_dir") or "")
+        depth = -1
+        if root:
+            try:
+                cwd.relative_to(Path(root).resolve())
+                depth = len(Path(root).resolve().parts)
+            except ValueError:
+                depth = -1
+        server = ServerInfo(_normalise(str(info["url"])), str(info.get("token") or ""), path, root)
+        found.append((depth, mtime, server))
+    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [server for _, _, server in found]
+
+
+def candidates(url: str | None = None, token: str | None = None) -> list[ServerInfo]:
+    """Every place a server may be, in the order the client tries them."""
+    if url:
+        return [ServerInfo(_normalise(url), token or "", "argument")]
+    env = os.environ
+    out: list[ServerInfo] = []
+    if env.get("JUPYTER_SVC_URL"):
+        out.append(ServerInfo(_normalise(env["JUPYTER_SVC_URL"]),
+                              token or env.get("JUPYTER_SVC_TOKEN", ""), "JUPYTER_SVC_URL"))
+    if env.get("JUPYTER_SERVER_URL"):
+        out.append(ServerInfo(_normalise(env["JUPYTER_SERVER_URL"]),
+                              token or env.get("JUPYTER_TOKEN") or env.get("JPY_API_TOKEN", ""),
+                              "JUPYTER_SERVER_URL"))
+    out.extend(runtime_servers())
+    if token:
+        out = [ServerInfo(s.url, token, s.source, s.root_dir) for s in out]
+    return out

@@ -1,0 +1,1 @@
+"""Helpers for the notebook-side tests: a real `jupyter server` subprocess and nbclient runs."""
