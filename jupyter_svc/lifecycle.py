@@ -78,6 +78,7 @@ class Lifecycle:
         svc.status.state = state
         svc.status.message = message
         svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
+        svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
 
     def failure_message(self, svc: ManagedService, reason: str) -> str:

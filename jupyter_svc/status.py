@@ -30,6 +30,7 @@ class ServiceStatus(BaseModel):
     message: str = ""
     url: str = Field("", description="Where users open it: the proxy path under the server.")
     backend: str = ""
+    endpoint: str = Field("", description="Where the proxy sends traffic while an instance runs.")
     generation: int = Field(0, description="Spec version; bumped by every accepted change.")
     replicas_ready: int = 0
     started_at: datetime | None = None
