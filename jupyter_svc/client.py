@@ -168,18 +168,31 @@ class Client(_Base):
     def logs(self, name: str, tail: int = 100) -> str:
         return self._run(_Calls.logs(name, tail))
 
-    def follow_logs(self, name: str, tail: int = 10) -> Iterator[str]:
-        """Lines as the service prints them, until the caller stops iterating."""
+    def follow_logs(self, name: str, tail: int = 10, timeout: float | None = None) -> Iterator[str]:
+        """Lines as the service prints them, until the caller stops or ``timeout`` seconds pass.
+
+        A quiet service ends the stream at most ``timeout`` seconds after the deadline (the socket
+        timeout bounds each read).
+        """
         server = self.server
         call = _Calls.logs(name, tail, follow=True)
         request = urllib.request.Request(self._target(server, call), headers=self._headers(server, False))
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            response = urllib.request.urlopen(request, timeout=3600)
+            response = urllib.request.urlopen(request, timeout=3600 if timeout is None else max(timeout, 0.1))
         except urllib.error.HTTPError as exc:
             raise error_from(exc.code, exc.read(), request.full_url) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ApiError(f"cannot reach the Jupyter server at {server.url}: {getattr(exc, 'reason', exc)}") from None
         with response:
-            for raw in response:
-                yield raw.decode("utf-8", "replace").rstrip("\n")
+            try:
+                while deadline is None or time.monotonic() < deadline:
+                    raw = response.readline()
+                    if not raw:
+                        return
+                    yield raw.decode("utf-8", "replace").rstrip("\n")
+            except (TimeoutError, OSError):
+                return
 
     def apply(self, manifest: ManifestLike, mode: str = "merge",
               dry_run: bool = False, wait: float | None = None) -> ApplyReport:
