@@ -1,0 +1,4 @@
+export { default } from './plugin';
+export * from './api';
+export * from './model';
+export * from './types';

@@ -1,0 +1,243 @@
+/** The left sidebar: every service with its state, details and actions, kept live. */
+
+import { CommandRegistry } from '@lumino/commands';
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  addIcon,
+  deleteIcon,
+  editIcon,
+  LabIcon,
+  launchIcon,
+  ReactWidget,
+  refreshIcon,
+  runIcon,
+  stopIcon,
+  textEditorIcon
+} from '@jupyterlab/ui-components';
+import * as React from 'react';
+import { ConnectionMode, ServicesModel } from './model';
+import {
+  availableActions,
+  formatAgo,
+  formatDeadline,
+  serviceUrl,
+  stateLabel,
+  stateTone
+} from './format';
+import { iconForUrl, servicesIcon } from './icons';
+import { CommandIDs } from './tokens';
+import type { IServiceView } from './types';
+
+export const PANEL_ID = 'jupyter-svc:panel';
+
+export interface IServicesPanelOptions {
+  model: ServicesModel;
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+  baseUrl: string;
+}
+
+export class ServicesPanel extends ReactWidget {
+  constructor(private readonly options: IServicesPanelOptions) {
+    super();
+    this.id = PANEL_ID;
+    this.addClass('jp-svc-Panel');
+    this.title.icon = servicesIcon;
+    this.title.caption = options.trans.__('Services');
+    options.model.changed.connect(this.update, this);
+    options.model.modeChanged.connect(this.update, this);
+  }
+
+  render(): JSX.Element {
+    return <ServicesList {...this.options} />;
+  }
+
+  dispose(): void {
+    this.options.model.changed.disconnect(this.update, this);
+    this.options.model.modeChanged.disconnect(this.update, this);
+    super.dispose();
+  }
+}
+
+/** Re-render every second so that countdowns and "ago" times move. */
+function useNow(intervalMs = 1000): number {
+  const [now, setNow] = React.useState(() => Date.now());
+  React.useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), intervalMs);
+    return () => clearInterval(timer);
+  }, [intervalMs]);
+  return now;
+}
+
+function modeText(mode: ConnectionMode, trans: TranslationBundle): string {
+  switch (mode) {
+    case 'live':
+      return trans.__('live');
+    case 'polling':
+      return trans.__('polling');
+    case 'offline':
+      return trans.__('offline');
+    default:
+      return trans.__('connecting…');
+  }
+}
+
+export function ServicesList(props: IServicesPanelOptions): JSX.Element {
+  const { model, commands, trans } = props;
+  const now = useNow();
+  const services = model.services;
+  const run = (id: string, args: Record<string, string> = {}) => {
+    void commands.execute(id, args);
+  };
+  return (
+    <div className="jp-svc-List">
+      <div className="jp-svc-Header">
+        <h2 className="jp-svc-Title">{trans.__('Services')}</h2>
+        <span
+          className={`jp-svc-Mode jp-svc-Mode-${model.mode}`}
+          title={trans.__('How this list follows the server')}
+        >
+          {modeText(model.mode, trans)}
+        </span>
+        <ActionButton
+          action="create"
+          icon={addIcon}
+          title={trans.__('New service')}
+          onClick={() => run(CommandIDs.create)}
+        />
+        <ActionButton
+          action="refresh"
+          icon={refreshIcon}
+          title={trans.__('Refresh the list')}
+          onClick={() => run(CommandIDs.refresh)}
+        />
+      </div>
+      {model.error && model.mode === 'offline' ? (
+        <div className="jp-svc-Error" role="alert">
+          {trans.__('Cannot reach the services API: %1', model.error)}
+        </div>
+      ) : null}
+      {services.length === 0 ? (
+        <div className="jp-svc-Empty">
+          <p>{trans.__('No services yet.')}</p>
+          <button className="jp-mod-styled jp-mod-accept" onClick={() => run(CommandIDs.create)}>
+            {trans.__('Create a service')}
+          </button>
+        </div>
+      ) : (
+        <ul className="jp-svc-Services">
+          {services.map(view => (
+            <ServiceCard key={view.name} view={view} now={now} {...props} />
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+interface IActionButtonProps {
+  action: string;
+  icon: LabIcon;
+  title: string;
+  onClick: () => void;
+  disabled?: boolean;
+}
+
+function ActionButton(props: IActionButtonProps): JSX.Element {
+  return (
+    <button
+      className="jp-svc-Action jp-Button jp-mod-minimal"
+      data-action={props.action}
+      title={props.title}
+      aria-label={props.title}
+      disabled={props.disabled}
+      onClick={event => {
+        event.stopPropagation();
+        props.onClick();
+      }}
+    >
+      <props.icon.react tag="span" className="jp-svc-ActionIcon" />
+    </button>
+  );
+}
+
+interface IServiceCardProps extends IServicesPanelOptions {
+  view: IServiceView;
+  now: number;
+}
+
+function ServiceCard(props: IServiceCardProps): JSX.Element {
+  const { view, now, trans, commands, baseUrl } = props;
+  const { spec, status } = view;
+  const url = serviceUrl(view, baseUrl);
+  const can = availableActions(view);
+  const run = (id: string) => {
+    void commands.execute(id, { name: view.name });
+  };
+  const Icon = iconForUrl(spec.icon);
+  const showMessage = !!status.message && status.state !== 'ready';
+  return (
+    <li className="jp-svc-Service" data-service={view.name} data-state={status.state}>
+      <div className="jp-svc-ServiceHeader">
+        <Icon.react tag="span" className="jp-svc-ServiceIcon" />
+        <span className="jp-svc-Name" title={spec.description || view.name}>
+          {view.name}
+        </span>
+        <span
+          className={`jp-svc-Badge jp-svc-tone-${stateTone(status.state)}`}
+          data-state={status.state}
+          title={status.message || stateLabel(status.state, trans)}
+        >
+          {stateLabel(status.state, trans)}
+        </span>
+      </div>
+      {spec.description ? <div className="jp-svc-Description">{spec.description}</div> : null}
+      <a className="jp-svc-Url" href={url} target="_blank" rel="noopener noreferrer">
+        {url}
+      </a>
+      {showMessage ? <div className="jp-svc-Message">{status.message}</div> : null}
+      <dl className="jp-svc-Details">
+        <dt>{trans.__('Backend')}</dt>
+        <dd data-field="backend">{status.backend || spec.backend || '—'}</dd>
+        <dt>{trans.__('Restarts')}</dt>
+        <dd data-field="restarts">{status.restarts}</dd>
+        <dt>{trans.__('Idle window')}</dt>
+        <dd data-field="idle-window">{spec.scale_to_zero ?? trans.__('never scales down')}</dd>
+        <dt>{trans.__('Scales down')}</dt>
+        <dd data-field="idle-deadline">
+          {status.state === 'ready' ? formatDeadline(status.idle_deadline, now, trans) : '—'}
+        </dd>
+        <dt>{trans.__('Last activity')}</dt>
+        <dd data-field="last-activity">{formatAgo(status.last_activity, now, trans)}</dd>
+      </dl>
+      <div className="jp-svc-Actions">
+        <ActionButton action="open" icon={launchIcon} title={trans.__('Open in a new tab')} onClick={() => run(CommandIDs.open)} />
+        {can.wake ? (
+          <ActionButton action="wake" icon={runIcon} title={trans.__('Wake')} onClick={() => run(CommandIDs.wake)} />
+        ) : null}
+        {can.stop ? (
+          <ActionButton action="stop" icon={stopIcon} title={trans.__('Stop (scale to zero)')} onClick={() => run(CommandIDs.stop)} />
+        ) : null}
+        <ActionButton
+          action="restart"
+          icon={refreshIcon}
+          title={trans.__('Restart')}
+          disabled={!can.restart}
+          onClick={() => run(CommandIDs.restart)}
+        />
+        <ActionButton action="logs" icon={textEditorIcon} title={trans.__('Logs')} onClick={() => run(CommandIDs.logs)} />
+        <ActionButton action="edit" icon={editIcon} title={trans.__('Edit')} onClick={() => run(CommandIDs.edit)} />
+        {can.enable ? (
+          <button className="jp-svc-Toggle jp-mod-styled" data-action="enable" onClick={() => run(CommandIDs.enable)}>
+            {trans.__('Enable')}
+          </button>
+        ) : (
+          <button className="jp-svc-Toggle jp-mod-styled" data-action="disable" onClick={() => run(CommandIDs.disable)}>
+            {trans.__('Disable')}
+          </button>
+        )}
+        <ActionButton action="delete" icon={deleteIcon} title={trans.__('Delete')} onClick={() => run(CommandIDs.remove)} />
+      </div>
+    </li>
+  );
+}

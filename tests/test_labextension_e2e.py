@@ -1,0 +1,240 @@
+"""End to end: the JupyterLab panel in a real Chromium against a real `jupyter lab`.
+
+Starts `jupyter lab` with jupyter-svc on a free port, drives Debian's Chromium through
+Playwright (its own browser download does not work here), creates a service through the REST
+API, and checks that the panel shows it without a reload, that restart changes its state,
+that the logs viewer follows its log, and saves a screenshot to test-artifacts/lab-panel.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("JUPYTER_SVC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PANEL_ID = "jupyter-svc:panel"
+LAB_EXTENSION = "jupyter-svc"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SERVICE = "e2e-http"
+
+if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+try:
+    from playwright.sync_api import Page, sync_playwright
+except ImportError:  # pragma: no cover - CI installs it through the test extra
+    pytest.skip("the playwright package is not installed (pip install playwright)", allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}svc/api/{path}", data=data, method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode()
+            return exc.code, json.loads(text) if text.startswith("{") else text
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    listed = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+                            capture_output=True, text=True, timeout=60)
+    output = listed.stdout + listed.stderr
+    assert any(line.split()[:1] == [LAB_EXTENSION] and "enabled" in line for line in output.splitlines()), (
+        f"the {LAB_EXTENSION} lab extension is not installed and enabled "
+        f"(pip install . builds it):\n{output}"
+    )
+    port, token = _free_port(), os.urandom(16).hex()
+    root, state, config, data = (tmp_path / d for d in ("root", "state", "config", "data"))
+    for folder in (root, config, data):
+        folder.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_svc": True}}})
+    )
+    # no "get notified about news?" toast over the screenshot
+    (config / "labconfig").mkdir()
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env.pop("JUPYTER_SVC_URL", None)
+    env.pop("JUPYTER_SVC_TOKEN", None)
+    log_path = tmp_path / "lab.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser",
+             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+             f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
+             f"--ServerApp.root_dir={root}", f"--SvcExtension.state_dir={state}",
+             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(root), start_new_session=True,
+        )
+    instance = Lab(f"http://127.0.0.1:{port}/", token, process, log_path)
+    try:
+        deadline = time.monotonic() + 45
+        while True:
+            assert process.poll() is None, f"jupyter lab exited:\n{instance.log()}"
+            try:
+                if instance.api("GET", "services")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"jupyter lab did not answer:\n{instance.log()}"
+            time.sleep(0.2)
+        yield instance
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+def _badge_state(page: Page, name: str) -> str | None:
+    badge = page.locator(f'[data-service="{name}"] .jp-svc-Badge')
+    return badge.get_attribute("data-state") if badge.count() else None
+
+
+def test_panel_follows_services_live(lab: Lab) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.goto(f"{lab.url}lab?token={lab.token}")
+            page.wait_for_selector(".jp-Launcher", timeout=30_000)
+
+            # open the panel from its sidebar tab
+            page.click(f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{PANEL_ID}"]')
+            panel = page.locator(f'[id="{PANEL_ID}"]')
+            panel.wait_for(state="visible", timeout=10_000)
+            # the event stream is up (not the polling fallback)
+            panel.locator(".jp-svc-Mode-live").wait_for(timeout=15_000)
+            assert panel.locator("[data-service]").count() == 0
+            page.evaluate("window.__svcNoReload = true")
+
+            # a service created through the API appears without a reload
+            status, view = lab.api("PUT", f"services/{SERVICE}", {
+                "name": SERVICE,
+                "description": "e2e test: python -m http.server",
+                "command": [sys.executable, "-u", "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
+                "scale_to_zero": "10m",
+            })
+            assert status in (200, 201, 202), view
+            card = panel.locator(f'[data-service="{SERVICE}"]')
+            card.wait_for(timeout=10_000)
+            page.wait_for_selector(f'[data-service="{SERVICE}"] .jp-svc-Badge[data-state="ready"]', timeout=30_000)
+            assert page.evaluate("window.__svcNoReload") is True, "the page reloaded"
+            assert card.locator('[data-field="idle-window"]').inner_text() == "10m"
+            assert card.locator('[data-field="backend"]').inner_text() == "local"
+            assert card.locator(".jp-svc-Url").get_attribute("href").endswith(f"/svc/{SERVICE}/")
+            # the launcher got a card for it
+            assert page.locator(".jp-Launcher .jp-LauncherCard", has_text=SERVICE).count() == 1
+            started_before = lab.api("GET", f"services/{SERVICE}")[1]["status"]["started_at"]
+
+            # restart from the panel: record every state the badge shows on the way
+            page.evaluate("""name => {
+                window.__svcStates = [];
+                const seen = () => {
+                    const badge = document.querySelector(`[data-service="${name}"] .jp-svc-Badge`);
+                    const state = badge && badge.dataset.state;
+                    if (state && window.__svcStates[window.__svcStates.length - 1] !== state) {
+                        window.__svcStates.push(state);
+                    }
+                };
+                seen();
+                new MutationObserver(seen).observe(document.body,
+                    {subtree: true, childList: true, attributes: true, attributeFilter: ['data-state']});
+            }""", SERVICE)
+            card.locator('[data-action="restart"]').click()
+            page.wait_for_function(
+                "() => window.__svcStates.length >= 3 && window.__svcStates[window.__svcStates.length - 1] === 'ready'",
+                timeout=30_000,
+            )
+            states = page.evaluate("window.__svcStates")
+            assert states[0] == "ready" and states[-1] == "ready", states
+            assert set(states[1:-1]) & {"stopping", "starting", "pending", "waking"}, states
+            after = lab.api("GET", f"services/{SERVICE}")[1]["status"]
+            assert after["state"] == "ready" and after["started_at"] != started_before, after
+
+            # the logs viewer follows the log: existing lines, then a new request's line
+            card.locator('[data-action="logs"]').click()
+            logs = page.locator(f'[id="jupyter-svc-logs-{SERVICE}"] .jp-svc-LogView')
+            logs.wait_for(timeout=10_000)
+            page.wait_for_selector(f'[id="jupyter-svc-logs-{SERVICE}"] .jp-svc-LogView[data-state="following"]',
+                                   timeout=10_000)
+            page.wait_for_function(
+                "sel => (document.querySelector(sel)?.textContent || '').includes('HTTP/1.1')",
+                arg=f'[id="jupyter-svc-logs-{SERVICE}"] .jp-svc-LogText', timeout=15_000,
+            )
+            marker = f"e2e-marker-{os.getpid()}"
+            request = urllib.request.Request(f"{lab.url}svc/{SERVICE}/{marker}",
+                                             headers={"Authorization": f"token {lab.token}"})
+            try:
+                urllib.request.urlopen(request, timeout=15).close()
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404, exc  # http.server answers 404 for the missing file; logged all the same
+            page.wait_for_function(
+                "([sel, text]) => (document.querySelector(sel)?.textContent || '').includes(text)",
+                arg=[f'[id="jupyter-svc-logs-{SERVICE}"] .jp-svc-LogText', marker], timeout=15_000,
+            )
+
+            page.screenshot(path=str(ARTIFACTS / "lab-panel.png"))
+            panel.screenshot(path=str(ARTIFACTS / "lab-panel-only.png"))
+        finally:
+            browser.close()
+    status, _ = lab.api("DELETE", f"services/{SERVICE}")
+    assert status == 204
+    assert not errors, "console errors in JupyterLab:\n" + "\n".join(errors)
