@@ -8,13 +8,17 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, Tuple, Unicode, default
+from traitlets import Bool, Float, Int, List, Tuple, Unicode, default
 
+from .activity import ActivitySettings, ActivityTracker
 from .backends.local import LocalBackend, PortAllocator
 from .handlers import api_routes
 from .lifecycle import LifecycleSettings
 from .manager import ServiceManager
+from .metrics import Metrics
+from .proxy import Proxy, ProxySettings, proxy_routes
 from .store import Store
+from .units import parse_duration
 
 
 class SvcExtension(ExtensionApp):
@@ -60,7 +64,42 @@ class SvcExtension(ExtensionApp):
         10 * 1024 * 1024, help="Size of a service's log file before it rolls over (one old file kept).",
     ).tag(config=True)
 
+    wake_timeout = Float(
+        120.0, help="Seconds a request to a service at zero is held while it wakes; then 504 with Retry-After.",
+    ).tag(config=True)
+    max_held_requests = Int(
+        1000, help="Requests held per waking service; more get 503 with Retry-After.",
+    ).tag(config=True)
+    wake_page = Bool(
+        True, help="Show browsers a 'waking...' page that reloads itself, instead of holding the navigation.",
+    ).tag(config=True)
+    max_body_size = Int(10 * 1024**3, help="Largest request body the proxy forwards, in bytes.").tag(config=True)
+    websocket_max_message_size = Int(
+        64 * 1024**2, help="Largest WebSocket message the proxy forwards, in bytes.",
+    ).tag(config=True)
+    upstream_connections = Int(
+        512, help="Size of the proxy's pool of keep-alive connections to services.",
+    ).tag(config=True)
+    idle_check_interval = Float(
+        1.0, help="Seconds between passes of the idle loop (scale-down fires within this of the window).",
+    ).tag(config=True)
+    drain_timeout = Float(
+        10.0, help="Seconds in-flight requests get to finish before an idle service is stopped.",
+    ).tag(config=True)
+    websocket_idle_timeout = Float(
+        0.0, help="Seconds after which an open but silent WebSocket no longer keeps its service up; 0: never.",
+    ).tag(config=True)
+    activity_exclude_paths = List(
+        Unicode(), default_value=[],
+        help="Regexes of request paths (e.g. polling endpoints) that do not count as activity.",
+    ).tag(config=True)
+    count_as_server_activity = Bool(
+        True, help="Record service traffic in the Jupyter server's last_activity_times, keeping it alive.",
+    ).tag(config=True)
+
     manager: ServiceManager
+    tracker: ActivityTracker
+    proxy: Proxy
 
     def initialize_settings(self) -> None:
         state = Path(self.state_dir)
@@ -72,15 +111,33 @@ class SvcExtension(ExtensionApp):
             max_restarts=self.max_restarts,
             restart_reset_after=self.restart_reset_after,
         )
-        local = LocalBackend(state / "logs", PortAllocator(*self.port_range, host=self.local_host),
-                             self.max_log_bytes, host=self.local_host, init_timeout=self.readiness_timeout)
+        ports = PortAllocator(self.port_range[0], self.port_range[1], host=self.local_host)
+        local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
+                             init_timeout=self.readiness_timeout)
         base_url = self.serverapp.base_url if self.serverapp else "/"
         self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
                                       settings, base_url=base_url)
-        self.settings.update({"jupyter_svc_manager": self.manager})
+        metrics = Metrics()
+        activity = ActivitySettings(
+            default_idle_window=parse_duration(self.default_idle_window) if self.default_idle_window else 0.0,
+            check_interval=self.idle_check_interval, drain_timeout=self.drain_timeout,
+            websocket_idle_timeout=self.websocket_idle_timeout, exclude_paths=list(self.activity_exclude_paths),
+            count_as_server_activity=self.count_as_server_activity,
+        )
+        web_settings = self.serverapp.web_app.settings if self.serverapp and self.serverapp.web_app else {}
+        self.tracker = ActivityTracker(self.manager, activity, metrics, web_settings)
+        self.manager.lifecycle.drain = self.tracker.drain
+        self.proxy = Proxy(self.manager, self.tracker, metrics, ProxySettings(
+            wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
+            max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
+            upstream_connections=self.upstream_connections,
+        ))
+        self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
+                              "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy})
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((rf"/svc/api/{pattern}", handler) for pattern, handler in api_routes())
+        self.handlers.extend(proxy_routes())  # after the API: 'api' is a reserved service name
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         origin = serverapp.connection_url[: -len(serverapp.base_url)] if serverapp.base_url != "/" \
@@ -92,7 +149,14 @@ class SvcExtension(ExtensionApp):
         if token:
             os.environ["JUPYTER_SVC_TOKEN"] = token
         await self.manager.start()
+        self.tracker.start()
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)
 
+    def current_activity(self) -> bool:
+        """Requests or WebSockets in flight right now; an idle running service is not activity."""
+        return self.tracker.active_now()
+
     async def stop_extension(self) -> None:
+        await self.tracker.stop()
         await self.manager.close()
+        await self.proxy.close()

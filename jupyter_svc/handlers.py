@@ -32,7 +32,8 @@ class SvcHandler(APIHandler):
 
     @property
     def manager(self) -> ServiceManager:
-        return self.settings["jupyter_svc_manager"]  # type: ignore[no-any-return]
+        manager: ServiceManager = self.settings["jupyter_svc_manager"]
+        return manager
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, SvcError):  # expected: the client gets the reason, the log no traceback
@@ -122,7 +123,7 @@ class ServicesHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        views = [v.model_dump(mode="json") for v in self.manager.list()]
+        views = [v.model_dump(mode="json") for v in self.manager.views()]
         self.finish(json.dumps({"services": views}))
 
     @web.authenticated
@@ -218,7 +219,7 @@ class EventsHandler(SvcHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         changes = self.manager.subscribe()
-        for view in self.manager.list():
+        for view in self.manager.views():
             self.write(f"event: service\ndata: {view.model_dump_json()}\n\n")
         await self.flush()
 
@@ -268,6 +269,42 @@ class OpenAPIHandler(SvcHandler):
         self.finish(json.dumps(openapi_document(self.base_url)))
 
 
+class ServiceActivityHandler(SvcHandler):
+    """POST services/{name}/activity: a service busy without traffic (a job) says so."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.manager.get(name)
+        self.settings["jupyter_svc_activity"].touch(name)
+        self.write_view(self.manager.get(name))
+
+
+class ServerActivityHandler(SvcHandler):
+    """The server's own idleness in one document, for scalers of the Jupyter server itself."""
+
+    _track_activity = False  # polling this must not keep the server awake
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .server_activity import activity_document
+
+        self.finish(json.dumps(activity_document(self.settings, self.settings["jupyter_svc_activity"])))
+
+
+class MetricsHandler(SvcHandler):
+    _track_activity = False
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(self.settings["jupyter_svc_metrics"].render())
+
+
 def api_routes() -> list[tuple[str, type[SvcHandler]]]:
     """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these."""
     return [
@@ -275,6 +312,9 @@ def api_routes() -> list[tuple[str, type[SvcHandler]]]:
         (f"services/{NAME}", ServiceHandler),
         (f"services/{NAME}/(?P<action>restart|enable|disable|wake|scale)", ActionHandler),
         (f"services/{NAME}/logs", LogsHandler),
+        (f"services/{NAME}/activity", ServiceActivityHandler),
+        ("activity", ServerActivityHandler),
+        ("metrics", MetricsHandler),
         ("events", EventsHandler),
         ("apply", ApplyHandler),
         ("schema", SchemaHandler),

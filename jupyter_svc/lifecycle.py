@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -73,6 +73,8 @@ class Lifecycle:
         self._context_for = context_for
         self._publish = publish
         self._spawn = spawn
+        #: set by the proxy's activity tracker: lets in-flight requests finish before a stop
+        self.drain: Callable[[str, float], Awaitable[None]] | None = None
 
     def set_state(self, svc: ManagedService, state: ServiceState, message: str = "") -> None:
         svc.status.state = state
@@ -153,8 +155,11 @@ class Lifecycle:
         instance, svc.instance = svc.instance, None
         if instance is not None:
             self.set_state(svc, ServiceState.stopping, message)
+            if self.drain is not None:
+                await self.drain(svc.name, self.settings.stop_grace * 2)
             svc.status.last_exit_code = await instance.stop(self.settings.stop_grace)
-        self._settle(svc, Unavailable(f"{svc.name} was stopped ({final.value})"))
+        if final is ServiceState.disabled:  # held requests must not wait for what will not start
+            self._settle(svc, Unavailable(f"{svc.name} is disabled"))
         self.set_state(svc, final, message)
 
     async def supervise(self, svc: ManagedService, instance: Instance, epoch: int) -> None:

@@ -45,12 +45,12 @@ class ServiceManager:
         self.base_url = base_url
         self.server_url = server_url.rstrip("/")
         self.services: dict[str, ManagedService] = {}
-        self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self._spawn)
+        self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subscribers: set[asyncio.Queue[Event]] = set()
 
     # ---------------------------------------------------------------- plumbing
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -72,7 +72,7 @@ class ServiceManager:
         event = Event("service", svc.name, self.view(svc))
         for queue in self._subscribers:
             queue.put_nowait(event)
-        self._spawn(self.store.save(svc.spec, svc.status))
+        self.spawn(self.store.save(svc.spec, svc.status))
 
     async def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
@@ -99,7 +99,7 @@ class ServiceManager:
                 await coro
             return self.view(svc)
 
-        return self._spawn(run())
+        return self.spawn(run())
 
     # ---------------------------------------------------------------- validation
     def parse(self, data: Any, prefix: str = "") -> ServiceSpec:
@@ -189,7 +189,7 @@ class ServiceManager:
             self.lifecycle.set_state(svc, svc.status.state)
 
     # ---------------------------------------------------------------- operations
-    def list(self) -> list[ServiceView]:
+    def views(self) -> list[ServiceView]:
         return [self.view(svc) for _, svc in sorted(self.services.items())]
 
     def get(self, name: str) -> ServiceView:
@@ -297,7 +297,7 @@ class ServiceManager:
             await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
             return self.view(svc)
 
-        return self._spawn(wait())
+        return self.spawn(wait())
 
     async def scale_to_zero(self, name: str, reason: str) -> None:
         """Idle scale-down: stop the instance but keep the spec's desired state."""
@@ -312,19 +312,23 @@ class ServiceManager:
         svc = self._get(name)
         if svc.spec.desired_state is DesiredState.disabled:
             raise Unavailable(f"{name} is disabled; enable it to use it")
-        if svc.status.state is ServiceState.ready and svc.instance is not None:
-            return svc.instance.endpoint
-        if svc.ready is None:
-            svc.ready = asyncio.get_running_loop().create_future()
-            svc.wake_requested_at = time.monotonic()
-            self._operation(svc, self.lifecycle.start(svc))
-        try:
-            await asyncio.wait_for(asyncio.shield(svc.ready), timeout)
-        except asyncio.TimeoutError:
-            raise Unavailable(f"{name} is still starting after {timeout:g}s") from None
-        if svc.instance is None:
-            raise Unavailable(f"{name} stopped while starting")
-        return svc.instance.endpoint
+        deadline = time.monotonic() + timeout
+        while True:
+            if svc.deleted:
+                raise NotFound(f"no service named {name!r}")
+            if svc.status.state is ServiceState.ready and svc.instance is not None:
+                return svc.instance.endpoint  # no await since the check: the caller gets a live one
+            if svc.ready is None:
+                svc.ready = asyncio.get_running_loop().create_future()
+                svc.wake_requested_at = time.monotonic()
+                self._operation(svc, self.lifecycle.start(svc))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Unavailable(f"{name} is still starting after {timeout:g}s")
+            try:
+                await asyncio.wait_for(asyncio.shield(svc.ready), left)
+            except asyncio.TimeoutError:
+                raise Unavailable(f"{name} is still starting after {timeout:g}s") from None
 
     def external_endpoint(self, name: str) -> Endpoint | None:
         from urllib.parse import urlsplit
@@ -388,7 +392,7 @@ class ServiceManager:
         if wait:
             done = await asyncio.gather(*(self.wait_settled(op, wait) for _, op in operations),
                                         return_exceptions=True)
-            for (result, _), outcome in zip(operations, done):
+            for (result, _), outcome in zip(operations, done, strict=True):
                 if isinstance(outcome, BaseException):
                     result.update(action="failed", message=str(outcome))
         return results

@@ -70,6 +70,13 @@ def _paths() -> dict[str, dict[str, Any]]:
             {"name": "tail", "in": "query", "schema": {"type": "integer", "default": 100}},
             {"name": "follow", "in": "query", "schema": {"type": "boolean"},
              "description": "Keep the response open and stream new lines."}])},
+        "/services/{name}/activity": {"post": _op(
+            "Mark the service busy (work without traffic), postponing its scale to zero",
+            {"200": _json(_ref("ServiceView")), **_ERRORS}, [_NAME])},
+        "/activity": {"get": _op("The server's idleness: kernels, terminals, API, services (not itself activity)",
+                                 {"200": _json({"type": "object"})})},
+        "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text exposition format",
+                                                               "content": {"text/plain": {"schema": {"type": "string"}}}}})},
         "/events": {"get": _op("Server-sent events: 'service' (a ServiceView) and 'deleted' ({name})", {
             "200": {"description": "text/event-stream",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}})},

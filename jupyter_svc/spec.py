@@ -230,7 +230,8 @@ class ServiceSpec(_Model):
     # scaling
     replicas: int = Field(1, ge=1, le=100, description="Instances while running.")
     scale_to_zero: Duration | None = Field(
-        None, description="Idle window before scaling to zero ('5m', 'one_hour'); null disables."
+        None, description="Idle window before scaling to zero ('5m', 'one_hour'); 'never' (0) keeps it up; "
+                          "null uses the server's default_idle_window."
     )
     desired_state: DesiredState = DesiredState.ready
 
@@ -249,8 +250,8 @@ class ServiceSpec(_Model):
     @field_validator("scale_to_zero", mode="before")
     @classmethod
     def _disabled_window(cls, value: Any) -> Any:
-        if value in (False, "disabled", "off", "never", "none", ""):
-            return None
+        if value in (False, "disabled", "off", "never", "none"):
+            return 0  # explicitly never; null means "the server's default_idle_window"
         return value
 
     @field_validator("url")
@@ -308,7 +309,7 @@ class Manifest(_Model):
         return self
 
 
-class ApplyMode(str, Enum):
+class ApplyMode(Enum):
     merge = "merge"
     replace = "replace"
 

@@ -56,7 +56,7 @@ class Store:
         self._locks.pop(name, None)
 
     def _read_all(self) -> list[tuple[ServiceSpec, ServiceStatus]]:
-        out = []
+        out: list[tuple[ServiceSpec, ServiceStatus]] = []
         if not self.directory.is_dir():
             return out
         for path in sorted(self.directory.glob("*.json")):

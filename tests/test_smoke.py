@@ -1,4 +1,4 @@
-from conftest import echo_command, wait_for_state
+from conftest import echo_command
 
 
 async def test_create_ready(api):

@@ -1,0 +1,349 @@
+"""HTTP and WebSocket proxy at ``{base_url}svc/<name>/``, waking services from zero.
+
+Bodies stream both ways in chunks (no buffering, backpressure through ``flush``); one pooled
+keep-alive client serves every request. Only registered services are reachable: the route takes
+a name, never a host or a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import JupyterHandler
+from tornado import web
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from .activity import ActivityTracker
+from .backends.base import Endpoint
+from .errors import NotFound, SvcError, Unavailable
+from .headers import downstream_headers, upstream_headers
+from .manager import ServiceManager
+from .metrics import Metrics
+from .status import ServiceState
+from .wake_page import wake_page
+
+_BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
+
+
+@dataclass
+class ProxySettings:
+    wake_timeout: float = 120.0
+    max_held_requests: int = 1000
+    wake_page: bool = True
+    max_body_size: int = 10 * 1024**3
+    websocket_max_message_size: int = 64 * 1024**2
+    upstream_connections: int = 512
+
+
+class Proxy:
+    """What every proxy request shares: the pooled client, the wake queue counts."""
+
+    def __init__(self, manager: ServiceManager, tracker: ActivityTracker, metrics: Metrics,
+                 settings: ProxySettings) -> None:
+        self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
+        self.held: dict[str, int] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, keepalive_timeout=30,
+                                             ttl_dns_cache=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def endpoint(self, name: str) -> tuple[Endpoint, bool]:
+        """A ready endpoint, holding the caller through a wake; True if it was a cold start."""
+        manager = self.manager
+        external = manager.external_endpoint(name)
+        if external is not None:
+            if manager.services[name].status.state is ServiceState.disabled:
+                raise Unavailable(f"{name} is disabled; enable it to use it")
+            return external, False
+        svc = manager.services[name]
+        if svc.status.state is ServiceState.ready and svc.instance is not None:
+            return svc.instance.endpoint, False
+        held = self.held.get(name, 0)
+        if held >= self.settings.max_held_requests:
+            raise Unavailable(f"{name} is waking up and {held} requests are already waiting; retry shortly")
+        self.held[name] = held + 1
+        started = time.monotonic()
+        woke = svc.ready is None
+        try:
+            endpoint = await manager.ensure_ready(name, self.settings.wake_timeout)
+        finally:
+            self.held[name] -= 1
+        if woke:
+            self.metrics.wakes.labels(name).inc()
+        self.metrics.cold_start.labels(name).observe(time.monotonic() - started)
+        return endpoint, True
+
+
+@web.stream_request_body
+class ProxyHandler(WebSocketHandler, JupyterHandler):
+    """Forwards one request (or WebSocket) to the service named in the URL."""
+
+    svc_name: str
+    upstream_ws: aiohttp.ClientWebSocketResponse | None = None
+
+    @property
+    def proxy(self) -> Proxy:
+        proxy: Proxy = self.settings["jupyter_svc_proxy"]
+        return proxy
+
+    # ------------------------------------------------------------------ access
+    def check_xsrf_cookie(self) -> None:
+        """Apps post without Jupyter's XSRF token; a same-origin check stands in for it."""
+        if self.token_authenticated or not self.request.headers.get("Cookie"):
+            return
+        origin = self.request.headers.get("Origin") or self.request.headers.get("Referer")
+        if not origin or urlsplit(origin).netloc != self.request.host:
+            raise web.HTTPError(403, "cross-origin write to a service refused")
+
+    def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
+        """WebSockets: Jupyter's origin rules (same host, or the server's allow_origin)."""
+        return JupyterHandler.check_origin(self, origin_to_satisfy_tornado)
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare(_redirect_to_login=False)
+        if self._finished:
+            return
+        name = self.path_kwargs["name"]
+        svc = self.proxy.manager.services.get(name)
+        if svc is None:
+            raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)")
+        self.svc_name = name
+        if not svc.spec.public:
+            if self.current_user is None:
+                if self.request.method in ("GET", "HEAD") and not self._is_websocket():
+                    self.redirect(f"{self.get_login_url()}?next={self.request.uri}")
+                    return
+                raise web.HTTPError(403, "log in to Jupyter to use this service")
+            if not self.authorizer.is_authorized(self, self.current_user, "execute", "svc"):
+                raise web.HTTPError(403, f"not authorized to use service {name!r}")
+        connection: Any = self.request.connection
+        connection.set_max_body_size(self.proxy.settings.max_body_size)
+        if self._is_websocket():
+            return
+        if self._wants_wake_page(svc.status.state):
+            self.proxy.manager.spawn(self._wake_quietly())
+            self.set_status(503)
+            self.set_header("Retry-After", "2")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(wake_page(name, svc.status.state.value))
+            return
+        self._body: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+        self._forward = asyncio.ensure_future(self._proxy_http())
+
+    async def _wake_quietly(self) -> None:
+        with contextlib.suppress(SvcError):
+            await self.proxy.endpoint(self.svc_name)
+
+    def _is_websocket(self) -> bool:
+        return self.request.headers.get("Upgrade", "").lower() == "websocket"
+
+    def _wants_wake_page(self, state: ServiceState) -> bool:
+        headers = self.request.headers
+        return (self.proxy.settings.wake_page and self.request.method == "GET"
+                and state is not ServiceState.ready and state is not ServiceState.disabled
+                and "text/html" in headers.get("Accept", "") and not headers.get("X-Svc-Wait")
+                and self.proxy.manager.external_endpoint(self.svc_name) is None)
+
+    # ------------------------------------------------------------------ HTTP
+    async def data_received(self, chunk: bytes) -> None:
+        await self._body.put(chunk)  # bounded queue: tornado stops reading until upstream takes it
+
+    async def _request_body(self) -> Any:
+        while (chunk := await self._body.get()) is not None:
+            yield chunk
+
+    def _upstream_url(self, endpoint: Endpoint) -> str:
+        spec = self.proxy.manager.services[self.svc_name].spec
+        path = self.request.path
+        if spec.rewrite_path:
+            prefix = f"{self.base_url}svc/{self.svc_name}"
+            path = path[len(prefix):] or "/"
+        query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
+        return endpoint.base + path + ("?" + query if query else "")
+
+    def _fail(self, status: int, message: str, retry_after: int | None = None) -> None:
+        if self._finished:
+            return
+        if self._headers_written:
+            self.request.connection.close()  # type: ignore[union-attr]
+            return
+        self.clear()
+        self.set_status(status)
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "service": self.svc_name}))
+
+    async def _proxy_http(self) -> None:
+        proxy, name, method = self.proxy, self.svc_name, self.request.method or "GET"
+        counted = proxy.tracker.counts(self.request.path)
+        try:
+            endpoint, cold = await proxy.endpoint(name)
+        except NotFound as exc:
+            return self._fail(404, exc.message)
+        except Unavailable as exc:
+            timeout = "still starting" in exc.message
+            return self._fail(504 if timeout else 503, exc.message, 5 if timeout else 2)
+        except SvcError as exc:
+            return self._fail(503, exc.message, 5)
+        proxy.tracker.begin(name, counted)
+        status = 502
+        try:
+            headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+            has_body = method not in _BODYLESS or "Content-Length" in headers or "Transfer-Encoding" in headers
+            headers.pop("Transfer-Encoding", None)
+            async with proxy.session.request(
+                method, self._upstream_url(endpoint), headers=headers, allow_redirects=False,
+                data=self._request_body() if has_body else None,
+            ) as response:
+                status = response.status
+                self.set_status(status, response.reason)
+                self.clear_header("Content-Type")
+                self.clear_header("Server")
+                rewrite = proxy.manager.services[name].spec.rewrite_path
+                for key, value in downstream_headers(response, f"{self.base_url}svc/{name}", rewrite, endpoint):
+                    self.add_header(key, value)
+                self.set_header("X-Svc-Cold-Start", "true" if cold else "false")
+                async for chunk in response.content.iter_any():
+                    self.write(chunk)
+                    await self.flush()
+                    if counted:
+                        proxy.tracker.touch(name)
+            if not self._finished:
+                self.finish()
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
+            proxy.metrics.errors.labels(name, "upstream").inc()
+            self._fail(502, f"{name} did not answer: {exc or type(exc).__name__}")
+        except StreamClosedError:
+            proxy.metrics.errors.labels(name, "client_gone").inc()
+        finally:
+            proxy.tracker.end(name, counted)
+            proxy.metrics.requests.labels(name, str(status)).inc()
+
+    async def _finish_http(self, *args: Any, **kwargs: Any) -> None:
+        if not self._finished:
+            await self._body.put(None)
+            await self._forward
+
+    post = put = patch = delete = head = options = _finish_http
+
+    @allow_unauthenticated  # prepare() decides: public services need no login
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self._finished:
+            return
+        if self._is_websocket():
+            await self._open_websocket()
+        else:
+            await self._finish_http()
+
+    def on_connection_close(self) -> None:
+        forward = getattr(self, "_forward", None)
+        if forward is not None and not forward.done():
+            forward.cancel()
+        super().on_connection_close()
+
+    # ------------------------------------------------------------------ WebSocket
+    async def _open_websocket(self) -> None:
+        proxy, name = self.proxy, self.svc_name
+        try:
+            endpoint, _ = await proxy.endpoint(name)
+        except SvcError as exc:
+            return self._fail(503, exc.message, 2)
+        url = self._upstream_url(endpoint).replace("http", "ws", 1)
+        protocols = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}", websocket=True)
+        try:
+            self.upstream_ws = await proxy.session.ws_connect(
+                url, protocols=protocols, headers=headers, autoping=True,
+                max_msg_size=proxy.settings.websocket_max_message_size,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            return self._fail(exc.status, f"{name} refused the WebSocket: {exc.message}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return self._fail(502, f"{name} did not accept the WebSocket: {exc}")
+        await WebSocketHandler.get(self, **self.path_kwargs)
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return self.upstream_ws.protocol if self.upstream_ws is not None else None
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return None
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        self.proxy.tracker.socket_opened(self.svc_name, id(self), self._close_from_server)
+        self._pump = asyncio.ensure_future(self._from_upstream())
+
+    def _close_from_server(self, code: int, reason: str) -> None:
+        self.close(code, reason)
+        if self.upstream_ws is not None:
+            self.proxy.manager.spawn(self.upstream_ws.close(code=code, message=reason.encode()))
+
+    async def _from_upstream(self) -> None:
+        assert self.upstream_ws is not None
+        upstream = self.upstream_ws
+        try:
+            async for message in upstream:
+                self.proxy.tracker.socket_message(self.svc_name, id(self))
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    await self.write_message(message.data)
+                elif message.type is aiohttp.WSMsgType.BINARY:
+                    await self.write_message(message.data, binary=True)
+                elif message.type is aiohttp.WSMsgType.PING:
+                    self.ping(message.data)
+        except WebSocketClosedError:
+            pass
+        self.close(upstream.close_code or 1000, "")
+
+    async def on_message(self, message: str | bytes) -> None:
+        self.proxy.tracker.socket_message(self.svc_name, id(self))
+        if self.upstream_ws is None or self.upstream_ws.closed:
+            return
+        if isinstance(message, bytes):
+            await self.upstream_ws.send_bytes(message)
+        else:
+            await self.upstream_ws.send_str(message)
+
+    def on_ping(self, data: bytes) -> None:
+        if self.upstream_ws is not None and not self.upstream_ws.closed:
+            self.proxy.manager.spawn(self.upstream_ws.ping(data))
+
+    def on_close(self) -> None:
+        self.proxy.tracker.socket_closed(self.svc_name, id(self))
+        if self.upstream_ws is not None and not self.upstream_ws.closed:
+            code = self.close_code or 1000
+            self.proxy.manager.spawn(self.upstream_ws.close(code=code, message=(self.close_reason or "").encode()))
+
+
+class ServiceRootRedirect(JupyterHandler):
+    """``svc/<name>`` -> ``svc/<name>/`` so that relative links in the app resolve."""
+
+    @allow_unauthenticated
+    def get(self, name: str) -> None:
+        query = f"?{self.request.query}" if self.request.query else ""
+        self.redirect(f"{self.base_url}svc/{name}/{query}", permanent=False)
+
+
+def proxy_routes() -> list[tuple[str, type[web.RequestHandler]]]:
+    name = r"(?P<name>[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)"
+    return [(rf"/svc/{name}", ServiceRootRedirect), (rf"/svc/{name}(?P<path>/.*)", ProxyHandler)]
