@@ -36,7 +36,8 @@ __all__ = ["ApiError", "ApplyItem", "ApplyReport", "AsyncClient", "Client", "Ser
 
 T = TypeVar("T")
 FIX_HINT = ("start one with `jupyter lab` or `jupyter server` in an environment where jupyter-svc is "
-            "installed, or pass url= and token= (or set JUPYTER_SVC_URL and JUPYTER_SVC_TOKEN)")
+            "installed, or give its URL and token (url=/token= in Python, --url/--token in the CLI, "
+            "or JUPYTER_SVC_URL and JUPYTER_SVC_TOKEN)")
 
 
 class _Base:
