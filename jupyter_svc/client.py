@@ -223,7 +223,8 @@ class AsyncClient(_Base):
 
     async def _fetch(self, server: ServerInfo, method: str, url: str, body: Any, timeout: float,
                      on_chunk: Callable[[bytes], None] | None = None) -> tuple[int, bytes]:
-        from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+        from tornado.iostream import StreamClosedError
 
         payload = None if body is None else json.dumps(body)
         if payload is None and method in ("POST", "PUT", "PATCH"):
@@ -231,7 +232,10 @@ class AsyncClient(_Base):
         request = HTTPRequest(url, method, self._headers(server, payload is not None), payload,
                               connect_timeout=min(timeout, 10.0), request_timeout=timeout,
                               streaming_callback=on_chunk)
-        response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        try:
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        except (OSError, HTTPClientError, StreamClosedError) as exc:  # refused, timed out, reset
+            return 0, str(exc).encode()
         if response.code == 599:
             return 0, str(response.error).encode()
         return response.code, response.body or b""
