@@ -121,7 +121,8 @@ class Lifecycle:
             return
         if svc.ready is None:
             svc.ready = asyncio.get_running_loop().create_future()
-        cold = svc.status.state in (ServiceState.scaled_to_zero, ServiceState.stopping, ServiceState.waking)
+        cold = svc.wake_requested_at is not None or svc.status.state in (
+            ServiceState.scaled_to_zero, ServiceState.stopping, ServiceState.waking)
         self.set_state(svc, ServiceState.waking if cold else ServiceState.starting)
         try:
             instance = await self.launch(svc, svc.spec)

@@ -179,7 +179,7 @@ class ServiceManager:
         if desired is DesiredState.disabled:
             await self.lifecycle.stop(svc, ServiceState.disabled)
         elif desired is DesiredState.scaled_to_zero:
-            if fresh or (old is not None and old.desired_state is not DesiredState.scaled_to_zero):
+            if fresh or old is None or old.desired_state is not DesiredState.scaled_to_zero:
                 await self.lifecycle.stop(svc, ServiceState.scaled_to_zero)
         elif svc.instance is None:
             await self.lifecycle.start(svc)

@@ -75,8 +75,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             {"200": _json(_ref("ServiceView")), **_ERRORS}, [_NAME])},
         "/activity": {"get": _op("The server's idleness: kernels, terminals, API, services (not itself activity)",
                                  {"200": _json({"type": "object"})})},
-        "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text exposition format",
-                                                               "content": {"text/plain": {"schema": {"type": "string"}}}}})},
+        "/metrics": {"get": _op("Prometheus metrics", {"200": {
+            "description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}})},
         "/events": {"get": _op("Server-sent events: 'service' (a ServiceView) and 'deleted' ({name})", {
             "200": {"description": "text/event-stream",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}})},

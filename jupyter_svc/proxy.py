@@ -21,6 +21,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from yarl import URL
 
 from .activity import ActivityTracker
 from .backends.base import Endpoint
@@ -99,7 +100,7 @@ class Proxy:
 class ProxyHandler(WebSocketHandler, JupyterHandler):
     """Forwards one request (or WebSocket) to the service named in the URL."""
 
-    svc_name: str
+    svc_name = ""
     upstream_ws: aiohttp.ClientWebSocketResponse | None = None
 
     @property
@@ -110,6 +111,8 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
     # ------------------------------------------------------------------ access
     def check_xsrf_cookie(self) -> None:
         """Apps post without Jupyter's XSRF token; a same-origin check stands in for it."""
+        if not hasattr(self, "_jupyter_current_user"):
+            return  # tornado calls this before prepare(); prepare() calls it again after auth
         if self.token_authenticated or not self.request.headers.get("Cookie"):
             return
         origin = self.request.headers.get("Origin") or self.request.headers.get("Referer")
@@ -214,7 +217,7 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
             has_body = method not in _BODYLESS or "Content-Length" in headers or "Transfer-Encoding" in headers
             headers.pop("Transfer-Encoding", None)
             async with proxy.session.request(
-                method, self._upstream_url(endpoint), headers=headers, allow_redirects=False,
+                method, URL(self._upstream_url(endpoint), encoded=True), headers=headers, allow_redirects=False,
                 data=self._request_body() if has_body else None,
             ) as response:
                 status = response.status
@@ -270,7 +273,7 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
             endpoint, _ = await proxy.endpoint(name)
         except SvcError as exc:
             return self._fail(503, exc.message, 2)
-        url = self._upstream_url(endpoint).replace("http", "ws", 1)
+        url = URL(self._upstream_url(endpoint).replace("http", "ws", 1), encoded=True)
         protocols = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}", websocket=True)
         try:

@@ -15,11 +15,17 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 APPS = Path(__file__).parent / "apps"
 ECHO_APP = str(APPS / "echo_app.py")
+WEB_APP = str(APPS / "web_app.py")
 
 
 def echo_command(*extra: str) -> list[str]:
     """argv of the test HTTP app on the port jupyter-svc picks."""
     return [sys.executable, ECHO_APP, "{port}", *extra]
+
+
+def web_command(*extra: str) -> list[str]:
+    """argv of the aiohttp test app (WebSockets, streams, SSE) on the port jupyter-svc picks."""
+    return [sys.executable, WEB_APP, "{port}", *extra]
 
 
 @pytest.fixture
@@ -52,7 +58,15 @@ Api = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
-def api(jp_fetch: Any, jp_serverapp: Any) -> Api:
+def svc_started(jp_serverapp: Any, jp_asyncio_loop: Any) -> Any:
+    """Run the extensions' start hooks, as `jupyter server` does once its loop runs
+    (pytest-jupyter's server skips them): restore, idle loop, server URL."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return jp_serverapp
+
+
+@pytest.fixture
+def api(jp_fetch: Any, svc_started: Any) -> Api:
     """Call the REST API; returns (status, parsed JSON or text) and never raises on 4xx."""
     from tornado.httpclient import HTTPClientError
 

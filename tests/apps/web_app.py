@@ -1,0 +1,110 @@
+"""A real aiohttp app for proxy tests: echo, streams both ways, WebSockets, SSE, redirects.
+
+Usage: web_app.py PORT [--term-delay SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+
+from aiohttp import WSMsgType, web
+
+
+async def echo(request: web.Request) -> web.Response:
+    return web.json_response({
+        "method": request.method, "path": request.path_qs, "pid": os.getpid(),
+        "headers": dict(request.headers), "body_bytes": len(await request.read()),
+    })
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    size = int(request.query.get("size", "1024"))
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.content_length = size
+    await response.prepare(request)
+    block = b"x" * 65536
+    while size > 0:
+        await response.write(block[: min(size, len(block))])
+        size -= len(block)
+    return response
+
+
+async def upload(request: web.Request) -> web.Response:
+    total = 0
+    async for chunk in request.content.iter_any():
+        total += len(chunk)
+    return web.json_response({"received": total})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    for i in range(int(request.query.get("count", "5"))):
+        await response.write(f"data: event {i}\n\n".encode())
+        await asyncio.sleep(float(request.query.get("every", "0.3")))
+    return response
+
+
+async def redirect(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/target?from=redirect")
+
+
+async def cookie(request: web.Request) -> web.Response:
+    response = web.json_response({"ok": True})
+    response.set_cookie("session", "abc", path="/")
+    response.set_cookie("scoped", "def", path="/admin")
+    return response
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=("chat.v2", "chat.v1"), autoping=True)
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type is WSMsgType.TEXT:
+            if message.data.startswith("close:"):
+                await ws.close(code=int(message.data.split(":")[1]), message=b"bye")
+                break
+            await ws.send_str(f"echo {message.data} pid={os.getpid()}")
+        elif message.type is WSMsgType.BINARY:
+            await ws.send_bytes(message.data[::-1])
+    return ws
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("--term-delay", type=float, default=0.0, help="linger this long after SIGTERM")
+    args = parser.parse_args()
+    app = web.Application(client_max_size=0)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/download", download)
+    app.router.add_post("/upload", upload)
+    app.router.add_get("/events", events)
+    app.router.add_get("/redirect", redirect)
+    app.router.add_get("/cookie", cookie)
+    app.router.add_route("*", "/{tail:.*}", echo)
+
+    async def serve() -> None:
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        print(f"web app listening on {args.port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_term() -> None:
+            print("got SIGTERM", flush=True)
+            loop.call_later(args.term_delay, stop.set)
+
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

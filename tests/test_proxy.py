@@ -1,0 +1,252 @@
+"""The proxy at /svc/<name>/ against real apps: streaming, WebSockets, headers, access."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import psutil
+import pytest
+from conftest import echo_command, wait_for_state, web_command
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+
+@pytest.fixture
+def base(jp_http_port, jp_base_url):
+    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+
+
+@pytest.fixture
+def fetch(base, jp_auth_header):
+    """Fetch through the proxy with Jupyter's token (or without, auth=False)."""
+
+    async def call(path: str, auth: bool = True, client=None, **kwargs):
+        headers = {**(jp_auth_header if auth else {}), **kwargs.pop("headers", {})}
+        kwargs.setdefault("request_timeout", 60)
+        kwargs.setdefault("follow_redirects", False)
+        request = HTTPRequest(base + path, headers=headers, **kwargs)
+        return await (client or AsyncHTTPClient()).fetch(request, raise_error=False)
+
+    return call
+
+
+async def create(api, spec, wait=20):
+    code, view = await api("POST", "services", spec, wait=wait)
+    assert code == 201, view
+    return view
+
+
+async def test_forwards_with_headers_and_rewrite(api, fetch, jp_base_url, jp_auth_header):
+    await create(api, {"name": "web", "command": web_command()})
+    token = jp_auth_header["Authorization"].split()[1]
+    response = await fetch(f"svc/web/hello/there?x=1&token={token}", auth=False,
+                           headers={"Cookie": "_xsrf=abc; app=1", "X-Custom": "yes"})
+    assert response.code == 200, response.body
+    seen = json.loads(response.body)
+    assert seen["path"] == "/hello/there?x=1"  # prefix stripped, Jupyter's token not passed on
+    headers = seen["headers"]
+    assert headers["X-Forwarded-Prefix"] == f"{jp_base_url}svc/web"
+    assert headers["X-Forwarded-Proto"] == "http" and headers["X-Custom"] == "yes"
+    response = await fetch("svc/web/hello", headers={"Cookie": "app=1"})
+    assert "Authorization" not in json.loads(response.body)["headers"]
+    assert headers["Cookie"] == "app=1"  # Jupyter's cookies stay with Jupyter
+    assert response.headers["X-Svc-Cold-Start"] == "false"
+
+    response = await fetch("svc/web/redirect")
+    assert response.code == 302
+    assert response.headers["Location"] == f"{jp_base_url}svc/web/target?from=redirect"
+    response = await fetch("svc/web/cookie")
+    cookies = response.headers.get_list("Set-Cookie")
+    assert any(f"Path={jp_base_url}svc/web/" in c for c in cookies if c.startswith("session="))
+    assert any(f"Path={jp_base_url}svc/web/admin/" in c for c in cookies if c.startswith("scoped="))
+
+    response = await fetch("svc/web")
+    assert response.code == 302 and response.headers["Location"].endswith("svc/web/")
+    response = await fetch("svc/web/anything", method="POST", body=b"x" * 1000)
+    assert json.loads(response.body)["body_bytes"] == 1000
+
+
+async def test_rewrite_path_off_keeps_the_prefix(api, fetch, jp_base_url):
+    await create(api, {"name": "absolute", "command": echo_command(), "rewrite_path": False})
+    response = await fetch("svc/absolute/page?q=2")
+    assert json.loads(response.body)["path"] == f"{jp_base_url}svc/absolute/page?q=2"
+
+
+async def test_access_rules(api, fetch):
+    await create(api, {"name": "private", "command": echo_command()})
+    await create(api, {"name": "open", "command": echo_command(), "public": True})
+    response = await fetch("svc/private/", auth=False)
+    assert response.code == 302 and "login" in response.headers["Location"]  # a browser is sent to log in
+    response = await fetch("svc/private/", auth=False, method="POST", body=b"{}")
+    assert response.code == 403
+    response = await fetch("svc/open/", auth=False)
+    assert response.code == 200
+    # no route reaches anything that is not a registered service
+    for path in ("svc/nothere/", "svc/127.0.0.1:22/", "svc/8888/", "proxy/22/", "svc/api/x"):
+        response = await fetch(path, follow_redirects=True)  # jupyter drops a trailing slash first
+        assert response.code == 404, (path, response.code, response.effective_url)
+    # a cross-site form post with the user's cookie is refused
+    response = await fetch("svc/open/", auth=False, method="POST", body=b"a=1",
+                           headers={"Cookie": "username-x=1", "Origin": "http://evil.example"})
+    assert response.code == 403
+
+
+async def test_disabled_is_503_and_not_woken(api, fetch):
+    await create(api, {"name": "off", "command": echo_command(), "desired_state": "disabled"})
+    response = await fetch("svc/off/")
+    assert response.code == 503 and b"disabled" in response.body
+    _, view = await api("GET", "services/off")
+    assert view["status"]["state"] == "disabled"
+
+
+async def test_hundred_concurrent_requests_wake_once(api, fetch, jp_fetch):
+    await create(api, {"name": "sleepy", "command": echo_command("--delay", "0.5"),
+                       "desired_state": "scaled_to_zero"})
+    client = AsyncHTTPClient(force_instance=True, max_clients=200)  # all 100 in flight at once
+    responses = await asyncio.gather(*(fetch(f"svc/sleepy/r{i}", client=client) for i in range(100)))
+    assert [r.code for r in responses] == [200] * 100
+    assert len({json.loads(r.body)["pid"] for r in responses}) == 1  # one instance served them all
+    assert all(r.headers["X-Svc-Cold-Start"] == "true" for r in responses)
+    _, view = await api("GET", "services/sleepy")
+    assert view["status"]["cold_starts"] == 1 and view["status"]["last_cold_start_ms"] >= 500
+    metrics = (await jp_fetch("svc", "api", "metrics")).body.decode()
+    assert 'jupyter_svc_wakes_total{service="sleepy"} 1.0' in metrics
+    assert 'jupyter_svc_proxy_requests_total{code="200",service="sleepy"} 100.0' in metrics
+
+
+async def test_failed_wake_releases_held_requests_at_once(api, fetch):
+    script = "import sys; print('no config file, giving up', flush=True); sys.exit(4)"
+    import sys
+
+    await create(api, {"name": "broken", "command": [sys.executable, "-c", script],
+                       "desired_state": "scaled_to_zero", "readiness": {"timeout": "30s"}})
+    started = asyncio.get_running_loop().time()
+    responses = await asyncio.gather(*(fetch("svc/broken/") for _ in range(5)))
+    assert asyncio.get_running_loop().time() - started < 10  # not after the 30 s timeout
+    for response in responses:
+        assert response.code == 503
+        assert b"no config file, giving up" in response.body
+
+
+async def test_browser_navigation_gets_a_wake_page(api, fetch):
+    await create(api, {"name": "lazy", "command": echo_command(), "desired_state": "scaled_to_zero"})
+    response = await fetch("svc/lazy/", headers={"Accept": "text/html,*/*"})
+    assert response.code == 503 and b"Waking <code>lazy</code>" in response.body
+    assert response.headers["Retry-After"]
+    await wait_for_state(api, "lazy", {"ready"})  # the page's request started it
+    response = await fetch("svc/lazy/", headers={"Accept": "text/html"})
+    assert response.code == 200
+
+
+@pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1}])
+async def test_idle_service_scales_to_zero_and_wakes(api, fetch, svc_config):
+    from test_lifecycle import no_process_left
+
+    marker = "idle-marker-1"
+    await create(api, {"name": "idler", "command": echo_command("--version", marker), "scale_to_zero": "1s"})
+    view = await wait_for_state(api, "idler", {"scaled_to_zero"}, timeout=10)
+    assert "without traffic" in view["status"]["message"]
+    await no_process_left(marker)
+    response = await fetch("svc/idler/")
+    assert response.code == 200 and json.loads(response.body)["version"] == marker
+    assert response.headers["X-Svc-Cold-Start"] == "true"
+
+
+async def test_request_during_scale_down_succeeds(api, fetch):
+    await create(api, {"name": "lingering", "command": web_command("--term-delay", "1")})
+    code, view = await api("POST", "services/lingering/scale", {"replicas": 0})
+    assert code == 202
+    await wait_for_state(api, "lingering", {"stopping"}, timeout=5)
+    response = await fetch("svc/lingering/after")  # arrives while the old instance is stopping
+    assert response.code == 200, response.body
+    assert response.headers["X-Svc-Cold-Start"] == "true"
+
+
+@pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1}])
+async def test_websocket_keeps_service_up_and_passes_through(api, base, jp_auth_header, svc_config):
+    view = await create(api, {"name": "chat", "command": web_command(), "scale_to_zero": "1s"})
+    url = base.replace("http", "ws", 1) + "svc/chat/ws"
+    ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header), subprotocols=["chat.v1", "x"])
+    assert ws.selected_subprotocol == "chat.v1"  # chosen by the app, not guessed by the proxy
+    await ws.write_message("hello")
+    first = await ws.read_message()
+    assert isinstance(first, str) and first.startswith("echo hello pid=")
+    await asyncio.sleep(2.5)  # silent but open: longer than the idle window
+    _, view = await api("GET", "services/chat")
+    assert view["status"]["state"] == "ready"
+    await ws.write_message(b"\x00\x01\x02", binary=True)
+    assert await ws.read_message() == b"\x02\x01\x00"
+    await ws.write_message("again")
+    assert await ws.read_message() == first.replace("hello", "again")  # same instance, same session
+    await ws.write_message("close:4001")
+    assert await ws.read_message() is None
+    assert ws.close_code == 4001
+    await wait_for_state(api, "chat", {"scaled_to_zero"}, timeout=10)  # once closed, idleness counts
+
+
+async def test_server_sent_events_stream_unbuffered(api, base, jp_auth_header):
+    await create(api, {"name": "sse", "command": web_command()})
+    arrivals: list[float] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    def on_chunk(chunk: bytes) -> None:
+        arrivals.extend(loop.time() - start for _ in range(chunk.count(b"data:")))
+
+    await AsyncHTTPClient().fetch(HTTPRequest(base + "svc/sse/events?count=4&every=0.4", headers=jp_auth_header,
+                                              streaming_callback=on_chunk))
+    assert len(arrivals) == 4
+    assert arrivals[0] < 0.35 and arrivals[-1] > 1.1  # the first event came long before the last
+
+
+async def test_large_upload_and_download_bounded_memory(api, base, jp_auth_header):
+    """200 MiB each way through the proxy; the server (this process) must not hold it in memory."""
+    await create(api, {"name": "bulk", "command": web_command()})
+    size = 200 * 1024 * 1024
+    me = psutil.Process()
+    before = me.memory_info().rss
+    peak = before
+
+    def sample() -> None:
+        nonlocal peak
+        peak = max(peak, me.memory_info().rss)
+
+    received = 0
+
+    def on_chunk(chunk: bytes) -> None:
+        nonlocal received
+        received += len(chunk)
+        sample()
+
+    client = AsyncHTTPClient(force_instance=True, max_body_size=2 * size)
+    response = await client.fetch(HTTPRequest(
+        base + f"svc/bulk/download?size={size}", headers=jp_auth_header, streaming_callback=on_chunk,
+        request_timeout=120))
+    assert response.code == 200 and received == size
+
+    block = b"y" * (1024 * 1024)
+
+    async def producer(write):
+        for _ in range(200):
+            await write(block)
+            sample()
+
+    response = await client.fetch(HTTPRequest(
+        base + "svc/bulk/upload", method="POST", headers={**jp_auth_header, "Content-Length": str(size)},
+        body_producer=producer, request_timeout=120))
+    assert json.loads(response.body) == {"received": size}
+    assert peak - before < 64 * 1024 * 1024, f"RSS grew by {(peak - before) / 2**20:.0f} MiB"
+
+
+async def test_activity_document_and_explicit_activity(api, fetch, jp_fetch):
+    await create(api, {"name": "busy", "command": echo_command(), "scale_to_zero": "1h"})
+    await fetch("svc/busy/")
+    response = await jp_fetch("svc", "api", "activity")
+    doc = json.loads(response.body)
+    assert doc["services"]["count"] == 1 and doc["services"]["by_name"]["busy"]["state"] == "ready"
+    assert doc["kernels"]["count"] == 0 and "last_activity" in doc
+    code, view = await api("POST", "services/busy/activity")
+    assert code == 200
+    code, body = await api("POST", "services/ghost/activity")
+    assert code == 404
