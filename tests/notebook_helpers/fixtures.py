@@ -33,6 +33,7 @@ class CellResult:
     text: str = ""  # text/plain of results and displays
     html: str = ""  # text/html of results and displays
     errors: list[str] = field(default_factory=list)  # ename: evalue of raised exceptions
+    mimes: set[str] = field(default_factory=set)  # every MIME type the cell displayed
 
     @property
     def all(self) -> str:
@@ -58,6 +59,7 @@ def run_notebook(server: LiveServer, cells: list[str], env: dict[str, str] | Non
             elif out.output_type in ("execute_result", "display_data"):
                 result.text += str(out.data.get("text/plain", "")) + "\n"
                 result.html += str(out.data.get("text/html", "")) + "\n"
+                result.mimes.update(out.data)
             elif out.output_type == "error":
                 result.errors.append(f"{out.ename}: {out.evalue}")
         results.append(result)
