@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from .batch import apply_manifest
 from .errors import FieldError, SpecInvalid, SvcError, from_validation_error
 from .manager import Operation, ServiceManager
 from .spec import ApplyMode, Manifest, spec_json_schema
@@ -248,9 +249,10 @@ class ApplyHandler(SvcHandler):
         except ValidationError as exc:
             raise SpecInvalid("manifest rejected; nothing was applied",
                               from_validation_error(exc, "manifest")) from None
-        results = await self.manager.apply(manifest, mode, bool(data.get("dry_run", False)), self.wait_seconds())
+        dry_run = bool(data.get("dry_run", False))
+        results = await apply_manifest(self.manager, manifest, mode, dry_run, self.wait_seconds())
         ok = all(r["action"] != "failed" for r in results)
-        self.finish(json.dumps({"ok": ok, "dry_run": bool(data.get("dry_run", False)), "results": results}))
+        self.finish(json.dumps({"ok": ok, "dry_run": dry_run, "results": results}))
 
 
 class SchemaHandler(SvcHandler):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -19,7 +21,7 @@ from .backends.base import Backend, Endpoint, LaunchContext
 from .errors import Conflict, FieldError, NotFound, SpecInvalid, SvcError, Unavailable, from_validation_error
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService, now
 from .placeholders import env_var_for
-from .spec import ApplyMode, DesiredState, Manifest, ServiceSpec
+from .spec import DesiredState, ServiceSpec
 from .status import ServiceState, ServiceStatus, ServiceView
 from .store import Store
 
@@ -126,7 +128,7 @@ class ServiceManager:
         if errors:
             raise SpecInvalid(f"service {spec.name!r} cannot run here", errors)
 
-    def _check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
+    def check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
         state: dict[str, int] = {}
 
         def visit(name: str, path: list[str]) -> None:
@@ -205,7 +207,7 @@ class ServiceManager:
         new one cannot start."""
         self.validate(spec)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
-        self._check_cycles(specs)
+        self.check_cycles(specs)
         backend = self._backend_for(spec)
         svc = self.services.get(spec.name)
         if svc is None:
@@ -331,14 +333,8 @@ class ServiceManager:
                 raise Unavailable(f"{name} is still starting after {timeout:g}s") from None
 
     def external_endpoint(self, name: str) -> Endpoint | None:
-        from urllib.parse import urlsplit
-
-        spec = self._get(name).spec
-        if spec.url is None:
-            return None
-        parts = urlsplit(spec.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
+        url = self._get(name).spec.url
+        return None if url is None else endpoint_of_url(url)
 
     async def wait_settled(self, operation: Operation, timeout: float) -> ServiceView | None:
         """The operation's view if it ends in time, else None (it goes on)."""
@@ -354,48 +350,12 @@ class ServiceManager:
     def is_settled(self, name: str) -> bool:
         return self._get(name).status.state in _SETTLED
 
-    # ---------------------------------------------------------------- batches
-    async def apply(self, manifest: Manifest, mode: ApplyMode, dry_run: bool = False,
-                    wait: float = 0) -> list[dict[str, str]]:
-        """Validate every entry and apply nothing if one is invalid; then apply all, side by side."""
-        known = set(self.services) | {s.name for s in manifest.services}
-        listed = {s.name for s in manifest.services}
-        doomed = sorted(set(self.services) - listed) if mode is ApplyMode.replace else []
-        errors: list[FieldError] = []
-        for i, spec in enumerate(manifest.services):
-            try:
-                self.validate(spec, known - set(doomed), prefix=f"services[{i}]")
-            except SpecInvalid as exc:
-                errors += exc.errors
-        final = {n: s.spec for n, s in self.services.items() if n not in doomed}
-        final |= {s.name: s for s in manifest.services}
-        for name in doomed:
-            users = [n for n, s in final.items() if name in s.depends_on]
-            if users:
-                errors.append(FieldError("services", f"{name!r} would be deleted but {users[0]!r} needs it"))
-        if errors:
-            raise SpecInvalid("manifest rejected; nothing was applied", errors)
-        self._check_cycles(final)
-        results: list[dict[str, str]] = []
-        operations: list[tuple[dict[str, str], Operation]] = []
-        for spec in manifest.services:
-            current = self.services.get(spec.name)
-            action = "created" if current is None else ("unchanged" if current.spec == spec else "updated")
-            result = {"name": spec.name, "action": action, "message": ""}
-            results.append(result)
-            if not dry_run and action != "unchanged":
-                operations.append((result, (await self.create_or_update(spec))[0]))
-        for name in doomed:
-            if not dry_run:
-                await self.delete(name)
-            results.append({"name": name, "action": "deleted", "message": ""})
-        if wait:
-            done = await asyncio.gather(*(self.wait_settled(op, wait) for _, op in operations),
-                                        return_exceptions=True)
-            for (result, _), outcome in zip(operations, done, strict=True):
-                if isinstance(outcome, BaseException):
-                    result.update(action="failed", message=str(outcome))
-        return results
+@functools.lru_cache(maxsize=1024)
+def endpoint_of_url(url: str) -> Endpoint:
+    """Where an external service's URL points (parsed once per URL, not per request)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
