@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import echo_command
 
@@ -71,11 +72,59 @@ async def test_second_server_restores_every_spec(api, svc_state_dir, tmp_path):
         assert after["beta"]["status"]["state"] == "scaled_to_zero"
         assert after["gamma"]["status"]["state"] == "disabled"
         assert after["ext"]["status"]["state"] == "ready"
+        pid = (await asyncio.to_thread(get_json, after["alpha"]["status"]["endpoint"] + "/", token))["pid"]
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+        assert not alive(pid), "a service outlived the server's shutdown"
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
+        if server.poll() is None:
+            server.kill()
+
+
+def post_json(request: urllib.request.Request) -> dict:
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def test_service_dies_with_a_crashed_server(tmp_path):
+    """kill -9 of the server: no cleanup code runs, the kernel's parent-death signal still stops
+    the service."""
+    port, token = free_port(), "crash-token"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1", "--no-browser",
+         "--allow-root", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+         f"--SvcExtension.state_dir={tmp_path / 'state'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/svc/api/services"
+        spec = json.dumps({"name": "orphan", "command": echo_command()}).encode()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                request = urllib.request.Request(base + "?wait=20", data=spec, method="POST",
+                                                 headers={"Authorization": f"token {token}"})
+                view = await asyncio.to_thread(post_json, request)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.2)
+        pid = (await asyncio.to_thread(get_json, view["status"]["endpoint"] + "/", token))["pid"]
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while alive(pid):
+            assert time.monotonic() < deadline, "the service survived its server"
+            await asyncio.sleep(0.05)
+    finally:
+        if server.poll() is None:
             server.kill()
 
 

@@ -250,3 +250,35 @@ async def test_activity_document_and_explicit_activity(api, fetch, jp_fetch):
     assert code == 200
     code, body = await api("POST", "services/ghost/activity")
     assert code == 404
+
+
+@pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1, "activity_exclude_paths": [r"/health$"]}])
+async def test_server_idleness_follows_traffic_not_running_services(api, fetch, jp_serverapp, svc_config):
+    """Traffic lands in Jupyter's last_activity_times; a running but idle service is not activity."""
+    app = jp_serverapp.extension_manager.extension_apps["jupyter_svc"]
+    (svc_app,) = app
+    await create(api, {"name": "quiet", "command": web_command(), "scale_to_zero": "3s"})
+    times = jp_serverapp.web_app.settings["last_activity_times"]
+    times.pop("jupyter_svc", None)
+    await asyncio.sleep(0.3)
+    assert "jupyter_svc" not in times and not svc_app.current_activity()  # running, no traffic
+    for _ in range(10):  # a polling endpoint excluded from activity does not keep it up either
+        assert (await fetch("svc/quiet/health")).code == 200
+    await asyncio.sleep(0.3)
+    assert "jupyter_svc" not in times
+
+    download = asyncio.ensure_future(fetch("svc/quiet/events?count=5&every=0.2"))
+    await asyncio.sleep(0.3)
+    assert svc_app.current_activity()  # a response in flight is activity
+    await download
+    await asyncio.sleep(0.3)
+    assert "jupyter_svc" in times and not svc_app.current_activity()
+
+
+@pytest.mark.parametrize("svc_config", [{"count_as_server_activity": False}])
+async def test_service_traffic_can_leave_the_server_idle(api, fetch, jp_serverapp, svc_config):
+    await create(api, {"name": "traffic", "command": echo_command()})
+    for _ in range(3):
+        assert (await fetch("svc/traffic/")).code == 200
+    await asyncio.sleep(1.2)
+    assert "jupyter_svc" not in jp_serverapp.web_app.settings["last_activity_times"]
