@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -163,3 +164,28 @@ async def test_schema_and_openapi_match_the_routes(api, jp_serverapp):
     # every $ref resolves
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(doc)))
     assert refs <= set(doc["components"]["schemas"])
+
+
+async def test_events_stream_pushes_changes(api, jp_fetch):
+    await api("PUT", "services/early", {"command": ["x"], "desired_state": "disabled"})
+    buffer = bytearray()
+    seen = asyncio.Event()
+
+    def on_chunk(chunk: bytes) -> None:
+        buffer.extend(chunk)
+        if b"event: deleted" in buffer:
+            seen.set()
+
+    stream = asyncio.ensure_future(jp_fetch("svc", "api", "events", streaming_callback=on_chunk,
+                                            request_timeout=60))
+    await asyncio.sleep(0.2)
+    await api("POST", "services", {"name": "late", "command": echo_command()}, wait=20)
+    await api("DELETE", "services/late")
+    await asyncio.wait_for(seen.wait(), 10)
+    stream.cancel()
+    events = [block.split("\n", 1) for block in buffer.decode().split("\n\n") if block.startswith("event:")]
+    kinds = [(kind[len("event: "):], json.loads(data[len("data: "):])) for kind, data in events]
+    assert kinds[0][0] == "service" and kinds[0][1]["name"] == "early"  # a snapshot first
+    states = [d["status"]["state"] for k, d in kinds if k == "service" and d["name"] == "late"]
+    assert states[0] == "pending" and "starting" in states and "ready" in states
+    assert kinds[-1] == ("deleted", {"name": "late"})
