@@ -41,8 +41,7 @@ export function uiSchemaFor(schema: JSONSchema, editing: boolean): UiSchema {
   const ui: UiSchema = {
     'ui:order': FIELD_ORDER.filter(f => f === '*' || f in (schema.properties ?? {})),
     'ui:submitButtonOptions': { norender: true },
-    name: { 'ui:readonly': editing, 'ui:autofocus': !editing },
-    description: { 'ui:widget': 'textarea', 'ui:options': { rows: 2 } }
+    name: { 'ui:readonly': editing, 'ui:autofocus': !editing }
   };
   return ui;
 }

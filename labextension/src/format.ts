@@ -124,6 +124,17 @@ export function serviceUrl(view: IServiceView, baseUrl: string): string {
   return `${base}${path}`;
 }
 
+/** A spec's idle window: "5m"; "never" for 0 (kept up); null follows the server's default. */
+export function formatIdleWindow(window: string | null | undefined, trans: TranslationBundle): string {
+  if (window === null || window === undefined || window === '') {
+    return trans.__('server default');
+  }
+  if (/^0+(\.0+)?[a-z]*$/i.test(String(window))) {
+    return trans.__('never');
+  }
+  return String(window);
+}
+
 /** Which actions make sense in a state (the server accepts all; this avoids no-op clicks). */
 export function availableActions(view: IServiceView): {
   wake: boolean;

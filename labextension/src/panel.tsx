@@ -20,6 +20,7 @@ import {
   availableActions,
   formatAgo,
   formatDeadline,
+  formatIdleWindow,
   serviceUrl,
   stateLabel,
   stateTone
@@ -202,7 +203,7 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
         <dt>{trans.__('Restarts')}</dt>
         <dd data-field="restarts">{status.restarts}</dd>
         <dt>{trans.__('Idle window')}</dt>
-        <dd data-field="idle-window">{spec.scale_to_zero ?? trans.__('never scales down')}</dd>
+        <dd data-field="idle-window">{formatIdleWindow(spec.scale_to_zero, trans)}</dd>
         <dt>{trans.__('Scales down')}</dt>
         <dd data-field="idle-deadline">
           {status.state === 'ready' ? formatDeadline(status.idle_deadline, now, trans) : '—'}

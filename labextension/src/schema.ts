@@ -106,7 +106,7 @@ function optionTitle(option: JSONSchema): string {
 }
 
 /**
- * The data to send: drop `undefined`, and empty strings of optional fields (the server's
+ * The data to send: drop `undefined`, and empty or null optional fields (the server's
  * default, null, applies); keep everything else as the user left it.
  */
 export function cleanFormData(data: unknown, schema: JSONSchema | undefined, prepared: IPreparedSchema): unknown {
@@ -123,7 +123,7 @@ export function cleanFormData(data: unknown, schema: JSONSchema | undefined, pre
       if (value === undefined) {
         continue;
       }
-      if (value === '' && sub && prepared.nullable.has(sub)) {
+      if ((value === '' || value === null) && sub && prepared.nullable.has(sub)) {
         continue;
       }
       out[key] = cleanFormData(value, sub, prepared);

@@ -1,0 +1,103 @@
+import { SvcApi } from '../api';
+import { ServicesModel } from '../model';
+import { apiPath, fakeServer, json, StreamController, view, waitFor } from './helpers';
+
+function sse(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+describe('ServicesModel', () => {
+  let model: ServicesModel | null = null;
+  afterEach(() => {
+    model?.dispose();
+    model = null;
+  });
+
+  it('follows the event stream: new services, changes and deletions, without polling', async () => {
+    const stream = new StreamController();
+    const { settings, requests } = fakeServer(r => {
+      const path = apiPath(r.url);
+      if (path === 'events') {
+        return new Response(stream.stream as any, { headers: { 'Content-Type': 'text/event-stream' } });
+      }
+      return json({ services: [] });
+    });
+    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
+    const names: string[][] = [];
+    model.changed.connect(m => names.push(m.services.map(s => `${s.name}:${s.status.state}`)));
+    model.start();
+    await waitFor(() => model!.mode === 'live');
+
+    stream.write(sse('service', view('b', 'starting')));
+    stream.write(sse('service', view('a', 'ready')));
+    await waitFor(() => model!.services.length === 2);
+    expect(model.services.map(s => s.name)).toEqual(['a', 'b']);
+
+    stream.write(sse('service', view('b', 'ready')));
+    await waitFor(() => model!.get('b')?.status.state === 'ready');
+
+    const deleted: string[] = [];
+    model.deleted.connect((_, name) => deleted.push(name));
+    stream.write(sse('deleted', { name: 'a' }));
+    await waitFor(() => model!.services.length === 1);
+    expect(deleted).toEqual(['a']);
+    // one full load when the stream opened, no polling while it is up
+    await new Promise(r => setTimeout(r, 50));
+    expect(requests.filter(r => apiPath(r.url) === 'services').length).toBe(1);
+    expect(requests[0].headers.get('Authorization')).toBe('token secret');
+  });
+
+  it('falls back to polling when the event stream is not there, and back when it returns', async () => {
+    let eventsUp = false;
+    let services = [view('a', 'starting')];
+    const stream = new StreamController();
+    const { settings } = fakeServer(r => {
+      const path = apiPath(r.url);
+      if (path === 'events') {
+        return eventsUp ? new Response(stream.stream as any) : json({ message: 'Not Found' }, 404);
+      }
+      return json({ services });
+    });
+    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10, reconnectDelay: 50 });
+    model.start();
+    await waitFor(() => model!.mode === 'polling' && model!.services.length === 1);
+    services = [view('a', 'ready'), view('c', 'pending')];
+    await waitFor(() => model!.services.length === 2 && model!.get('a')?.status.state === 'ready');
+    services = [view('c', 'ready')];
+    await waitFor(() => model!.services.length === 1 && model!.get('a') === undefined);
+
+    eventsUp = true;
+    await waitFor(() => model!.mode === 'live', 3000);
+    stream.write(sse('service', view('d')));
+    await waitFor(() => model!.get('d') !== undefined);
+  });
+
+  it('reports offline while the server cannot be reached', async () => {
+    const { settings } = fakeServer(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10, reconnectDelay: 1000 });
+    model.start();
+    await waitFor(() => model!.mode === 'offline');
+    expect(model.error).toContain('Failed to fetch');
+  });
+
+  it('never goes back to an older spec generation', () => {
+    const { settings } = fakeServer(() => json({ services: [] }));
+    model = new ServicesModel({ api: new SvcApi(settings) });
+    model.upsert(view('a', 'starting', { generation: 2 }));
+    model.upsert(view('a', 'ready', { generation: 1 }));
+    expect(model.get('a')?.status.state).toBe('starting');
+    model.upsert(view('a', 'ready', { generation: 2 }));
+    expect(model.get('a')?.status.state).toBe('ready');
+  });
+
+  it('ignores events it does not understand', () => {
+    const { settings } = fakeServer(() => json({ services: [] }));
+    model = new ServicesModel({ api: new SvcApi(settings) });
+    model.handleEvent({ event: 'service', data: 'not json' });
+    model.handleEvent({ event: 'service', data: '{"name": "x"}' });
+    model.handleEvent({ event: 'other', data: JSON.stringify(view('y')) });
+    expect(model.services).toEqual([]);
+  });
+});
