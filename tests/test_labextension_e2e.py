@@ -8,6 +8,7 @@ that the logs viewer follows its log, and saves a screenshot to test-artifacts/l
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -39,6 +40,11 @@ PANEL_ID = "jupyter-svc:panel"
 LAB_EXTENSION = "jupyter-svc"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SERVICE = "e2e-http"
+# a blue square, as a data: URI (a spec's icon shows on its launcher card)
+ICON = "data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1">'
+    b'<rect width="1" height="1" fill="#3a7bd5"/></svg>'
+).decode()
 
 if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
@@ -174,6 +180,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
                 "description": "e2e test: python -m http.server",
                 "command": [sys.executable, "-u", "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
                 "scale_to_zero": "10m",
+                "icon": ICON,
             })
             assert status in (200, 201, 202), view
             card = panel.locator(f'[data-service="{SERVICE}"]')
@@ -184,8 +191,10 @@ def test_panel_follows_services_live(lab: Lab) -> None:
             assert card.locator('[data-field="idle-window"]').inner_text() == "10m"
             assert card.locator('[data-field="backend"]').inner_text() == "local"
             assert card.locator(".jp-svc-Url").get_attribute("href").endswith(f"/svc/{SERVICE}/")
-            # the launcher got a card for it
-            assert page.locator(".jp-Launcher .jp-LauncherCard", has_text=SERVICE).count() == 1
+            # the launcher got a card for it, with the spec's icon
+            launcher_card = page.locator(".jp-Launcher .jp-LauncherCard", has_text=SERVICE)
+            assert launcher_card.count() == 1
+            assert launcher_card.locator("svg image").get_attribute("href") == ICON
             started_before = lab.api("GET", f"services/{SERVICE}")[1]["status"]["started_at"]
 
             # restart from the panel: record every state the badge shows on the way
@@ -263,10 +272,18 @@ def test_panel_follows_services_live(lab: Lab) -> None:
 
             page.screenshot(path=str(ARTIFACTS / "lab-panel.png"))
             panel.screenshot(path=str(ARTIFACTS / "lab-panel-only.png"))
+
+            # delete asks first, then the card and the launcher card go
+            card.locator('[data-action="delete"]').click()
+            dialog = page.locator(".jp-Dialog")
+            dialog.wait_for(timeout=5_000)
+            assert SERVICE in dialog.inner_text()
+            dialog.locator("button.jp-mod-warn").click()
+            card.wait_for(state="detached", timeout=10_000)
+            assert lab.api("GET", f"services/{SERVICE}")[0] == 404
+            assert page.locator(".jp-Launcher .jp-LauncherCard", has_text=SERVICE).count() == 0
         finally:
             browser.close()
-    status, _ = lab.api("DELETE", f"services/{SERVICE}")
-    assert status == 204
     # Chromium itself logs every answer >= 400; the one 422 is the invalid save above, on purpose
     expected = "Failed to load resource: the server responded with a status of 422"
     assert [e for e in errors if expected in e] == [f"console: {expected} (Unprocessable Entity)"], errors
