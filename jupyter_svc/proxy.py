@@ -290,6 +290,9 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return self.upstream_ws.protocol if self.upstream_ws is not None else None
 
+    def compute_etag(self) -> str | None:
+        return None  # the service sets its own validators; the proxy never answers 304 for it
+
     def get_compression_options(self) -> dict[str, Any] | None:
         return None
 
