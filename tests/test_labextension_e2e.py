@@ -225,6 +225,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
             if os.environ.get("E2E_DEBUG"):
                 print("restart states:", states)
             assert states[0] == "ready" and states[-1] == "ready", states
+            assert "ready" not in states[1:-1], f"the badge went back to ready mid-restart: {states}"
             after = lab.api("GET", f"services/{SERVICE}")[1]["status"]
             assert after["state"] == "ready" and after["started_at"] != started_before, (after, states)
 

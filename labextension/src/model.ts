@@ -112,6 +112,18 @@ export class ServicesModel implements IDisposable {
     this._changed.emit();
   }
 
+  /**
+   * Apply the answer to a request (an action, a save). While the event stream is live its
+   * events are the ordered truth, and an answer can arrive after a newer event of the same
+   * generation (the status has no revision number to compare): then only a service not yet
+   * seen is taken from the answer. Without the stream, the answer is the latest news.
+   */
+  applyAnswer(view: IServiceView): void {
+    if (this._mode !== 'live' || !this._services.has(view.name)) {
+      this.upsert(view);
+    }
+  }
+
   remove(name: string): void {
     if (this._services.delete(name)) {
       this._deleted.emit(name);

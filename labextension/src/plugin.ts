@@ -3,9 +3,9 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, InputDialog, MainAreaWidget, Notification, showDialog } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
-import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { ApiError, SvcApi } from './api';
+import { SvcApi } from './api';
 import { SpecFormWidget } from './form';
 import { iconForUrl, servicesIcon } from './icons';
 import { LogView } from './logs';
@@ -74,7 +74,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
             return;
           }
           try {
-            model.upsert(await api.action(name, action));
+            model.applyAnswer(await api.action(name, action));
             if (args.notify !== false) {
               Notification.info(trans.__(done, name), { autoClose: 2500 });
             }
@@ -183,7 +183,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         trans,
         translator: translator!,
         onSaved: (saved, created) => {
-          model.upsert(saved);
+          model.applyAnswer(saved);
           Notification.success(
             created ? trans.__('Created %1', saved.name) : trans.__('Saved %1', saved.name),
             { autoClose: 3000 }
@@ -300,7 +300,3 @@ const plugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default plugin;
-
-// exported for tests
-export { ApiError };
-export type { TranslationBundle };

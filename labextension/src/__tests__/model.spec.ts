@@ -82,6 +82,32 @@ describe('ServicesModel', () => {
     expect(model.error).toContain('Failed to fetch');
   });
 
+  it('lets live events win over answers that cross them', async () => {
+    const stream = new StreamController();
+    const { settings } = fakeServer(r =>
+      apiPath(r.url) === 'events' ? new Response(stream.stream as any) : json({ services: [] })
+    );
+    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
+    model.start();
+    await waitFor(() => model!.mode === 'live');
+    stream.write(sse('service', view('a', 'stopping')));
+    await waitFor(() => model!.get('a')?.status.state === 'stopping');
+    // the answer to "restart", computed before the stop began, arrives after the event
+    model.applyAnswer(view('a', 'ready'));
+    expect(model.get('a')?.status.state).toBe('stopping');
+    // a service the stream has not shown yet is taken from the answer
+    model.applyAnswer(view('new', 'pending'));
+    expect(model.get('new')?.status.state).toBe('pending');
+  });
+
+  it('takes answers as they come while polling', () => {
+    const { settings } = fakeServer(() => json({ services: [] }));
+    model = new ServicesModel({ api: new SvcApi(settings) });
+    model.upsert(view('a', 'stopping'));
+    model.applyAnswer(view('a', 'ready'));
+    expect(model.get('a')?.status.state).toBe('ready');
+  });
+
   it('never goes back to an older spec generation', () => {
     const { settings } = fakeServer(() => json({ services: [] }));
     model = new ServicesModel({ api: new SvcApi(settings) });
