@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -151,3 +151,42 @@ def error_from(status: int, data: bytes, url: str) -> ApiError:
     if status in (401, 403):
         return ApiError(f"{url} refused the request (HTTP {status}): check the token", [], status)
     return ApiError(f"HTTP {status} from {url}", [], status)
+
+
+@dataclass
+class ServiceEvent:
+    """One server-sent event: ``service`` (the view after a change) or ``deleted`` (name only)."""
+
+    kind: str
+    name: str
+    view: ServiceView | None = None
+
+
+class EventParser:
+    """Server-sent events, fed line by line (``event:``/``data:`` fields, blank line ends one)."""
+
+    def __init__(self) -> None:
+        self.kind: str = "message"
+        self.data: list[str] = []
+
+    def feed(self, line: str) -> ServiceEvent | None:
+        if line.startswith("event:"):
+            self.kind = line[6:].strip()
+        elif line.startswith("data:"):
+            self.data.append(line[5:].lstrip())
+        elif not line:
+            kind, text = self.kind, "\n".join(self.data)
+            self.kind, self.data = "message", []
+            if text:
+                payload = json.loads(text)
+                view = ServiceView.model_validate(payload) if kind == "service" else None
+                return ServiceEvent(kind, str(payload.get("name", "")), view)
+        return None  # comments (keep-alives) and unknown fields
+
+
+def parse_events(lines: Iterator[str]) -> Iterator[ServiceEvent]:
+    parser = EventParser()
+    for line in lines:
+        event = parser.feed(line)
+        if event is not None:
+            yield event

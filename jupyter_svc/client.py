@@ -21,18 +21,23 @@ from .api_calls import (
     ApiError,
     ApplyItem,
     ApplyReport,
+    EventParser,
     ManifestLike,
     ServerNotFound,
+    ServiceEvent,
     SpecLike,
     _Call,
     _Calls,
     _json,
+    _text,
     error_from,
+    parse_events,
 )
 from .discovery import ServerInfo, candidates
 from .status import ServiceView
 
-__all__ = ["ApiError", "ApplyItem", "ApplyReport", "AsyncClient", "Client", "ServerInfo", "ServerNotFound"]
+__all__ = ["ApiError", "ApplyItem", "ApplyReport", "AsyncClient", "Client", "ServerInfo", "ServerNotFound",
+           "ServiceEvent"]
 
 T = TypeVar("T")
 FIX_HINT = ("start one with `jupyter lab` or `jupyter server` in an environment where jupyter-svc is "
@@ -170,13 +175,17 @@ class Client(_Base):
         return self._run(_Calls.logs(name, tail))
 
     def follow_logs(self, name: str, tail: int = 10, timeout: float | None = None) -> Iterator[str]:
-        """Lines as the service prints them, until the caller stops or ``timeout`` seconds pass.
+        """Lines as the service prints them, until the caller stops or ``timeout`` seconds pass."""
+        return self._lines(_Calls.logs(name, tail, follow=True), timeout)
 
-        A quiet service ends the stream at most ``timeout`` seconds after the deadline (the socket
-        timeout bounds each read).
-        """
+    def events(self, timeout: float | None = None) -> Iterator[ServiceEvent]:
+        """Every service once, then each change (``service``) or removal (``deleted``) as it happens."""
+        return parse_events(self._lines(_Call("GET", "events", _text), timeout))
+
+    def _lines(self, call: _Call[Any], timeout: float | None) -> Iterator[str]:
+        """A streamed answer line by line; a quiet stream ends at most ``timeout`` after the deadline
+        (the socket timeout bounds each read)."""
         server = self.server
-        call = _Calls.logs(name, tail, follow=True)
         request = urllib.request.Request(self._target(server, call), headers=self._headers(server, False))
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -304,14 +313,25 @@ class AsyncClient(_Base):
     async def follow_logs(self, name: str, tail: int = 10) -> AsyncIterator[str]:
         """Lines as the service prints them; stop iterating to close the stream."""
         await self.get(name)  # a clear 404 before the stream starts
+        async for line in self._lines(_Calls.logs(name, tail, follow=True)):
+            yield line
+
+    async def events(self) -> AsyncIterator[ServiceEvent]:
+        """Every service once, then each change or removal as it happens; stop iterating to close."""
+        parser = EventParser()
+        async for line in self._lines(_Call("GET", "events", _text)):
+            event = parser.feed(line)
+            if event is not None:
+                yield event
+
+    async def _lines(self, call: _Call[Any]) -> AsyncIterator[str]:
         server = await self.connect()
-        call = _Calls.logs(name, tail, follow=True)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         done = False
 
         def on_chunk(chunk: bytes) -> None:
             if done:  # raising here makes tornado close the connection
-                raise ConnectionAbortedError("log stream closed by the reader")
+                raise ConnectionAbortedError("stream closed by the reader")
             queue.put_nowait(chunk)
 
         fetch = asyncio.ensure_future(self._fetch(server, "GET", self._target(server, call), None, 3600.0,

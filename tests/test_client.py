@@ -3,9 +3,13 @@ server discovery, the in-process pytest-jupyter server (lead's fixtures) for the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,28 @@ def test_sync_client_covers_the_api(live: LiveServer) -> None:
     client.delete("cl-echo")
     client.delete("cl-two")
     assert client.list() == []
+
+
+def test_sync_events(live: LiveServer) -> None:
+    """The SSE stream: the current services first, then each change and the deletion."""
+    client = Client(live.url, live.token)
+    client.create({"name": "ev-one", "command": echo_command()}, wait=30)
+
+    def later() -> None:
+        time.sleep(0.5)
+        client.stop("ev-one", wait=30)
+        client.delete("ev-one")
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    seen = []
+    for event in client.events(timeout=20):
+        seen.append((event.kind, event.name, event.view.status.state.value if event.view else None))
+        if event.kind == "deleted":
+            break
+    thread.join()
+    assert seen[0] == ("service", "ev-one", "ready")
+    assert ("service", "ev-one", "scaled_to_zero") in seen and seen[-1] == ("deleted", "ev-one", None)
 
 
 def test_errors_carry_status_and_field_details(live: LiveServer) -> None:
@@ -147,10 +173,11 @@ async def test_async_client(aclient: AsyncClient) -> None:
     assert (await aclient.get("ac-echo")).name == "ac-echo"
     assert "listening" in await aclient.logs("ac-echo")
     lines = []
-    async for line in aclient.follow_logs("ac-echo", tail=5):
-        lines.append(line)
-        if "listening" in line:
-            break
+    async with contextlib.aclosing(aclient.follow_logs("ac-echo", tail=5)) as follow:
+        async for line in follow:
+            lines.append(line)
+            if "listening" in line:
+                break
     assert any("listening" in line for line in lines)
     assert (await aclient.stop("ac-echo", wait=30)).status.state is ServiceState.scaled_to_zero
     assert (await aclient.wake("ac-echo", wait=30)).status.state is ServiceState.ready
@@ -162,6 +189,19 @@ async def test_async_client(aclient: AsyncClient) -> None:
         await aclient.create({"name": "ac-bad", "command": [sys.executable], "resources": {"limits": {"cpu": "x"}}})
     assert exc.value.status_code == 422 and exc.value.errors[0].field == "resources.limits.cpu"
     assert "properties" in await aclient.schema()
+    events = aclient.events()
+    creating = asyncio.ensure_future(aclient.create({"name": "ac-ev", "command": echo_command()}, wait=30))
+
+    async def first_view() -> ServiceView:
+        async for event in events:
+            if event.name == "ac-ev" and event.view is not None:
+                return event.view
+        raise AssertionError("the event stream ended")
+
+    assert (await asyncio.wait_for(first_view(), 30)).name == "ac-ev"
+    await creating
+    await events.aclose()
+    await aclient.delete("ac-ev")
     await aclient.create({"name": "ac-gone", "command": echo_command()}, wait=30)
     await aclient.delete("ac-gone")
     assert await aclient.list() == []
