@@ -65,6 +65,7 @@ class SvcMagics(Magics):
         super().__init__(shell)
         self._client = client
         self._names: tuple[float, list[str]] = (0.0, [])
+        self._line = ""
 
     @property
     def client(self) -> Client:
@@ -88,6 +89,7 @@ class SvcMagics(Magics):
     # -- dispatch -----------------------------------------------------------------------------
 
     def _dispatch(self, line: str, cell: str | None) -> Any:
+        self._line = line
         if cell is not None:
             return self._cell(line, cell)
         ns, command = parse(line)
@@ -187,7 +189,9 @@ class SvcMagics(Magics):
         if not command:
             raise UsageError("create needs the command after --, e.g. "
                              "%svc create web -- python -m http.server {port}")
-        spec: dict[str, Any] = {"name": ns.name, "command": " ".join(command) if ns.shell else command}
+        # a shell command is kept as typed after ' -- ' (quotes included), not re-joined from words
+        shell_text = self._line.split(" -- ", 1)[1].strip() if " -- " in self._line else " ".join(command)
+        spec: dict[str, Any] = {"name": ns.name, "command": shell_text if ns.shell else command}
         if ns.shell:
             spec["shell"] = True
         spec.update(overrides(ns))

@@ -76,10 +76,16 @@ def test_bad_arguments_print_usage_not_tracebacks(live: LiveServer) -> None:
         "%%svc nosuchtemplate x\nprint(1)",
         "%svc help create",
         "print(get_ipython().find_line_magic('svc').__doc__)",
+        f"%svc create nbcrash -- {PY} -c \"print('boom:' + ' no config'); raise SystemExit(3)\"",
+        f"%svc command nbline --idle 5m -- {PY} {ECHO} {{port}} --version line",
+        f"%svc create nbsh --shell -- echo \"sh-$((40 + 2))\" && exec {PY} {ECHO} {{port}}",
+        "%svc logs nbsh",
+        "%svc delete nbcrash\n%svc delete nbline\n%svc delete nbsh",
     ])
     assert all(not r.errors for r in results), [(r.source, r.errors) for r in results]
     assert all("Traceback" not in r.all for r in results)
-    _, scale, unknown, no_cmd, bad_cpu, missing, no_set, bad_yaml, bad_name, bad_tpl, help_, doc = results
+    _, scale, unknown, no_cmd, bad_cpu, missing, no_set, bad_yaml, bad_name, bad_tpl, help_, doc = results[:12]
+    crash, line, shell, shell_logs, _ = results[12:]
     assert scale.stderr.startswith("the following arguments are required: N\nusage: %svc scale")
     assert unknown.stderr.strip() == "unknown subcommand 'frobnicate': `%svc help` lists them"
     assert "create needs the command after --" in no_cmd.stderr
@@ -93,7 +99,12 @@ def test_bad_arguments_print_usage_not_tracebacks(live: LiveServer) -> None:
     assert "%svc create NAME [options] -- COMMAND..." in help_.stdout
     for command in COMMANDS:
         assert f"  {command} " in doc.stdout, command
-    assert "%svc streamlit" in doc.stdout.replace("  streamlit", "%svc streamlit")
+    assert "streamlit" in doc.stdout and "%%svc apply" in doc.stdout
+    # a service that cannot start: its state and last log lines, not a traceback
+    assert "nbcrash: failed" in crash.text and "boom: no config" in crash.text
+    assert "<pre" in crash.html and "boom: no config" in crash.html
+    assert "nbline: ready" in line.text  # a template as a line magic
+    assert "nbsh: ready" in shell.text and "sh-42" in shell_logs.stdout  # run by /bin/sh, quotes intact
 
 
 def test_cell_apply_and_http_template(live: LiveServer) -> None:
