@@ -274,6 +274,24 @@ def test_panel_follows_services_live(lab: Lab) -> None:
             page.screenshot(path=str(ARTIFACTS / "lab-panel.png"))
             panel.screenshot(path=str(ARTIFACTS / "lab-panel-only.png"))
 
+            # dark theme: the panel follows JupyterLab's theme variables
+            page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+            page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+            page.wait_for_selector('body[data-jp-theme-light="false"]', state="attached", timeout=10_000)
+            page.keyboard.press("Escape")
+
+            luminance = """sel => {
+                const [r, g, b] = getComputedStyle(document.querySelector(sel)).backgroundColor
+                    .match(/\\d+/g).map(Number);
+                return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+            }"""
+            page.wait_for_function(f"sel => ({luminance})(sel) < 0.3", arg=f'[id="{PANEL_ID}"]',
+                                   timeout=10_000)
+            badge = f'[data-service="{SERVICE}"] .jp-svc-Badge'
+            assert page.evaluate(luminance, badge) > 0.1  # the badge keeps its colour
+            panel.screenshot(path=str(ARTIFACTS / "lab-panel-dark.png"))
+
             # delete asks first, then the card and the launcher card go
             card.locator('[data-action="delete"]').click()
             dialog = page.locator(".jp-Dialog")
