@@ -1,7 +1,16 @@
 /** The plugin: sidebar panel, commands, launcher cards, logs and form tabs. */
 
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, InputDialog, MainAreaWidget, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  MainAreaWidget,
+  Notification,
+  showDialog,
+  ToolbarButton
+} from '@jupyterlab/apputils';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
@@ -16,7 +25,6 @@ import type { IServiceSpec, IServiceView, ServiceAction } from './types';
 import { serviceUrl } from './format';
 
 const PLUGIN_ID = 'jupyter-svc:plugin';
-const CATEGORY = 'Services';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -36,6 +44,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const model = new ServicesModel({ api });
     const baseUrl = api.settings.baseUrl;
     const { commands, shell } = app;
+    const category = trans.__('Services');
 
     const panel = new ServicesPanel({ model, commands, trans, baseUrl });
     shell.add(panel, 'left', { rank: 450 });
@@ -64,22 +73,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
       Notification.error(trans.__('%1: %2', what, message), { autoClose: 8000 });
     };
 
-    const actionCommand = (id: string, action: ServiceAction, label: string, pickTitle: string, done: string) => {
+    /** Texts of an action command; each a literal trans.__ call, so that they can be extracted. */
+    interface IActionTexts {
+      label: (name: string) => string;
+      pick: string;
+      done: (name: string) => string;
+    }
+
+    const actionCommand = (id: string, action: ServiceAction, texts: IActionTexts) => {
       commands.addCommand(id, {
-        label: args => (args.name ? trans.__(label, args.name as string) : trans.__(pickTitle)),
-        caption: trans.__(pickTitle),
+        label: args => (args.name ? texts.label(args.name as string) : texts.pick),
+        caption: texts.pick,
         execute: async args => {
-          const name = await pickName(args, trans.__(pickTitle));
+          const name = await pickName(args, texts.pick);
           if (!name) {
             return;
           }
           try {
             model.applyAnswer(await api.action(name, action));
-            if (args.notify !== false) {
-              Notification.info(trans.__(done, name), { autoClose: 2500 });
-            }
+            Notification.info(texts.done(name), { autoClose: 2500 });
           } catch (error) {
-            reportError(trans.__(label, name), error);
+            reportError(texts.label(name), error);
           }
         }
       });
@@ -101,11 +115,31 @@ const plugin: JupyterFrontEndPlugin<void> = {
         window.open(url, '_blank', 'noopener');
       }
     });
-    actionCommand(CommandIDs.wake, 'wake', 'Wake %1', 'Wake Service…', 'Waking %1');
-    actionCommand(CommandIDs.stop, 'stop', 'Stop %1', 'Stop Service (scale to zero)…', 'Stopping %1');
-    actionCommand(CommandIDs.restart, 'restart', 'Restart %1', 'Restart Service…', 'Restarting %1');
-    actionCommand(CommandIDs.enable, 'enable', 'Enable %1', 'Enable Service…', 'Enabled %1');
-    actionCommand(CommandIDs.disable, 'disable', 'Disable %1', 'Disable Service…', 'Disabled %1');
+    actionCommand(CommandIDs.wake, 'wake', {
+      label: name => trans.__('Wake %1', name),
+      pick: trans.__('Wake Service…'),
+      done: name => trans.__('Waking %1', name)
+    });
+    actionCommand(CommandIDs.stop, 'stop', {
+      label: name => trans.__('Stop %1', name),
+      pick: trans.__('Stop Service (scale to zero)…'),
+      done: name => trans.__('Stopping %1', name)
+    });
+    actionCommand(CommandIDs.restart, 'restart', {
+      label: name => trans.__('Restart %1', name),
+      pick: trans.__('Restart Service…'),
+      done: name => trans.__('Restarting %1', name)
+    });
+    actionCommand(CommandIDs.enable, 'enable', {
+      label: name => trans.__('Enable %1', name),
+      pick: trans.__('Enable Service…'),
+      done: name => trans.__('Enabled %1', name)
+    });
+    actionCommand(CommandIDs.disable, 'disable', {
+      label: name => trans.__('Disable %1', name),
+      pick: trans.__('Disable Service…'),
+      done: name => trans.__('Disabled %1', name)
+    });
 
     commands.addCommand(CommandIDs.remove, {
       label: args => (args.name ? trans.__('Delete %1', args.name as string) : trans.__('Delete Service…')),
@@ -150,6 +184,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
           widget.title.icon = servicesIcon;
           widget.title.closable = true;
           widget.addClass('jp-svc-LogsWidget');
+          widget.toolbar.addItem(
+            'reconnect',
+            new ToolbarButton({
+              icon: refreshIcon,
+              tooltip: trans.__('Follow the log again from its last lines'),
+              onClick: () => content.follow()
+            })
+          );
           logViews.set(name, widget);
           widget.disposed.connect(() => logViews.delete(name));
           shell.add(widget, 'main');
@@ -245,7 +287,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (palette) {
-      const category = trans.__(CATEGORY);
       for (const command of [
         CommandIDs.showPanel,
         CommandIDs.create,
@@ -265,7 +306,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (launcher) {
-      launcher.add({ command: CommandIDs.create, args: { isLauncher: true }, category: trans.__(CATEGORY), rank: 0 });
+      launcher.add({ command: CommandIDs.create, args: { isLauncher: true }, category, rank: 0 });
       const cards = new Map<string, { icon: string; item: IDisposable }>();
       const sync = () => {
         const current = new Set<string>();
@@ -280,7 +321,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const item = launcher.add({
             command: CommandIDs.open,
             args: { name: view.name, isLauncher: true },
-            category: trans.__(CATEGORY),
+            category,
             rank: 10
           });
           cards.set(view.name, { icon, item });
