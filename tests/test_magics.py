@@ -192,3 +192,13 @@ def test_argument_parsing_without_a_server() -> None:
         merge_patch(["novalue"])
     with pytest.raises(UsageError, match="cannot read the arguments"):
         parse("create 'unclosed")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("voila") is None, reason="voila is not installed")
+def test_voila_from_a_cell_renders_the_cell_as_a_notebook(live: LiveServer) -> None:
+    results = run_notebook(live, ["%load_ext jupyter_svc", "%%svc voila nbvoila\nprint('voila' + '-from-a-cell')\n"])
+    assert all(not r.errors for r in results), [(r.source, r.errors) for r in results]
+    assert "nbvoila: ready" in results[1].text, results[1].all
+    assert "voila-from-a-cell" in fetch_until(live, "svc/nbvoila/", "voila-from-a-cell", timeout=90)
+    assert (live.root_dir / ".jupyter-svc" / "nbvoila" / "app.ipynb").exists()
+    api(live, "DELETE", "services/nbvoila")

@@ -66,11 +66,21 @@ def params_for(name: str, folder: Path) -> dict[str, Any]:
     return {"command": [sys.executable, ECHO_APP, "{port}", "--version", "hello-command"]}
 
 
-#: What a served page contains (case-insensitive), and the path under /svc/<name>/ to ask for.
-EXPECT = {"streamlit": ("", "streamlit"), "voila": ("", "hello-voila"), "panel": ("app", "bokeh"),
-          "bokeh": ("app", "bokeh"), "dash": ("", "dash"), "gradio": ("", "gradio"),
-          "fastapi": ("", '"hello":"fastapi"'), "tensorboard": ("", "tensorboard"), "mlflow": ("", "mlflow"),
-          "http": ("", "hello-http"), "command": ("", "hello-command")}
+#: Pages to ask for under /svc/<name>/ and what each contains (case-insensitive; {svc} is the
+#: service's name): the second page or an absolute link proves the app knows its URL prefix.
+EXPECT: dict[str, list[tuple[str, str]]] = {
+    "streamlit": [("", "streamlit"), ("_stcore/health", "ok")],
+    "voila": [("", "hello-voila")],
+    "panel": [("app", "static/js/bokeh.min.js"), ("static/js/bokeh.min.js", "bokeh")],
+    "bokeh": [("app", "/svc/{svc}/static/js/bokeh.min.js")],
+    "dash": [("", "/svc/{svc}/_dash-component-suites"), ("_dash-layout", "hello-dash")],
+    "gradio": [("", "gradio")],
+    "fastapi": [("", '"hello":"fastapi"'), ("docs", "/svc/{svc}/openapi.json")],
+    "tensorboard": [("", "tensorboard"), ("data/logdir", '"logdir"')],
+    "mlflow": [("", "mlflow")],
+    "http": [("", "hello-http")],
+    "command": [("", "hello-command")],
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -145,8 +155,8 @@ def test_template_serves_a_real_app_through_the_proxy(name: str, live: LiveServe
     view = client.put(template.spec_dict(service, params_for(name, tmp_path)), wait=120)
     try:
         assert view.status.state.value == "ready", f"{view.status.message}\n{client.logs(service, 30)}"
-        path, marker = EXPECT[name]
-        body = fetch_until(live, f"svc/{service}/{path}", "", timeout=60)
-        assert marker.lower() in body.lower(), body[:500]
+        for path, marker in EXPECT[name]:
+            body = fetch_until(live, f"svc/{service}/{path}", "", timeout=60)
+            assert marker.format(svc=service).lower() in body.lower(), (path, body[:500])
     finally:
         client.delete(service)
