@@ -88,3 +88,23 @@ def test_failed_service_exits_non_zero_with_its_logs(live: LiveServer) -> None:
     assert restarted.returncode == 1 and "cli-crash: failed" in restarted.stdout
     assert "boom: missing config" in restarted.stdout
     api(live, "DELETE", "services/cli-crash")
+
+
+def test_logs_follow_streams_new_lines(live: LiveServer) -> None:
+    assert api(live, "POST", "services?wait=30", {"name": "cli-follow", "command": echo_command()})[0] == 201
+    follow = subprocess.Popen(["jupyter", "svc", "logs", "cli-follow", "-f", "--tail", "1"], cwd=live.root_dir,
+                              env=live.env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        first = follow.stdout.readline()
+        assert first.strip()  # the tail line, then what comes next
+        fetch(live, "svc/cli-follow/after-follow")
+        for _ in range(20):
+            line = follow.stdout.readline()
+            if "after-follow" in line:
+                break
+        assert "GET /after-follow" in line
+    finally:
+        follow.terminate()
+        follow.wait(10)
+        api(live, "DELETE", "services/cli-follow")
