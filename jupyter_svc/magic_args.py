@@ -161,6 +161,9 @@ def parse(line: str) -> tuple[argparse.Namespace, list[str]]:
     args, command = split_line(line)
     if not args:
         return argparse.Namespace(command="help", topic=None), []
+    if "-h" in args or "--help" in args:  # `%svc create -h`: the same text as `%svc help create`
+        topic = args[0] if args[0] not in ("-h", "--help", "help") else None
+        return argparse.Namespace(command="help", topic=topic), []
     return build_parser().parse_args(args), command
 
 

@@ -192,6 +192,7 @@ def test_argument_parsing_without_a_server() -> None:
         merge_patch(["novalue"])
     with pytest.raises(UsageError, match="cannot read the arguments"):
         parse("create 'unclosed")
+    assert (parse("create -h")[0].topic, parse("--help")[0].topic) == ("create", None)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("voila") is None, reason="voila is not installed")
