@@ -103,11 +103,14 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     (config / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_svc": True}}})
     )
-    # no "get notified about news?" toast over the screenshot
+    # no "get notified about news?" toast over the screenshot, and no "build recommended" dialog
+    # over the page when another package put a source extension into the lab app dir (dash does)
     (config / "labconfig").mkdir()
-    (config / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-    )
+    (config / "labconfig" / "page_config.json").write_text(json.dumps({
+        "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
+        "buildCheck": False,
+        "buildAvailable": False,
+    }))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     env.pop("JUPYTER_SVC_URL", None)
@@ -164,6 +167,8 @@ def test_panel_follows_services_live(lab: Lab) -> None:
                 page.on("console", lambda msg: print("CONSOLE", msg.type, msg.text))
             page.goto(f"{lab.url}lab?token={lab.token}")
             page.wait_for_selector(".jp-Launcher", timeout=30_000)
+            dialogs = page.locator(".jp-Dialog")
+            assert dialogs.count() == 0, f"a dialog covers JupyterLab: {dialogs.first.inner_text()}"
 
             # open the panel from its sidebar tab
             page.click(f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{PANEL_ID}"]')
