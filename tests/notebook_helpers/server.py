@@ -54,6 +54,16 @@ _QUIET = {"jupyterlab": False, "jupyter_lsp": False, "notebook_shim": False,
           "voila": False, "panel": False}
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGINT the server if the test process dies without cleaning up (a killed run)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,7 +92,8 @@ def live_server(tmp: Path, base_url: str = "/", extension: bool = True) -> Itera
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "jupyter_server"], cwd=root, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}{base_url}"
     server = LiveServer(url, token, root, runtime, state, config, process, log_path, base_url, env)
     try:
