@@ -12,18 +12,14 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from notebook_helpers.fixtures import api, fetch
+from notebook_helpers.server import LiveServer, _wait_up, free_port
 
 CHROMIUM = os.environ.get("JUPYTER_SVC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -49,46 +45,15 @@ ICON = "data:image/svg+xml;base64," + base64.b64encode(
 if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 try:
-    from playwright.sync_api import Page, sync_playwright
+    from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - CI installs it through the test extra
     pytest.skip("the playwright package is not installed (pip install playwright)", allow_module_level=True)
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Lab:
-    url: str
-    token: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            f"{self.url}svc/api/{path}", data=data, method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                text = response.read().decode()
-                return response.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as exc:
-            text = exc.read().decode()
-            return exc.code, json.loads(text) if text.startswith("{") else text
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+def lab(tmp_path: Path) -> Iterator[LiveServer]:
     listed = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
                             capture_output=True, text=True, timeout=60)
     output = listed.stdout + listed.stderr
@@ -96,9 +61,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         f"the {LAB_EXTENSION} lab extension is not installed and enabled "
         f"(pip install . builds it):\n{output}"
     )
-    port, token = _free_port(), os.urandom(16).hex()
-    root, state, config, data = (tmp_path / d for d in ("root", "state", "config", "data"))
-    for folder in (root, config, data):
+    port, token = free_port(), os.urandom(16).hex()
+    root, runtime, state, config, data = (tmp_path / d
+                                          for d in ("root", "runtime", "state", "config", "data"))
+    for folder in (root, runtime, config, data):
         folder.mkdir()
     (config / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_svc": True}}})
@@ -111,10 +77,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         "buildCheck": False,
         "buildAvailable": False,
     }))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    env.pop("JUPYTER_SVC_URL", None)
-    env.pop("JUPYTER_SVC_TOKEN", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_SVC_", "JPY_"))}
+    env.update({"JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
+                "JUPYTER_RUNTIME_DIR": str(runtime)})
     log_path = tmp_path / "lab.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -125,19 +90,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
              "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(root), start_new_session=True,
         )
-    instance = Lab(f"http://127.0.0.1:{port}/", token, process, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}/", token, root, runtime, state, config, process, log_path)
     try:
-        deadline = time.monotonic() + 45
-        while True:
-            assert process.poll() is None, f"jupyter lab exited:\n{instance.log()}"
-            try:
-                if instance.api("GET", "services")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"jupyter lab did not answer:\n{instance.log()}"
-            time.sleep(0.2)
-        yield instance
+        _wait_up(server, "svc/api/services")
+        yield server
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -148,12 +104,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
                 process.wait(5)
 
 
-def _badge_state(page: Page, name: str) -> str | None:
-    badge = page.locator(f'[data-service="{name}"] .jp-svc-Badge')
-    return badge.get_attribute("data-state") if badge.count() else None
-
-
-def test_panel_follows_services_live(lab: Lab) -> None:
+def test_panel_follows_services_live(lab: LiveServer) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as playwright:
@@ -180,7 +131,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
             page.evaluate("window.__svcNoReload = true")
 
             # a service created through the API appears without a reload
-            status, view = lab.api("PUT", f"services/{SERVICE}", {
+            status, view = api(lab, "PUT", f"services/{SERVICE}", {
                 "name": SERVICE,
                 "description": "e2e test: python -m http.server",
                 "command": [sys.executable, "-u", "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
@@ -200,7 +151,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
             launcher_card = page.locator(".jp-Launcher .jp-LauncherCard", has_text=SERVICE)
             assert launcher_card.count() == 1
             assert launcher_card.locator("svg image").get_attribute("href") == ICON
-            started_before = lab.api("GET", f"services/{SERVICE}")[1]["status"]["started_at"]
+            started_before = api(lab, "GET", f"services/{SERVICE}")[1]["status"]["started_at"]
 
             # restart from the panel: record every state the badge shows on the way
             page.evaluate("""name => {
@@ -231,7 +182,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
                 print("restart states:", states)
             assert states[0] == "ready" and states[-1] == "ready", states
             assert "ready" not in states[1:-1], f"the badge went back to ready mid-restart: {states}"
-            after = lab.api("GET", f"services/{SERVICE}")[1]["status"]
+            after = api(lab, "GET", f"services/{SERVICE}")[1]["status"]
             assert after["state"] == "ready" and after["started_at"] != started_before, (after, states)
 
             # edit through the schema form: the server's field error shows next to its field
@@ -253,7 +204,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
                 "sel => document.querySelector(sel)?.textContent === '15m'",
                 arg=f'[data-service="{SERVICE}"] [data-field="idle-window"]', timeout=10_000,
             )
-            assert lab.api("GET", f"services/{SERVICE}")[1]["spec"]["scale_to_zero"] == "15m"
+            assert api(lab, "GET", f"services/{SERVICE}")[1]["spec"]["scale_to_zero"] == "15m"
 
             # the logs viewer follows the log: existing lines, then a new request's line
             card.locator('[data-action="logs"]').click()
@@ -265,12 +216,8 @@ def test_panel_follows_services_live(lab: Lab) -> None:
                 arg=f'[id="jupyter-svc-logs-{SERVICE}"] .jp-svc-LogText', timeout=15_000,
             )
             marker = f"e2e-marker-{os.getpid()}"
-            request = urllib.request.Request(f"{lab.url}svc/{SERVICE}/{marker}",
-                                             headers={"Authorization": f"token {lab.token}"})
-            try:
-                urllib.request.urlopen(request, timeout=15).close()
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 404, exc  # no such file: http.server answers 404 and logs it all the same
+            # no such file: http.server answers 404 through the proxy, and logs the request
+            assert fetch(lab, f"svc/{SERVICE}/{marker}", timeout=15)[0] == 404
             page.wait_for_function(
                 "([sel, text]) => (document.querySelector(sel)?.textContent || '').includes(text)",
                 arg=[f'[id="jupyter-svc-logs-{SERVICE}"] .jp-svc-LogText', marker], timeout=15_000,
@@ -304,7 +251,7 @@ def test_panel_follows_services_live(lab: Lab) -> None:
             assert SERVICE in dialog.inner_text()
             dialog.locator("button.jp-mod-warn").click()
             card.wait_for(state="detached", timeout=10_000)
-            assert lab.api("GET", f"services/{SERVICE}")[0] == 404
+            assert api(lab, "GET", f"services/{SERVICE}")[0] == 404
             assert page.locator(".jp-Launcher .jp-LauncherCard", has_text=SERVICE).count() == 0
         finally:
             browser.close()
