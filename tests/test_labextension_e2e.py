@@ -2,8 +2,11 @@
 
 Starts `jupyter lab` with jupyter-svc on a free port, drives Debian's Chromium through
 Playwright (its own browser download does not work here), creates a service through the REST
-API, and checks that the panel shows it without a reload, that restart changes its state,
-that the logs viewer follows its log, and saves a screenshot to test-artifacts/lab-panel.png.
+API, and checks that the panel shows it without a reload (with its launcher card), that restart
+changes its state, that the edit form shows the server's field error next to the field and then
+saves, that the logs viewer follows the log, that the panel follows the dark theme, and that
+delete asks first. Screenshots go to test-artifacts/ (lab-panel.png, lab-panel-only.png,
+lab-form-errors.png, lab-panel-dark.png).
 """
 
 from __future__ import annotations
