@@ -107,19 +107,28 @@ def test_board_buttons_act_on_a_real_service(live: LiveServer, client: Client) -
 
 
 def test_board_refreshes_itself_on_the_event_loop(live: LiveServer, client: Client) -> None:
-    async def scenario() -> set[str]:
+    """Changes made elsewhere (another client) appear and disappear without a click."""
+    async def until(board: ServiceBoard, present: bool) -> bool:
+        for _ in range(100):
+            row = board.rows.get("wb-late")
+            if (row is not None and ">ready<" in row.state.value) if present else row is None:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def scenario() -> tuple[bool, bool, str]:
         board = ServiceBoard(client, interval=0.2)
         assert board._task is not None
         await asyncio.to_thread(client.create, {"name": "wb-late", "command": echo_command()}, 30)
-        for _ in range(50):
-            if "wb-late" in board.rows:
-                break
-            await asyncio.sleep(0.1)
+        appeared = await until(board, True)
+        state = board.rows["wb-late"].state.value if appeared else ""
+        await asyncio.to_thread(client.delete, "wb-late")
+        gone = await until(board, False)
         board.stop()
-        return set(board.rows)
+        return appeared, gone, state
 
-    assert "wb-late" in asyncio.run(scenario())
-    client.delete("wb-late")
+    appeared, gone, state = asyncio.run(scenario())
+    assert appeared and gone and "ready" in state
 
 
 def test_widgets_in_a_kernel(live: LiveServer) -> None:

@@ -61,8 +61,8 @@ class ServiceRow(w.HBox):
 class ServiceBoard(w.VBox):
     """All services with open, wake, stop, restart, enable/disable, logs and delete (confirmed).
 
-    In a kernel it refreshes itself every ``interval`` seconds on the kernel's event loop (no
-    thread); :meth:`refresh` does it at once.
+    In a kernel it follows the server's event stream on the kernel's event loop (no thread),
+    reconnecting every ``interval`` seconds if the stream drops; :meth:`refresh` polls at once.
     """
 
     def __init__(self, client: Client | None = None, interval: float = 3.0, auto: bool = True,
@@ -135,9 +135,20 @@ class ServiceBoard(w.VBox):
             self._task = None
 
     async def _poll(self) -> None:
+        """Follow the server's event stream; after it drops, poll once and reconnect."""
         server = self.client.server
         remote = AsyncClient(server.url, server.token)
         while True:
+            views = {name: row.view for name, row in self.rows.items()}
+            try:
+                async for event in remote.events():
+                    if event.view is not None:
+                        views[event.name] = event.view
+                    else:
+                        views.pop(event.name, None)
+                    self.refresh(sorted(views.values(), key=lambda v: v.name))
+            except ApiError:
+                pass
             await asyncio.sleep(self.interval)
             try:
                 self.refresh(await remote.list())
