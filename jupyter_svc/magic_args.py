@@ -245,3 +245,22 @@ def help_text(topic: str | None = None) -> str:
               "%%svc apply (or %%svc alone) applies the YAML/JSON manifest in the cell.",
               "%%svc streamlit NAME (or panel, dash, gradio, fastapi, bokeh, voila, http) serves the cell."]
     return "\n".join(lines)
+
+
+def flags_of(subcommand: str) -> list[str]:
+    """Option strings of a subcommand, for tab completion."""
+    parser = build_parser()
+    for action in parser._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict) and subcommand in choices:
+            return sorted(o for a in choices[subcommand]._actions for o in a.option_strings)
+    return []
+
+
+def type_of(prop: dict[str, Any]) -> str:
+    """A JSON Schema property's type in a word or two, for `%svc schema`."""
+    if "anyOf" in prop:
+        return " | ".join(type_of(p) for p in prop["anyOf"])
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    return str(prop.get("type", prop.get("format", "any")))

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,19 @@ from IPython.display import display
 from .api_calls import ApiError
 from .client import Client
 from .display import ApplyTable, Link, ServiceCard, ServiceTable, text_table
-from .magic_args import COMMANDS, NAMED, UsageError, help_text, key_values, merge_patch, overrides, parse, split_line
+from .magic_args import (
+    COMMANDS,
+    NAMED,
+    UsageError,
+    flags_of,
+    help_text,
+    key_values,
+    merge_patch,
+    overrides,
+    parse,
+    split_line,
+    type_of,
+)
 from .status import ServiceView
 from .templates import Template, registry
 
@@ -152,20 +166,39 @@ class SvcMagics(Magics):
         return ServiceCard(view, self.client.link(view), logs, note)
 
     def _act(self, text: str, call: Any, *args: Any, note: str = "") -> None:
-        """Show progress while ``call`` runs, then the state and link (or error and last logs)."""
+        """Show progress (state, seconds) while ``call`` runs, then the state and link, or the error
+        and the last log lines. The call runs in a thread so that this one can poll the state."""
         handle = display(_Progress(text), display_id=True)
+        name = args[0] if isinstance(args[0], str) else str(args[0].get("name", ""))
         started = time.monotonic()
+        pool = ThreadPoolExecutor(1)
+        future = pool.submit(call, *args)
         try:
-            view = call(*args)
+            while True:
+                try:
+                    view = future.result(timeout=0.5)
+                    break
+                except FutureTimeout:
+                    state = self._state_of(name)
+                    if handle is not None:
+                        handle.update(_Progress(f"{text} {state} {time.monotonic() - started:.0f}s"))
         except BaseException:
             if handle is not None:
                 handle.update(_Progress(f"{text} failed"))
             raise
+        finally:
+            pool.shutdown(wait=False)
         card = self._card(view, note or f"{time.monotonic() - started:.1f}s")
         if handle is not None:
             handle.update(card)
         else:  # pragma: no cover - outside IPython's display machinery
             print(repr(card))
+
+    def _state_of(self, name: str) -> str:
+        try:
+            return self.client.get(name).status.state.value
+        except ApiError:
+            return ""
 
     # -- subcommands --------------------------------------------------------------------------
 
@@ -263,7 +296,7 @@ class SvcMagics(Magics):
             print(json.dumps(schema, indent=2))
             return
         required = set(schema.get("required", []))
-        rows = [[("*" if key in required else "") + key, _type_of(prop), str(prop.get("description", ""))]
+        rows = [[("*" if key in required else "") + key, type_of(prop), str(prop.get("description", ""))]
                 for key, prop in schema.get("properties", {}).items()]
         print(text_table(("FIELD", "TYPE", "DESCRIPTION"), rows))
 
@@ -325,29 +358,10 @@ class SvcMagics(Magics):
         elif len(args) == 1 and args[0] in NAMED and not current.startswith("-"):
             options = self.service_names()
         elif current.startswith("-"):
-            options = _flags(args[0])
+            options = flags_of(args[0])
         else:
             options = []
         return [o for o in options if o.startswith(current)]
-
-
-def _flags(subcommand: str) -> list[str]:
-    from .magic_args import build_parser
-
-    parser = build_parser()
-    for action in parser._actions:
-        choices = getattr(action, "choices", None)
-        if isinstance(choices, dict) and subcommand in choices:
-            return sorted(o for a in choices[subcommand]._actions for o in a.option_strings)
-    return []
-
-
-def _type_of(prop: dict[str, Any]) -> str:
-    if "anyOf" in prop:
-        return " | ".join(_type_of(p) for p in prop["anyOf"])
-    if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
-    return str(prop.get("type", prop.get("format", "any")))
 
 
 def _same_runtime(existing: ServiceView, spec: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -174,10 +175,19 @@ def test_tab_completion_in_a_kernel(live: LiveServer) -> None:
         assert "completeme" in complete("%svc logs comp")
         assert {"--tail", "--timeout"} <= set(complete("%svc logs completeme --t"))
         assert "streamlit" in complete("%%svc stre")
+
+        # progress while a slow app starts: the display is updated with its state, then the link
+        messages: list[dict[str, Any]] = []
+        kc.execute_interactive(f"%svc create slowstart -- {PY} {ECHO} {{port}} --delay 2", timeout=60,
+                               output_hook=messages.append)
+        updates = [m["content"]["data"]["text/plain"] for m in messages if m["msg_type"] == "update_display_data"]
+        assert any(u.startswith("starting slowstart… starting") for u in updates), updates
+        assert updates[-1].startswith("● slowstart: ready at http://127.0.0.1")
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
         api(live, "DELETE", "services/completeme")
+        api(live, "DELETE", "services/slowstart")
 
 
 def test_argument_parsing_without_a_server() -> None:
