@@ -71,6 +71,7 @@ class ServiceManager:
     def _publish(self, svc: ManagedService) -> None:
         if svc.deleted:
             return
+        svc.status.revision += 1
         event = Event("service", svc.name, self.view(svc))
         for queue in self._subscribers:
             queue.put_nowait(event)

@@ -32,6 +32,7 @@ class ServiceStatus(BaseModel):
     backend: str = ""
     endpoint: str = Field("", description="Where the proxy sends traffic while an instance runs.")
     generation: int = Field(0, description="Spec version; bumped by every accepted change.")
+    revision: int = Field(0, description="Bumped by every status change: order views by it.")
     replicas_ready: int = 0
     started_at: datetime | None = None
     last_activity: datetime | None = None
