@@ -148,7 +148,8 @@ def _runner(code: str) -> Builder:
     def build(v: Mapping[str, Any]) -> dict[str, Any]:
         return {"command": [_py(), "-c", code, v["script"], v["object"], "{port}", "{base_url}"],
                 "cwd": _folder(v["script"]), "rewrite_path": code is _GRADIO,
-                "env": {"DASH_URL_BASE_PATHNAME": "{base_url}"} if code is _DASH else {}}
+                "env": {"DASH_URL_BASE_PATHNAME": "{base_url}"} if code is _DASH
+                else {"GRADIO_ANALYTICS_ENABLED": "False"}}  # no calls home from a closed network
     return build
 
 
@@ -166,7 +167,7 @@ def _tensorboard(v: Mapping[str, Any]) -> dict[str, Any]:
 def _mlflow(v: Mapping[str, Any]) -> dict[str, Any]:
     store = f" --backend-store-uri {shlex.quote(v['store'])}" if v.get("store") else ""
     # mlflow refuses a static prefix that ends with '/': the shell trims it
-    return {"command": f"exec {shlex.quote(_py())} -m mlflow ui --host {LOCAL} --port {{port}}{store} "
+    return {"command": f"exec {shlex.quote(_py())} -m mlflow ui --host {LOCAL} --port {{port}} --workers 1{store} "
                        '--static-prefix "${JUPYTER_SVC_PREFIX%/}"',
             "shell": True, "env": {"JUPYTER_SVC_PREFIX": "{base_url}"}, "rewrite_path": False}
 

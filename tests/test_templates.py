@@ -74,10 +74,11 @@ EXPECT: dict[str, list[tuple[str, str]]] = {
     "panel": [("app", "static/js/bokeh.min.js"), ("static/js/bokeh.min.js", "bokeh")],
     "bokeh": [("app", "/svc/{svc}/static/js/bokeh.min.js")],
     "dash": [("", "/svc/{svc}/_dash-component-suites"), ("_dash-layout", "hello-dash")],
-    "gradio": [("", "gradio")],
+    "gradio": [("", "/svc/{svc}/gradio_api"), ("config", '"api_prefix"')],
     "fastapi": [("", '"hello":"fastapi"'), ("docs", "/svc/{svc}/openapi.json")],
     "tensorboard": [("", "tensorboard"), ("data/logdir", '"logdir"')],
-    "mlflow": [("", "mlflow")],
+    "mlflow": [("", "static-files"), ("health", "ok"),
+               ("ajax-api/2.0/mlflow/experiments/search?max_results=1", '"name": "default"')],
     "http": [("", "hello-http")],
     "command": [("", "hello-command")],
 }
