@@ -1,7 +1,8 @@
-"""Argument parsing for ``%svc``: one argparse parser per subcommand, errors as short usage text.
+"""Text in and out of ``%svc``: one argparse parser per subcommand, the help, manifests read from
+cells, and errors as short messages.
 
-Kept apart from magics.py so that the CLI-free parsing (and its help text) can be tested and
-documented without IPython, and so a bad argument never becomes a traceback.
+Kept apart from magics.py so that parsing and help can be tested without IPython, and so a bad
+argument never becomes a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from .api_calls import ApiError
 from .templates import Template, registry
 
 
@@ -264,3 +266,21 @@ def type_of(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
         return prop["$ref"].rsplit("/", 1)[-1]
     return str(prop.get("type", prop.get("format", "any")))
+
+
+def format_error(exc: ApiError) -> str:
+    lines = [f"error: {exc.message}"]
+    lines += [f"  {e.field}: {e.message}" if e.field else f"  {e.message}" for e in exc.errors]
+    return "\n".join(lines)
+
+
+def load_manifest(text: str, where: str) -> Any:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UsageError(f"{where} is not valid YAML or JSON{at}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        raise UsageError(f"{where} is empty: give {{'services': [...]}} or a list of specs")
+    return data

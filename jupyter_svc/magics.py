@@ -27,8 +27,10 @@ from .magic_args import (
     NAMED,
     UsageError,
     flags_of,
+    format_error,
     help_text,
     key_values,
+    load_manifest,
     merge_patch,
     overrides,
     parse,
@@ -40,24 +42,6 @@ from .templates import Template, registry
 
 #: Where ``%%svc TEMPLATE NAME`` writes the cell, relative to the kernel's working directory.
 CELL_DIR = ".jupyter-svc"
-
-
-def format_error(exc: ApiError) -> str:
-    lines = [f"error: {exc.message}"]
-    lines += [f"  {e.field}: {e.message}" if e.field else f"  {e.message}" for e in exc.errors]
-    return "\n".join(lines)
-
-
-def load_manifest(text: str, where: str) -> Any:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        raise UsageError(f"{where} is not valid YAML or JSON{at}: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        raise UsageError(f"{where} is empty: give {{'services': [...]}} or a list of specs")
-    return data
 
 
 class _Progress:
@@ -124,6 +108,8 @@ class SvcMagics(Magics):
             ns = argparse.Namespace(mode="merge", dry_run=False, wait=120.0)
             if words:
                 ns, _ = parse(line)
+                if ns.command == "help":
+                    return self._do_help(ns)
                 if ns.file:
                     raise UsageError("%%svc apply takes the manifest from the cell, not -f")
             return self._apply(load_manifest(cell, "the cell"), ns)
@@ -136,6 +122,9 @@ class SvcMagics(Magics):
         if not template.source_param:
             raise UsageError(f"template {name!r} does not serve code from a cell; use `%svc {name} ...`")
         ns, _ = parse(line)
+        if ns.command == "help":
+            return self._do_help(ns)
+        _check_name(ns.name)  # before a folder is made for it
         source = next(p for p in template.params if p.name == template.source_param)
         folder = Path.cwd() / CELL_DIR / ns.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -362,6 +351,18 @@ class SvcMagics(Magics):
         else:
             options = []
         return [o for o in options if o.startswith(current)]
+
+
+def _check_name(name: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from .spec import ServiceName
+
+    try:
+        TypeAdapter(ServiceName).validate_python(name)
+    except ValidationError as exc:
+        raise UsageError(f"{name!r} is not a service name: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") \
+            from None
 
 
 def _same_runtime(existing: ServiceView, spec: dict[str, Any]) -> bool:

@@ -82,11 +82,13 @@ def test_bad_arguments_print_usage_not_tracebacks(live: LiveServer) -> None:
         f"%svc create nbsh --shell -- echo \"sh-$((40 + 2))\" && exec {PY} {ECHO} {{port}}",
         "%svc logs nbsh",
         "%svc delete nbcrash\n%svc delete nbline\n%svc delete nbsh",
+        "%%svc streamlit My_App\nimport streamlit",
+        "%%svc apply -h\nservices: []",
     ])
     assert all(not r.errors for r in results), [(r.source, r.errors) for r in results]
     assert all("Traceback" not in r.all for r in results)
     _, scale, unknown, no_cmd, bad_cpu, missing, no_set, bad_yaml, bad_name, bad_tpl, help_, doc = results[:12]
-    crash, line, shell, shell_logs, _ = results[12:]
+    crash, line, shell, shell_logs, _, bad_cell_name, cell_help = results[12:]
     assert scale.stderr.startswith("the following arguments are required: N\nusage: %svc scale")
     assert unknown.stderr.strip() == "unknown subcommand 'frobnicate': `%svc help` lists them"
     assert "create needs the command after --" in no_cmd.stderr
@@ -106,6 +108,9 @@ def test_bad_arguments_print_usage_not_tracebacks(live: LiveServer) -> None:
     assert "<pre" in crash.html and "boom: no config" in crash.html
     assert "nbline: ready" in line.text  # a template as a line magic
     assert "nbsh: ready" in shell.text and "sh-42" in shell_logs.stdout  # run by /bin/sh, quotes intact
+    assert bad_cell_name.stderr.startswith("'My_App' is not a service name: must be a DNS-1123 label")
+    assert not (live.root_dir / ".jupyter-svc" / "My_App").exists()
+    assert cell_help.stdout.startswith("%svc apply -f FILE")
 
 
 def test_cell_apply_and_http_template(live: LiveServer) -> None:
