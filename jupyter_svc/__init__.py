@@ -6,7 +6,16 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["AsyncClient", "Client", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``jupyter_svc.Client`` without importing the client when the server loads the extension."""
+    if name in ("Client", "AsyncClient"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(name)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -99,10 +99,12 @@ class Lifecycle:
     async def launch(self, svc: ManagedService, spec: ServiceSpec) -> Instance:
         """A ready instance of ``spec``, or StartFailed with the log tail; touches no status."""
         timeout = spec.readiness.timeout or self.settings.readiness_timeout
+        context = self._context_for(svc)
+        prefix = "" if spec.rewrite_path else context.base_url.rstrip("/")
         for attempt in range(self.settings.start_attempts_on_port_clash):
-            instance = await svc.backend.start(spec, self._context_for(svc))
+            instance = await svc.backend.start(spec, context)
             try:
-                await wait_ready(instance, spec.readiness, timeout)
+                await wait_ready(instance, spec.readiness, timeout, prefix)
                 return instance
             except NotReady as exc:
                 await instance.stop(self.settings.stop_grace)

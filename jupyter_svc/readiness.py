@@ -42,8 +42,11 @@ async def probe_once(endpoint: Endpoint, path: str, timeout: float = 2.0) -> int
         writer.close()
 
 
-async def wait_ready(instance: Instance, readiness: Readiness, timeout: float) -> float:
-    """Return the seconds it took; raise NotReady if it exits or the timeout passes."""
+async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, prefix: str = "") -> float:
+    """Return the seconds it took; raise NotReady if it exits or the timeout passes.
+
+    ``prefix`` is where the app's root is: its base URL when it serves under it (rewrite_path off).
+    """
     started = time.monotonic()
     deadline = started + timeout
     pause = 0.002
@@ -52,7 +55,7 @@ async def wait_ready(instance: Instance, readiness: Readiness, timeout: float) -
         code = instance.poll()
         if code is not None:
             raise NotReady(f"exited with code {code} before it was ready")
-        status = await probe_once(instance.endpoint, readiness.path)
+        status = await probe_once(instance.endpoint, prefix + readiness.path)
         if status is not None:
             if readiness.accepts(status):
                 return time.monotonic() - started

@@ -67,10 +67,31 @@ async def test_forwards_with_headers_and_rewrite(api, fetch, jp_base_url, jp_aut
     assert json.loads(response.body)["body_bytes"] == 1000
 
 
+PREFIXED_APP = """
+import http.server, os, sys
+prefix = os.environ["JUPYTER_SVC_BASE_URL"]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.path.startswith(prefix)
+        self.send_response(200 if ok else 404)
+        self.end_headers()
+        self.wfile.write(self.path.encode())
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
 async def test_rewrite_path_off_keeps_the_prefix(api, fetch, jp_base_url):
     await create(api, {"name": "absolute", "command": echo_command(), "rewrite_path": False})
     response = await fetch("svc/absolute/page?q=2")
     assert json.loads(response.body)["path"] == f"{jp_base_url}svc/absolute/page?q=2"
+    # an app that only answers under its prefix is probed there: ready, not failed
+    import sys
+
+    view = await create(api, {"name": "prefixed", "rewrite_path": False, "readiness": {"statuses": [200]},
+                              "command": [sys.executable, "-c", PREFIXED_APP, "{port}"]})
+    assert view["status"]["state"] == "ready", view["status"]
+    response = await fetch("svc/prefixed/x")
+    assert response.code == 200 and response.body.decode() == f"{jp_base_url}svc/prefixed/x"
 
 
 async def test_access_rules(api, fetch):
