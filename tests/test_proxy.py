@@ -303,3 +303,19 @@ async def test_service_traffic_can_leave_the_server_idle(api, fetch, jp_serverap
         assert (await fetch("svc/traffic/")).code == 200
     await asyncio.sleep(1.2)
     assert "jupyter_svc" not in jp_serverapp.web_app.settings["last_activity_times"]
+
+
+@pytest.mark.parametrize("svc_config", [{"max_held_requests": 3, "wake_timeout": 1.0}])
+async def test_hold_is_bounded_by_queue_and_timeout(api, fetch, svc_config):
+    await create(api, {"name": "slowpoke", "command": echo_command("--delay", "3"),
+                       "desired_state": "scaled_to_zero"})
+    client = AsyncHTTPClient(force_instance=True, max_clients=20)
+    responses = await asyncio.gather(*(fetch("svc/slowpoke/", client=client) for _ in range(6)))
+    codes = sorted(r.code for r in responses)
+    assert codes == [503, 503, 503, 504, 504, 504], codes  # 3 held until the timeout, 3 refused at once
+    for response in responses:
+        assert response.headers["Retry-After"]
+        message = json.loads(response.body)["message"]
+        assert ("already waiting" in message) if response.code == 503 else ("still starting" in message)
+    await wait_for_state(api, "slowpoke", {"ready"})  # the one start goes on and succeeds
+    assert (await fetch("svc/slowpoke/")).code == 200
