@@ -19,6 +19,8 @@ HOP_BY_HOP = frozenset({
 })
 _WS_HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
                            "sec-websocket-protocol", "sec-websocket-accept"})
+#: The proxy answers with its own Date and Server, as nginx does.
+_PROXY_OWN = frozenset({"date", "server"})
 #: Jupyter's own cookies: a service has no business seeing the user's Jupyter session.
 _JUPYTER_COOKIE = re.compile(r"^(_xsrf|username-[-\w]+)$")
 
@@ -82,7 +84,7 @@ def downstream_headers(response: Any, prefix: str, rewrite: bool, endpoint: Endp
     connection_listed = {h.strip().lower() for h in response.headers.get("Connection", "").split(",")}
     for key, value in response.headers.items():
         lower = key.lower()
-        if lower in HOP_BY_HOP or lower in connection_listed:
+        if lower in HOP_BY_HOP or lower in connection_listed or lower in _PROXY_OWN:
             continue
         if rewrite and lower == "location":
             value = rewrite_location(value, prefix, endpoint)

@@ -279,6 +279,9 @@ class ServiceManager:
         svc = self._get(name)
         if replicas < 0:
             raise SpecInvalid("invalid scale", [FieldError("replicas", "must be 0 or more")])
+        if replicas == 0 and svc.spec.desired_state is DesiredState.scaled_to_zero:
+            # already meant to rest at zero, but a request woke it: stop it again
+            return self._operation(svc, self.lifecycle.stop(svc, ServiceState.scaled_to_zero, "scaled to zero"))
         if replicas == 0:
             changes: dict[str, Any] = {"desired_state": DesiredState.scaled_to_zero.value}
         else:

@@ -33,6 +33,10 @@ from .status import ServiceState
 from .wake_page import wake_page
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
+#: Bodies up to this size are read whole and written once; bigger ones stream.
+SMALL_BODY = 64 * 1024
+#: Big bodies are flushed to the client every this many bytes.
+FLUSH_AT = 256 * 1024
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Proxy:
                                              ttl_dns_cache=60)
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=256 * 1024,
                 timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10),
             )
         return self._session
@@ -228,11 +233,9 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
                 for key, value in downstream_headers(response, f"{self.base_url}svc/{name}", rewrite, endpoint):
                     self.add_header(key, value)
                 self.set_header("X-Svc-Cold-Start", "true" if cold else "false")
-                async for chunk in response.content.iter_any():
-                    self.write(chunk)
-                    await self.flush()
-                    if counted:
-                        proxy.tracker.touch(name)
+                if not self._headers.get("Access-Control-Allow-Origin"):
+                    self.clear_header("Access-Control-Allow-Origin")
+                await self._relay(response, counted)
             if not self._finished:
                 self.finish()
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
@@ -244,10 +247,35 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
             proxy.tracker.end(name, counted)
             proxy.metrics.requests.labels(name, str(status)).inc()
 
+    async def _relay(self, response: aiohttp.ClientResponse, counted: bool) -> None:
+        """Copy the body: small ones in one write; big ones flushed every FLUSH_AT bytes (bounded
+        memory, fewer syscalls); streams of unknown length (SSE, chunked) chunk by chunk."""
+        length = response.content_length
+        if length is not None and length <= SMALL_BODY:
+            self.write(await response.read())
+            return
+        eager = length is None
+        pending = 0
+        async for chunk in response.content.iter_any():
+            self.write(chunk)
+            pending += len(chunk)
+            if eager or pending >= FLUSH_AT:
+                await self.flush()
+                pending = 0
+                if counted:
+                    self.proxy.tracker.touch(self.svc_name)
+
+    def set_secure_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """No Jupyter login cookie on an app's response for clients that send the token header
+        each time (a browser arriving with ``?token=`` still gets it)."""
+        if self.request.headers.get("Authorization", "").lower().startswith("token "):
+            return
+        super().set_secure_cookie(name, value, *args, **kwargs)
+
     async def _finish_http(self, *args: Any, **kwargs: Any) -> None:
         if not self._finished:
             await self._body.put(None)
-            await self._forward
+            await asyncio.wait([self._forward])  # cancelled when the client leaves: nothing to answer
 
     post = put = patch = delete = head = options = _finish_http
 

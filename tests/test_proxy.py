@@ -52,6 +52,7 @@ async def test_forwards_with_headers_and_rewrite(api, fetch, jp_base_url, jp_aut
     assert "Authorization" not in json.loads(response.body)["headers"]
     assert headers["Cookie"] == "app=1"  # Jupyter's cookies stay with Jupyter
     assert response.headers["X-Svc-Cold-Start"] == "false"
+    assert len(response.headers.get_list("Date")) == 1 and "Access-Control-Allow-Origin" not in response.headers
 
     response = await fetch("svc/web/redirect")
     assert response.code == 302
@@ -134,6 +135,9 @@ async def test_hundred_concurrent_requests_wake_once(api, fetch, jp_fetch):
     metrics = (await jp_fetch("svc", "api", "metrics")).body.decode()
     assert 'jupyter_svc_wakes_total{service="sleepy"} 1.0' in metrics
     assert 'jupyter_svc_proxy_requests_total{code="200",service="sleepy"} 100.0' in metrics
+    # woken from desired_state scaled_to_zero, scaling to 0 again stops it
+    code, view = await api("POST", "services/sleepy/scale", {"replicas": 0}, wait=10)
+    assert code == 200 and view["status"]["state"] == "scaled_to_zero"
 
 
 async def test_failed_wake_releases_held_requests_at_once(api, fetch):

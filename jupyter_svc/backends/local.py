@@ -8,6 +8,7 @@ import ctypes
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -27,19 +28,31 @@ _ADDR_IN_USE = re.compile(r"address already in use|EADDRINUSE|errno 98", re.IGNO
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec hook that makes the child get SIGTERM if the server dies without cleaning up."""
+def _die_with_parent() -> tuple[list[str], Callable[[], None] | None]:
+    """How to make a child get SIGTERM if the server dies without cleaning up.
+
+    ``setpriv --pdeathsig`` (util-linux) sets it and execs the command: the fast path, since a
+    ``preexec_fn`` forces a full fork of the server (about 30 ms with a few hundred MB of RSS,
+    measured here) where ``posix_spawn``/``vfork`` take under 1 ms. Without setpriv, Linux falls
+    back to the preexec hook; other systems rely on the server's own shutdown.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return [setpriv, "--pdeathsig", "TERM", "--"], None
     if not sys.platform.startswith("linux"):
-        return None
+        return [], None
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
-        return None
+        return [], None
 
     def hook() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
-    return hook
+    return [], hook
+
+
+_DEATH_PREFIX, _DEATH_HOOK = _die_with_parent()
 
 
 class PortAllocator:
@@ -171,9 +184,9 @@ class LocalBackend(Backend):
     async def _spawn(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd or None, env=env, stdin=asyncio.subprocess.DEVNULL,
+                *_DEATH_PREFIX, *argv, cwd=cwd or None, env=env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent(), limit=1 << 20,
+                start_new_session=True, preexec_fn=_DEATH_HOOK, limit=1 << 20,
             )
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise SvcError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
