@@ -75,7 +75,8 @@ class SvcExtension(ExtensionApp):
     ).tag(config=True)
     max_body_size = Int(10 * 1024**3, help="Largest request body the proxy forwards, in bytes.").tag(config=True)
     websocket_max_message_size = Int(
-        64 * 1024**2, help="Largest WebSocket message the proxy forwards, in bytes.",
+        64 * 1024**2, help="Largest WebSocket message a client may send through the proxy, in bytes "
+                           "(larger ones close the socket with 1009).",
     ).tag(config=True)
     upstream_connections = Int(
         512, help="Size of the proxy's pool of keep-alive connections to services.",

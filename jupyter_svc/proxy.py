@@ -20,7 +20,6 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from yarl import URL
 
 from .activity import ActivityTracker
@@ -30,6 +29,7 @@ from .headers import downstream_headers, upstream_headers
 from .manager import ServiceManager
 from .metrics import Metrics
 from .status import ServiceState
+from .tunnel import Tunnel
 from .wake_page import wake_page
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
@@ -102,11 +102,10 @@ class Proxy:
 
 
 @web.stream_request_body
-class ProxyHandler(WebSocketHandler, JupyterHandler):
+class ProxyHandler(JupyterHandler):
     """Forwards one request (or WebSocket) to the service named in the URL."""
 
     svc_name = ""
-    upstream_ws: aiohttp.ClientWebSocketResponse | None = None
 
     @property
     def proxy(self) -> Proxy:
@@ -123,10 +122,6 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
         origin = self.request.headers.get("Origin") or self.request.headers.get("Referer")
         if not origin or urlsplit(origin).netloc != self.request.host:
             raise web.HTTPError(403, "cross-origin write to a service refused")
-
-    def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
-        """WebSockets: Jupyter's origin rules (same host, or the server's allow_origin)."""
-        return JupyterHandler.check_origin(self, origin_to_satisfy_tornado)
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare(_redirect_to_login=False)
@@ -284,7 +279,7 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
         if self._finished:
             return
         if self._is_websocket():
-            await self._open_websocket()
+            await self._tunnel_websocket()
         else:
             await self._finish_http()
 
@@ -292,81 +287,46 @@ class ProxyHandler(WebSocketHandler, JupyterHandler):
         forward = getattr(self, "_forward", None)
         if forward is not None and not forward.done():
             forward.cancel()
-        super().on_connection_close()
 
     # ------------------------------------------------------------------ WebSocket
-    async def _open_websocket(self) -> None:
+    async def _tunnel_websocket(self) -> None:
+        """Pass the handshake to the service; on its 101, hand both connections to a Tunnel."""
         proxy, name = self.proxy, self.svc_name
+        origin = self.request.headers.get("Origin")
+        if origin and not self.check_origin():
+            return self._fail(403, "cross-origin WebSocket refused")
         try:
             endpoint, _ = await proxy.endpoint(name)
         except SvcError as exc:
             return self._fail(503, exc.message, 2)
-        url = URL(self._upstream_url(endpoint).replace("http", "ws", 1), encoded=True)
-        protocols = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-        headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}", websocket=True)
+        headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+        headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
+        target = self._upstream_url(endpoint)[len(endpoint.base) - len(endpoint.path):]
+        head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         try:
-            self.upstream_ws = await proxy.session.ws_connect(
-                url, protocols=protocols, headers=headers, autoping=True,
-                max_msg_size=proxy.settings.websocket_max_message_size,
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            return self._fail(exc.status, f"{name} refused the WebSocket: {exc.message}")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            return self._fail(502, f"{name} did not accept the WebSocket: {exc}")
-        await WebSocketHandler.get(self, **self.path_kwargs)
-
-    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
-        return self.upstream_ws.protocol if self.upstream_ws is not None else None
-
-    def compute_etag(self) -> str | None:
-        return None  # the service sets its own validators; the proxy never answers 304 for it
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return None
-
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        self.proxy.tracker.socket_opened(self.svc_name, id(self), self._close_from_server)
-        self._pump = asyncio.ensure_future(self._from_upstream())
-
-    def _close_from_server(self, code: int, reason: str) -> None:
-        self.close(code, reason)
-        if self.upstream_ws is not None:
-            self.proxy.manager.spawn(self.upstream_ws.close(code=code, message=reason.encode()))
-
-    async def _from_upstream(self) -> None:
-        assert self.upstream_ws is not None
-        upstream = self.upstream_ws
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                endpoint.host, endpoint.port, ssl=endpoint.scheme == "https", limit=1 << 16), 10)
+            writer.write(head.encode("latin-1"))
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            proxy.metrics.errors.labels(name, "upstream").inc()
+            return self._fail(502, f"{name} did not accept the WebSocket: {exc or type(exc).__name__}")
+        status = answer.split(b" ", 2)[1] if answer.count(b" ") >= 2 else b"502"
+        if status != b"101":
+            writer.close()
+            code = int(status) if status.isdigit() and 400 <= int(status) < 600 else 502
+            return self._fail(code, f"{name} refused the WebSocket (HTTP {status.decode('latin-1')})")
+        client = self.request.connection.detach()  # type: ignore[union-attr]
+        self._finished = True  # tornado must not write a response of its own on this connection
+        await client.write(answer)
+        tunnel = Tunnel(client, reader, writer, proxy.settings.websocket_max_message_size,
+                        lambda: proxy.tracker.socket_message(name, id(tunnel)))
+        proxy.tracker.socket_opened(name, id(tunnel), tunnel.close)
+        proxy.metrics.requests.labels(name, "101").inc()
         try:
-            async for message in upstream:
-                self.proxy.tracker.socket_message(self.svc_name, id(self))
-                if message.type is aiohttp.WSMsgType.TEXT:
-                    await self.write_message(message.data)
-                elif message.type is aiohttp.WSMsgType.BINARY:
-                    await self.write_message(message.data, binary=True)
-                elif message.type is aiohttp.WSMsgType.PING:
-                    self.ping(message.data)
-        except WebSocketClosedError:
-            pass
-        self.close(upstream.close_code or 1000, "")
-
-    async def on_message(self, message: str | bytes) -> None:
-        self.proxy.tracker.socket_message(self.svc_name, id(self))
-        if self.upstream_ws is None or self.upstream_ws.closed:
-            return
-        if isinstance(message, bytes):
-            await self.upstream_ws.send_bytes(message)
-        else:
-            await self.upstream_ws.send_str(message)
-
-    def on_ping(self, data: bytes) -> None:
-        if self.upstream_ws is not None and not self.upstream_ws.closed:
-            self.proxy.manager.spawn(self.upstream_ws.ping(data))
-
-    def on_close(self) -> None:
-        self.proxy.tracker.socket_closed(self.svc_name, id(self))
-        if self.upstream_ws is not None and not self.upstream_ws.closed:
-            code = self.close_code or 1000
-            self.proxy.manager.spawn(self.upstream_ws.close(code=code, message=(self.close_reason or "").encode()))
+            await tunnel.run()
+        finally:
+            proxy.tracker.socket_closed(name, id(tunnel))
 
 
 class ServiceRootRedirect(JupyterHandler):

@@ -323,3 +323,42 @@ async def test_hold_is_bounded_by_queue_and_timeout(api, fetch, svc_config):
         assert ("already waiting" in message) if response.code == 503 else ("still starting" in message)
     await wait_for_state(api, "slowpoke", {"ready"})  # the one start goes on and succeeds
     assert (await fetch("svc/slowpoke/")).code == 200
+
+
+@pytest.mark.parametrize("svc_config", [{"websocket_max_message_size": 1000}])
+async def test_websocket_limits_and_scale_down_close(api, base, jp_auth_header, svc_config):
+    await create(api, {"name": "wsl", "command": web_command()})
+    url = base.replace("http", "ws", 1) + "svc/wsl/ws"
+    ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+    await ws.write_message("x" * 900)
+    assert (await ws.read_message()).startswith("echo xxx")
+    await ws.write_message("y" * 2000)  # over the limit: the proxy closes with 1009
+    assert await ws.read_message() is None
+    assert ws.close_code == 1009
+
+    ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+    await ws.write_message("hi")
+    await ws.read_message()
+    code, view = await api("POST", "services/wsl/scale", {"replicas": 0}, wait=20)
+    assert view["status"]["state"] == "scaled_to_zero"
+    assert await ws.read_message() is None
+    assert ws.close_code == 1001  # told it is going away, not cut
+
+
+def test_frame_guard_follows_fragmented_frames_across_chunks():
+    import struct
+
+    from jupyter_svc.tunnel import FrameGuard, MessageTooBig
+
+    def frame(payload: bytes, fin: bool, opcode: int) -> bytes:
+        head = bytes([(0x80 if fin else 0) | opcode])
+        n = len(payload)
+        head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+        return head + b"\0\0\0\0" + payload  # a zero mask keeps the payload readable
+
+    guard = FrameGuard(limit=300)
+    stream = frame(b"a" * 200, False, 1) + frame(b"", True, 9) + frame(b"b" * 50, True, 0) + frame(b"c" * 290, True, 2)
+    for i in range(0, len(stream), 7):  # chunk boundaries anywhere, even inside headers
+        guard.feed(stream[i:i + 7])
+    with pytest.raises(MessageTooBig):
+        guard.feed(frame(b"d" * 200, False, 1) + frame(b"e" * 200, True, 0))
