@@ -19,14 +19,13 @@ from pydantic import ValidationError
 
 from .backends.base import Backend, Endpoint, LaunchContext
 from .errors import Conflict, FieldError, NotFound, SpecInvalid, SvcError, Unavailable, from_validation_error
-from .lifecycle import Lifecycle, LifecycleSettings, ManagedService, now
+from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
 from .placeholders import env_var_for
 from .spec import DesiredState, ServiceSpec
 from .status import ServiceState, ServiceStatus, ServiceView
 from .store import Store
 
 Operation = asyncio.Task[ServiceView]
-_SETTLED = {ServiceState.ready, ServiceState.failed, ServiceState.scaled_to_zero, ServiceState.disabled}
 
 
 @dataclass
@@ -345,14 +344,6 @@ class ServiceManager:
         with contextlib.suppress(asyncio.TimeoutError):
             return await asyncio.wait_for(asyncio.shield(operation), timeout)
         return None
-
-    def touch(self, name: str) -> None:
-        svc = self.services.get(name)
-        if svc is not None:
-            svc.status.last_activity = now()
-
-    def is_settled(self, name: str) -> bool:
-        return self._get(name).status.state in _SETTLED
 
 @functools.lru_cache(maxsize=1024)
 def endpoint_of_url(url: str) -> Endpoint:

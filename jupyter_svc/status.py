@@ -21,10 +21,6 @@ class ServiceState(str, Enum):
     disabled = "disabled"
 
 
-#: States in which an instance exists (or is being made) and costs resources.
-RUNNING_STATES = frozenset({ServiceState.starting, ServiceState.ready, ServiceState.waking})
-
-
 class ServiceStatus(BaseModel):
     state: ServiceState = ServiceState.pending
     message: str = ""
