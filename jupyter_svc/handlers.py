@@ -16,7 +16,7 @@ from tornado.iostream import StreamClosedError
 from .batch import apply_manifest
 from .errors import FieldError, SpecInvalid, SvcError, from_validation_error
 from .manager import Operation, ServiceManager
-from .spec import ApplyMode, Manifest, spec_json_schema
+from .spec import ApplyMode, Manifest, spec_json_schema_text
 from .status import ServiceView
 
 #: The resource name Jupyter's authorizer sees for everything in this extension.
@@ -259,16 +259,16 @@ class SchemaHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish(json.dumps(spec_json_schema()))
+        self.finish(spec_json_schema_text())
 
 
 class OpenAPIHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from .openapi import openapi_document
+        from .openapi import openapi_text
 
-        self.finish(json.dumps(openapi_document(self.base_url)))
+        self.finish(openapi_text(self.base_url))
 
 
 class ServiceActivityHandler(SvcHandler):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from pydantic import BaseModel
@@ -112,6 +114,12 @@ def _schemas() -> dict[str, Any]:
             "name": {"type": "string"}, "message": {"type": "string"},
             "action": {"type": "string", "enum": ["created", "updated", "unchanged", "deleted", "failed"]}}}}}}
     return {**defs, **out}
+
+
+@functools.lru_cache(maxsize=8)
+def openapi_text(base_url: str = "/") -> str:
+    """The document as JSON, built once per base URL (pydantic's schemas take milliseconds)."""
+    return json.dumps(openapi_document(base_url))
 
 
 def openapi_document(base_url: str = "/") -> dict[str, Any]:

@@ -151,8 +151,12 @@ class ProxyHandler(JupyterHandler):
             self.set_header("Cache-Control", "no-store")
             self.finish(wake_page(name, svc.status.state.value))
             return
-        self._body: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
-        self._forward = asyncio.ensure_future(self._proxy_http())
+        headers = self.request.headers
+        self._has_body = (self.request.method not in _BODYLESS or "Content-Length" in headers
+                          or "Transfer-Encoding" in headers)
+        if self._has_body:  # forward while the body arrives; bodyless requests go in the method
+            self._body: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+            self._forward = asyncio.ensure_future(self._proxy_http())
 
     async def _wake_quietly(self) -> None:
         with contextlib.suppress(SvcError):
@@ -214,11 +218,10 @@ class ProxyHandler(JupyterHandler):
         status = 502
         try:
             headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
-            has_body = method not in _BODYLESS or "Content-Length" in headers or "Transfer-Encoding" in headers
             headers.pop("Transfer-Encoding", None)
             async with proxy.session.request(
                 method, URL(self._upstream_url(endpoint), encoded=True), headers=headers, allow_redirects=False,
-                data=self._request_body() if has_body else None,
+                data=self._request_body() if self._has_body else None,
             ) as response:
                 status = response.status
                 self.set_status(status, response.reason)
@@ -268,9 +271,13 @@ class ProxyHandler(JupyterHandler):
         super().set_secure_cookie(name, value, *args, **kwargs)
 
     async def _finish_http(self, *args: Any, **kwargs: Any) -> None:
-        if not self._finished:
-            await self._body.put(None)
-            await asyncio.wait([self._forward])  # cancelled when the client leaves: nothing to answer
+        if self._finished:
+            return
+        if not self._has_body:
+            await self._proxy_http()
+            return
+        await self._body.put(None)
+        await asyncio.wait([self._forward])  # cancelled when the client leaves: nothing to answer
 
     post = put = patch = delete = head = options = _finish_http
 

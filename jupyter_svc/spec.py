@@ -7,6 +7,8 @@ not silently dropped.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -314,6 +316,15 @@ class ApplyMode(Enum):
     replace = "replace"
 
 
+@functools.cache
+def _schema_text() -> str:
+    return json.dumps(ServiceSpec.model_json_schema(mode="validation"))
+
+
 def spec_json_schema() -> dict[str, Any]:
-    """JSON Schema the widgets and the lab panel build their forms from."""
-    return ServiceSpec.model_json_schema(mode="validation")
+    """JSON Schema the widgets and the lab panel build their forms from (built once: ~10 ms)."""
+    return dict(json.loads(_schema_text()))
+
+
+def spec_json_schema_text() -> str:
+    return _schema_text()
