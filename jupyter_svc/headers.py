@@ -56,7 +56,7 @@ def upstream_headers(request: Any, endpoint: Endpoint, prefix: str, websocket: b
     out["X-Forwarded-Host"] = request.headers.get("X-Forwarded-Host", request.host)
     out["X-Forwarded-Prefix"] = prefix
     out["Host"] = f"{endpoint.host}:{endpoint.port}"
-    if "transfer-encoding" in {k.lower() for k, _ in request.headers.get_all()}:
+    if "Transfer-Encoding" in request.headers:  # case-insensitive lookup, no second pass
         out["Transfer-Encoding"] = "chunked"
     return out
 

@@ -87,7 +87,7 @@ class Lifecycle:
         tail = svc.backend.log_tail(svc.name, self.settings.log_lines_in_errors)
         return reason + ("\nlast log lines:\n" + "\n".join(tail) if tail else "")
 
-    def _settle(self, svc: ManagedService, error: BaseException | None) -> None:
+    def settle(self, svc: ManagedService, error: BaseException | None) -> None:
         future, svc.ready = svc.ready, None
         if future is not None and not future.done():
             if error is None:
@@ -119,7 +119,7 @@ class Lifecycle:
     async def start(self, svc: ManagedService) -> None:
         """Bring ``svc`` to ready (caller holds the lock); on failure the state says why."""
         if svc.instance is not None and svc.status.state is ServiceState.ready:
-            self._settle(svc, None)
+            self.settle(svc, None)
             return
         if svc.ready is None:
             svc.ready = asyncio.get_running_loop().create_future()
@@ -131,10 +131,10 @@ class Lifecycle:
         except SvcError as exc:
             svc.instance = None
             self.set_state(svc, ServiceState.failed, exc.message)
-            self._settle(svc, StartFailed(exc.message))
+            self.settle(svc, StartFailed(exc.message))
             return
         except asyncio.CancelledError:
-            self._settle(svc, Unavailable(f"{svc.name}: start was cancelled"))
+            self.settle(svc, Unavailable(f"{svc.name}: start was cancelled"))
             raise
         self.adopt(svc, instance)
         if cold and svc.wake_requested_at is not None:
@@ -142,7 +142,7 @@ class Lifecycle:
             svc.status.last_cold_start_ms = round((time.monotonic() - svc.wake_requested_at) * 1000, 2)
         svc.wake_requested_at = None
         self.set_state(svc, ServiceState.ready)
-        self._settle(svc, None)
+        self.settle(svc, None)
 
     def adopt(self, svc: ManagedService, instance: Instance) -> None:
         """Make ``instance`` the one that serves, and watch it."""
@@ -162,7 +162,7 @@ class Lifecycle:
                 await self.drain(svc.name, self.settings.stop_grace * 2)
             svc.status.last_exit_code = await instance.stop(self.settings.stop_grace)
         if final is ServiceState.disabled:  # held requests must not wait for what will not start
-            self._settle(svc, Unavailable(f"{svc.name} is disabled"))
+            self.settle(svc, Unavailable(f"{svc.name} is disabled"))
         self.set_state(svc, final, message)
 
     async def supervise(self, svc: ManagedService, instance: Instance, epoch: int) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from .backends.base import Backend, Endpoint, LaunchContext
-from .errors import Conflict, FieldError, NotFound, SpecInvalid, SvcError, Unavailable, from_validation_error
+from .errors import Conflict, FieldError, NotFound, SpecInvalid, Unavailable, from_validation_error
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
 from .placeholders import env_var_for
 from .spec import DesiredState, ServiceSpec
@@ -243,7 +243,7 @@ class ServiceManager:
         dependents = sorted(n for n, s in self.services.items() if name in s.spec.depends_on)
         if dependents:
             raise Conflict(f"{name!r} is needed by {', '.join(dependents)}; delete or change them first")
-        self._settle_waiters(svc, Unavailable(f"{name} was deleted"))
+        self.lifecycle.settle(svc, Unavailable(f"{name} was deleted"))
         async with svc.lock:
             await self.lifecycle.stop(svc, ServiceState.stopping)
             svc.deleted = True
@@ -252,12 +252,6 @@ class ServiceManager:
         await svc.backend.delete(name)
         for queue in self._subscribers:
             queue.put_nowait(Event("deleted", name))
-
-    def _settle_waiters(self, svc: ManagedService, error: SvcError) -> None:
-        if svc.ready is not None and not svc.ready.done():
-            svc.ready.set_exception(error)
-            svc.ready.exception()
-            svc.ready = None
 
     async def restart(self, name: str) -> Operation:
         svc = self._get(name)
