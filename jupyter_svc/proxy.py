@@ -263,6 +263,10 @@ class ProxyHandler(JupyterHandler):
                 if counted:
                     self.proxy.tracker.touch(self.svc_name)
 
+    def compute_etag(self) -> None:
+        """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""
+        return None
+
     def set_secure_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
         """No Jupyter login cookie on an app's response for clients that send the token header
         each time (a browser arriving with ``?token=`` still gets it)."""

@@ -21,6 +21,7 @@ from ..placeholders import fill, fill_all
 from ..spec import Container, ServiceSpec
 from .base import Backend, Endpoint, Instance, LaunchContext
 from .logs import ServiceLog, pump
+from .process import ChildProcess
 
 #: Variables of the server that a service must not inherit (they grant access to the server).
 _SECRET_ENV = ("JUPYTER_SVC_TOKEN", "JUPYTER_TOKEN", "JPY_API_TOKEN")
@@ -80,14 +81,13 @@ class PortAllocator:
 
 
 class LocalInstance(Instance):
-    def __init__(self, process: asyncio.subprocess.Process, endpoint: Endpoint, log: ServiceLog,
+    def __init__(self, process: ChildProcess, endpoint: Endpoint, log: ServiceLog,
                  auto_port: bool) -> None:
         self.process = process
         self.endpoint = endpoint
         self._log = log
         self._auto_port = auto_port
         self._saw_addr_in_use = False
-        assert process.stdout is not None
         self._pump = asyncio.ensure_future(self._read(process.stdout))
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
@@ -181,13 +181,9 @@ class LocalBackend(Backend):
         env.update({k: fill(v, values) for k, v in spec.env.items()})
         return env
 
-    async def _spawn(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def _spawn(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> ChildProcess:
         try:
-            return await asyncio.create_subprocess_exec(
-                *_DEATH_PREFIX, *argv, cwd=cwd or None, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_DEATH_HOOK, limit=1 << 20,
-            )
+            return await ChildProcess.spawn([*_DEATH_PREFIX, *argv], cwd, env, _DEATH_HOOK)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise SvcError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
 
@@ -195,7 +191,6 @@ class LocalBackend(Backend):
                         log: ServiceLog) -> None:
         step_env = {**env, **{k: fill(v, values) for k, v in step.env.items()}}
         process = await self._spawn(fill_all(step.command, values), step.cwd, step_env)
-        assert process.stdout is not None
         reader = asyncio.ensure_future(pump(process.stdout, log.write, f"[init {step.name}] "))
         try:
             code = await asyncio.wait_for(process.wait(), self.init_timeout)
