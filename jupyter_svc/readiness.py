@@ -1,13 +1,15 @@
 """Knowing when an instance answers: an HTTP probe that starts fast and backs off.
 
-The probe speaks just enough HTTP/1.1 to read a status line, over a fresh loopback connection:
-no client object, no pool to go stale, a few hundred microseconds per try. Early tries come every
+The probe speaks just enough HTTP/1.1 to read a status line, over a fresh connection made with
+bare socket calls: no client object, no pool to go stale, 0.1-0.2 ms per try. Early tries come every
 few milliseconds so that a wake from zero adds little to the app's own start-up time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 import time
 
 from .backends.base import Endpoint, Instance
@@ -26,25 +28,34 @@ class NotReady(Exception):
 async def probe_once(endpoint: Endpoint, path: str, timeout: float = 2.0) -> int | None:
     """The status of one GET, or None if nothing answered."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(endpoint.host, endpoint.port), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return None
-    try:
-        target = endpoint.path + path
-        writer.write(
-            f"GET {target} HTTP/1.1\r\nHost: {endpoint.host}:{endpoint.port}\r\n"
-            "User-Agent: jupyter-svc-readiness\r\nConnection: close\r\n\r\n".encode("latin-1")
-        )
-        await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
-        parts = line.split()
-        if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
-            return int(parts[1])
-        return None
+        if sys.version_info >= (3, 11):  # no task per probe, unlike wait_for
+            async with asyncio.timeout(timeout):
+                return await _probe(endpoint, path)
+        return await asyncio.wait_for(_probe(endpoint, path), timeout)
     except (OSError, asyncio.TimeoutError, ValueError):
         return None
-    finally:
-        writer.close()
+
+
+async def _probe(endpoint: Endpoint, path: str) -> int | None:
+    """Bare non-blocking socket calls: a refused connect costs ~0.1 ms, an answer ~0.2 ms."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (endpoint.host, endpoint.port))  # names resolve here, IPs skip it
+        await loop.sock_sendall(sock, (
+            f"GET {endpoint.path + path} HTTP/1.1\r\nHost: {endpoint.host}:{endpoint.port}\r\n"
+            "User-Agent: jupyter-svc-readiness\r\nConnection: close\r\n\r\n").encode("latin-1"))
+        line = b""
+        while b"\n" not in line and len(line) < 4096:
+            chunk = await loop.sock_recv(sock, 1024)
+            if not chunk:
+                break
+            line += chunk
+    parts = line.split(b"\r\n", 1)[0].split()
+    if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, prefix: str = "") -> float:
