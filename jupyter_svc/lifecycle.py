@@ -141,8 +141,8 @@ class Lifecycle:
             svc.status.cold_starts += 1
             svc.status.last_cold_start_ms = round((time.monotonic() - svc.wake_requested_at) * 1000, 2)
         svc.wake_requested_at = None
+        self.settle(svc, None)  # first, so held requests go out before the publishing work queued below
         self.set_state(svc, ServiceState.ready)
-        self.settle(svc, None)
 
     def adopt(self, svc: ManagedService, instance: Instance) -> None:
         """Make ``instance`` the one that serves, and watch it."""

@@ -181,16 +181,16 @@ class LocalBackend(Backend):
         env.update({k: fill(v, values) for k, v in spec.env.items()})
         return env
 
-    async def _spawn(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> ChildProcess:
+    def _spawn(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> ChildProcess:
         try:
-            return await ChildProcess.spawn([*_DEATH_PREFIX, *argv], cwd, env, _DEATH_HOOK)
+            return ChildProcess.start([*_DEATH_PREFIX, *argv], cwd, env, _DEATH_HOOK)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise SvcError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
 
     async def _run_init(self, step: Container, values: dict[str, str], env: dict[str, str],
                         log: ServiceLog) -> None:
         step_env = {**env, **{k: fill(v, values) for k, v in step.env.items()}}
-        process = await self._spawn(fill_all(step.command, values), step.cwd, step_env)
+        process = self._spawn(fill_all(step.command, values), step.cwd, step_env)
         reader = asyncio.ensure_future(pump(process.stdout, log.write, f"[init {step.name}] "))
         try:
             code = await asyncio.wait_for(process.wait(), self.init_timeout)
@@ -217,7 +217,7 @@ class LocalBackend(Backend):
         else:
             assert spec.command is not None  # guaranteed by check() + the spec validators
             argv = fill_all(spec.command, values)
-        process = await self._spawn(argv, spec.cwd, env)
+        process = self._spawn(argv, spec.cwd, env)
         log.write(f"[jupyter-svc] started pid {process.pid} on port {port}: {' '.join(argv)}")
         return LocalInstance(process, Endpoint(self.host, port), log, auto)
 

@@ -27,22 +27,28 @@ class ChildProcess:
         self.stdout = stdout
         self.returncode: int | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._output = asyncio.ensure_future(self._connect_output())
         self._watch()
 
     @classmethod
-    async def spawn(cls, argv: list[str], cwd: str | None, env: dict[str, str],
-                    preexec_fn: Callable[[], None] | None = None, limit: int = 1 << 20) -> ChildProcess:
-        """Start ``argv`` in a new session, stdout and stderr merged into one pipe."""
+    def start(cls, argv: list[str], cwd: str | None, env: dict[str, str],
+              preexec_fn: Callable[[], None] | None = None, limit: int = 1 << 20) -> ChildProcess:
+        """Start ``argv`` in a new session, stdout and stderr merged into one pipe.
+
+        Returns as soon as the child has exec'd; the pipe is joined to the loop in the background,
+        so that a wake starts probing the app at once.
+        """
         # argv comes from the spec as a list; a shell runs only when the spec asks for one
         popen = subprocess.Popen(
             argv, cwd=cwd or None, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec_fn,
         )
-        assert popen.stdout is not None
-        reader = asyncio.StreamReader(limit=limit)
+        return cls(popen, asyncio.StreamReader(limit=limit))
+
+    async def _connect_output(self) -> None:
+        assert self._popen.stdout is not None
         loop = asyncio.get_running_loop()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), popen.stdout)
-        return cls(popen, reader)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(self.stdout), self._popen.stdout)
 
     def _watch(self) -> None:
         loop = asyncio.get_running_loop()
