@@ -79,10 +79,12 @@ def rewrite_cookie_path(cookie: str, prefix: str) -> str:
                   if m.group(2) != "/" else m.group(1) + prefix + "/", cookie)
 
 
-def downstream_headers(response: Any, prefix: str, rewrite: bool, endpoint: Endpoint) -> Iterator[tuple[str, str]]:
-    """Headers of the service's aiohttp ``response`` as the browser should see them."""
-    connection_listed = {h.strip().lower() for h in response.headers.get("Connection", "").split(",")}
-    for key, value in response.headers.items():
+def downstream_headers(headers: list[tuple[str, str]], prefix: str, rewrite: bool,
+                       endpoint: Endpoint) -> Iterator[tuple[str, str]]:
+    """The service's response headers as the browser should see them."""
+    connection = ",".join(v for k, v in headers if k.lower() == "connection")
+    connection_listed = {h.strip().lower() for h in connection.split(",")}
+    for key, value in headers:
         lower = key.lower()
         if lower in HOP_BY_HOP or lower in connection_listed or lower in _PROXY_OWN:
             continue

@@ -1,8 +1,8 @@
 """HTTP and WebSocket proxy at ``{base_url}svc/<name>/``, waking services from zero.
 
-Bodies stream both ways in chunks (no buffering, backpressure through ``flush``); one pooled
-keep-alive client serves every request. Only registered services are reachable: the route takes
-a name, never a host or a port.
+Bodies stream both ways in chunks (no buffering; a slow browser pauses reading from the service);
+one pool of keep-alive connections (``upstream.py``) serves every request. Only registered
+services are reachable: the route takes a name, never a host or a port.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
-from yarl import URL
 
 from .activity import ActivityTracker
 from .backends.base import Endpoint
@@ -30,13 +28,10 @@ from .manager import ServiceManager
 from .metrics import Metrics
 from .status import ServiceState
 from .tunnel import Tunnel
+from .upstream import Exchange, UpstreamError, UpstreamPool
 from .wake_page import wake_page
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
-#: Bodies up to this size are read whole and written once; bigger ones stream.
-SMALL_BODY = 64 * 1024
-#: Big bodies are flushed to the client every this many bytes.
-FLUSH_AT = 256 * 1024
 
 
 @dataclass
@@ -56,23 +51,10 @@ class Proxy:
                  settings: ProxySettings) -> None:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, keepalive_timeout=30,
-                                             ttl_dns_cache=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                read_bufsize=256 * 1024,
-                timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10),
-            )
-        return self._session
+        self.upstream = UpstreamPool(settings.upstream_connections)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.upstream.close()
 
     async def endpoint(self, name: str) -> tuple[Endpoint, bool]:
         """A ready endpoint, holding the caller through a wake; True if it was a cold start."""
@@ -180,14 +162,16 @@ class ProxyHandler(JupyterHandler):
         while (chunk := await self._body.get()) is not None:
             yield chunk
 
-    def _upstream_url(self, endpoint: Endpoint) -> str:
+    def _upstream_target(self, endpoint: Endpoint) -> str:
+        """The request target on the service: its path (stripped of the prefix if rewrite_path)
+        and the query without Jupyter's token."""
         spec = self.proxy.manager.services[self.svc_name].spec
         path = self.request.path
         if spec.rewrite_path:
             prefix = f"{self.base_url}svc/{self.svc_name}"
             path = path[len(prefix):] or "/"
         query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
-        return endpoint.base + path + ("?" + query if query else "")
+        return endpoint.path + path + ("?" + query if query else "")
 
     def _fail(self, status: int, message: str, retry_after: int | None = None) -> None:
         if self._finished:
@@ -216,52 +200,56 @@ class ProxyHandler(JupyterHandler):
             return self._fail(503, exc.message, 5)
         proxy.tracker.begin(name, counted)
         status = 502
+        exchange: Exchange | None = None
         try:
             headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
-            headers.pop("Transfer-Encoding", None)
-            async with proxy.session.request(
-                method, URL(self._upstream_url(endpoint), encoded=True), headers=headers, allow_redirects=False,
-                data=self._request_body() if self._has_body else None,
-            ) as response:
-                status = response.status
-                self.set_status(status, response.reason)
-                self.clear_header("Content-Type")
-                self.clear_header("Server")
-                rewrite = proxy.manager.services[name].spec.rewrite_path
-                for key, value in downstream_headers(response, f"{self.base_url}svc/{name}", rewrite, endpoint):
-                    self.add_header(key, value)
-                self.set_header("X-Svc-Cold-Start", "true" if cold else "false")
-                if not self._headers.get("Access-Control-Allow-Origin"):
-                    self.clear_header("Access-Control-Allow-Origin")
-                await self._relay(response, counted)
+            headers.pop("Transfer-Encoding", None)  # the pool frames the body itself
+            exchange = self._exchange = await proxy.upstream.send(
+                endpoint, method, self._upstream_target(endpoint), headers,
+                self._request_body() if self._has_body else None)
+            status = exchange.status
+            self.set_status(status, exchange.reason or None)
+            self.clear_header("Content-Type")
+            self.clear_header("Server")
+            rewrite = proxy.manager.services[name].spec.rewrite_path
+            for key, value in downstream_headers(exchange.headers, f"{self.base_url}svc/{name}", rewrite, endpoint):
+                self.add_header(key, value)
+            self.set_header("X-Svc-Cold-Start", "true" if cold else "false")
+            if not self._headers.get("Access-Control-Allow-Origin"):
+                self.clear_header("Access-Control-Allow-Origin")
+            await self._relay(exchange, counted)
             if not self._finished:
                 self.finish()
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
+        except UpstreamError as exc:
             proxy.metrics.errors.labels(name, "upstream").inc()
-            self._fail(502, f"{name} did not answer: {exc or type(exc).__name__}")
+            self._fail(502, f"{name} did not answer: {exc}")
         except StreamClosedError:
             proxy.metrics.errors.labels(name, "client_gone").inc()
         finally:
+            if exchange is not None:
+                proxy.upstream.release(exchange)
             proxy.tracker.end(name, counted)
             proxy.metrics.requests.labels(name, str(status)).inc()
 
-    async def _relay(self, response: aiohttp.ClientResponse, counted: bool) -> None:
-        """Copy the body: small ones in one write; big ones flushed every FLUSH_AT bytes (bounded
-        memory, fewer syscalls); streams of unknown length (SSE, chunked) chunk by chunk."""
-        length = response.content_length
-        if length is not None and length <= SMALL_BODY:
-            self.write(await response.read())
+    async def _relay(self, exchange: Exchange, counted: bool) -> None:
+        """Copy the body. An answer that came whole with its head goes out in one write with the
+        headers; anything longer is written as it arrives, the service paused while the browser
+        lags (bounded memory, whatever the size or content type: SSE included)."""
+        if exchange.complete:
+            self.write(exchange.take_early())
             return
-        eager = length is None
-        pending = 0
-        async for chunk in response.content.iter_any():
+        touch, name = self.proxy.tracker.touch, self.svc_name
+
+        def sink(chunk: bytes) -> asyncio.Future[Any]:
             self.write(chunk)
-            pending += len(chunk)
-            if eager or pending >= FLUSH_AT:
-                await self.flush()
-                pending = 0
-                if counted:
-                    self.proxy.tracker.touch(self.svc_name)
+            flushed = self.flush()
+            if flushed.done() and flushed.exception() is not None:
+                exchange.abort(StreamClosedError())  # the browser is gone
+            if counted:
+                touch(name)
+            return flushed
+
+        await exchange.stream(sink)
 
     def compute_etag(self) -> None:
         """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""
@@ -298,6 +286,9 @@ class ProxyHandler(JupyterHandler):
         forward = getattr(self, "_forward", None)
         if forward is not None and not forward.done():
             forward.cancel()
+        exchange: Exchange | None = getattr(self, "_exchange", None)
+        if exchange is not None:
+            exchange.abort(StreamClosedError())
 
     # ------------------------------------------------------------------ WebSocket
     async def _tunnel_websocket(self) -> None:
@@ -312,7 +303,7 @@ class ProxyHandler(JupyterHandler):
             return self._fail(503, exc.message, 2)
         headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
-        target = self._upstream_url(endpoint)[len(endpoint.base) - len(endpoint.path):]
+        target = self._upstream_target(endpoint)
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(

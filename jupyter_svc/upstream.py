@@ -1,0 +1,423 @@
+"""The proxy's one HTTP/1.1 client: pooled keep-alive connections built on asyncio protocols.
+
+Why not aiohttp: its client cost ~250 us of CPU per request here and one coroutine hop per body
+chunk (benchmarks/README.md). A proxy needs less than a general client: send a head, stream a
+body, parse a response head, then hand each body chunk to a sink straight from
+``data_received``, pausing the socket while the sink (the browser) is slow. No cookies, no
+redirects, no decompression, no per-request objects beyond an :class:`Exchange`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterable, Callable
+from typing import Any
+
+from .backends.base import Endpoint
+
+#: A response head larger than this is refused (nginx's default large_client_header_buffers is 32 KiB).
+MAX_HEAD = 64 * 1024
+#: A sink takes a body chunk and may answer a future that is done once the chunk is written on.
+Sink = Callable[[bytes], "asyncio.Future[Any] | None"]
+#: Body bytes handed to a sink and not written on yet, per connection, before reading the service
+#: pauses: enough to keep both sockets busy (no ping-pong), little enough to bound memory.
+WINDOW = 1024 * 1024
+
+
+class UpstreamError(Exception):
+    """The service could not be reached, or broke off, or answered something that is not HTTP."""
+
+
+class _ChunkedDecoder:
+    """Transfer-Encoding: chunked -> data; returns (data pieces, finished)."""
+
+    def __init__(self) -> None:
+        self._line = b""
+        self._left = 0  # data bytes left in the current chunk
+        self._state = "size"  # size | data | crlf | trailer
+
+    def feed(self, data: bytes) -> tuple[list[bytes], bool, bytes]:
+        """Pieces of payload, whether the body ended, and bytes past its end."""
+        out: list[bytes] = []
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._state == "data":
+                take = min(self._left, end - pos)
+                out.append(data[pos:pos + take])
+                self._left -= take
+                pos += take
+                if not self._left:
+                    self._state = "crlf"
+                continue
+            eol = data.find(b"\n", pos)
+            if eol < 0:
+                self._line += data[pos:]
+                if len(self._line) > MAX_HEAD:
+                    raise UpstreamError("chunked body: line too long")
+                break
+            line, self._line, pos = (self._line + data[pos:eol]).rstrip(b"\r"), b"", eol + 1
+            if self._state == "size":
+                try:
+                    self._left = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise UpstreamError(f"chunked body: bad chunk size {line[:40]!r}") from None
+                self._state = "data" if self._left else "trailer"
+            elif self._state == "crlf":
+                if line:
+                    raise UpstreamError("chunked body: missing CRLF after a chunk")
+                self._state = "size"
+            elif not line:  # trailer section ends with an empty line
+                return out, True, data[pos:]
+        return out, False, b""
+
+
+class Exchange:
+    """One request and its response on one connection."""
+
+    status = 0
+    reason = ""
+    headers: list[tuple[str, str]]
+
+    def __init__(self, conn: _Connection, bodyless: bool) -> None:
+        self.conn = conn
+        self.bodyless = bodyless  # HEAD: whatever the headers say, no body follows
+        self.headers = []
+        self.head: asyncio.Future[None] = conn.loop.create_future()
+        self.finished: asyncio.Future[None] = conn.loop.create_future()
+        self.early: list[bytes] = []  # body bytes that came before anyone asked for them
+        self.sink: Sink | None = None
+        self.keep_alive = True
+        self.sender: asyncio.Future[None] | None = None  # streams the request body, if any
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lower), None)
+
+    @property
+    def complete(self) -> bool:
+        return self.finished.done() and self.finished.exception() is None
+
+    def take_early(self) -> bytes:
+        data, self.early = b"".join(self.early), []
+        return data
+
+    def abort(self, error: Exception) -> None:
+        """Stop here (the browser left): the connection is closed, ``finished`` raises ``error``."""
+        if not self.finished.done():
+            self.finished.set_exception(error)
+            self.finished.exception()
+        self.keep_alive = False
+        if self.conn.transport is not None:
+            self.conn.transport.close()
+
+    def stream(self, sink: Sink) -> asyncio.Future[None]:
+        """Send the rest of the body to ``sink``; the future ends with the body (or its error)."""
+        self.sink = sink
+        early = self.take_early()
+        if early:
+            self.conn.deliver(early)
+        self.conn.reading()
+        return self.finished
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, pool: UpstreamPool, key: tuple[str, str, int]) -> None:
+        self.pool, self.key = pool, key
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.buffer = b""
+        self.framing = ""  # head | length | chunked | close | done
+        self.left = 0
+        self.chunked: _ChunkedDecoder | None = None
+        self.writable: asyncio.Future[None] | None = None
+        self.reused = False
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.unwritten = 0  # bytes the sink has not finished writing (see WINDOW)
+        self.paused = False
+
+    # -------------------------------------------------------------- transport callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def pause_writing(self) -> None:
+        self.writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pool.forget(self)
+        self.resume_writing()
+        ex = self.exchange
+        if ex is None:
+            return
+        if self.framing == "close":  # the body ran until the service closed: that is its end
+            self._end()
+            return
+        error = UpstreamError(f"connection closed by the service{f': {exc}' if exc else ''}")
+        for future in (ex.head, ex.finished):
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: nobody may be waiting on both
+
+    def data_received(self, data: bytes) -> None:
+        if self.framing == "head":
+            self.buffer = self.buffer + data if self.buffer else data  # no copy in the usual case
+            if not self._parse_head():
+                return
+            data, self.buffer = self.buffer, b""
+        if data:
+            self._body(data)
+
+    # -------------------------------------------------------------- parsing
+    def _parse_head(self) -> bool:
+        ex = self.exchange
+        assert ex is not None
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD:
+                    self._fail(UpstreamError("response head too large"))
+                return False
+            lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            self.buffer = self.buffer[end + 4:]
+            version, _, rest = lines[0].partition(" ")
+            code, _, reason = rest.partition(" ")
+            if not version.startswith("HTTP/1.") or not code.isdigit():
+                self._fail(UpstreamError(f"not an HTTP response: {lines[0][:60]!r}"))
+                return False
+            status = int(code)
+            if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
+                continue
+            headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:]) if k]
+            ex.status, ex.reason, ex.headers = status, reason, headers
+            connection = (ex.header("Connection") or "").lower()
+            ex.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+            encoding = (ex.header("Transfer-Encoding") or "").lower()
+            length = ex.header("Content-Length")
+            if ex.bodyless or status in (204, 304):
+                self.framing = "done"
+            elif "chunked" in encoding:
+                self.framing, self.chunked = "chunked", _ChunkedDecoder()
+            elif length is not None and length.strip().isdigit():
+                self.framing, self.left = "length", int(length)
+                if not self.left:
+                    self.framing = "done"
+            else:
+                self.framing, ex.keep_alive = "close", False
+            ex.head.set_result(None)
+            if self.framing == "done":
+                self._end()
+            return True
+
+    def _body(self, data: bytes) -> None:
+        ex = self.exchange
+        if ex is None or self.framing == "done":
+            if data.strip() and self.transport is not None:
+                self.transport.close()  # bytes nobody asked for: this connection is not reusable
+            return
+        if self.framing == "length":
+            if len(data) > self.left:
+                data = data[:self.left]
+                ex.keep_alive = False  # more than promised: do not trust the connection again
+            self.left -= len(data)
+            self.deliver(data)
+            if not self.left:
+                self._end()
+        elif self.framing == "chunked":
+            assert self.chunked is not None
+            try:
+                pieces, ended, _ = self.chunked.feed(data)
+            except UpstreamError as exc:
+                self._fail(exc)
+                return
+            for piece in pieces:
+                self.deliver(piece)
+            if ended:
+                self._end()
+        else:
+            self.deliver(data)
+
+    def deliver(self, data: bytes) -> None:
+        ex = self.exchange
+        if ex is None or not data:
+            return
+        if ex.sink is None:
+            ex.early.append(data)
+            if sum(map(len, ex.early)) > MAX_HEAD and self.transport is not None:
+                self.transport.pause_reading()  # nobody reads yet: stop until someone does
+            return
+        wait = ex.sink(data)
+        if wait is None or wait.done():
+            return
+        size = len(data)
+        self.unwritten += size
+        wait.add_done_callback(lambda _: self._written(size))
+        if self.unwritten > WINDOW and not self.paused and self.transport is not None:
+            self.paused = True  # the browser is slower than the service
+            self.transport.pause_reading()
+
+    def reading(self) -> None:
+        """Read again if early bytes, which nobody was taking, had paused the connection."""
+        if self.transport is not None and not self.paused and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _written(self, size: int) -> None:
+        self.unwritten -= size
+        if self.paused and self.unwritten <= WINDOW // 2:
+            self.paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    def _end(self) -> None:
+        ex = self.exchange
+        self.framing = "done"
+        if ex is not None and not ex.finished.done():
+            ex.finished.set_result(None)
+
+    def _fail(self, error: UpstreamError) -> None:
+        ex = self.exchange
+        if ex is not None:
+            for future in (ex.head, ex.finished):
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -------------------------------------------------------------- requests
+    def begin(self, head: bytes, bodyless: bool) -> Exchange:
+        assert self.transport is not None
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        self.exchange = Exchange(self, bodyless)
+        self.framing, self.buffer, self.unwritten, self.paused = "head", b"", 0, False
+        self.transport.write(head)
+        return self.exchange
+
+    async def send_body(self, body: AsyncIterable[bytes], chunked: bool) -> None:
+        assert self.transport is not None
+        async for chunk in body:
+            if not chunk:
+                continue
+            self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+            if self.writable is not None:
+                await self.writable
+            if self.transport.is_closing():
+                return
+        if chunked:
+            self.transport.write(b"0\r\n\r\n")
+
+    @property
+    def reusable(self) -> bool:
+        ex = self.exchange
+        return (ex is not None and ex.complete and ex.keep_alive and self.transport is not None
+                and not self.transport.is_closing())
+
+
+class UpstreamPool:
+    """Keep-alive connections per (scheme, host, port), at most ``limit`` busy at once."""
+
+    def __init__(self, limit: int = 512, keepalive: float = 30.0, connect_timeout: float = 10.0) -> None:
+        self.keepalive, self.connect_timeout = keepalive, connect_timeout
+        self._slots = asyncio.Semaphore(limit)
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._all: set[_Connection] = set()
+        self._tls: ssl.SSLContext | None = None
+
+    async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int]) -> _Connection:
+        loop = asyncio.get_running_loop()
+        tls: ssl.SSLContext | None = None
+        if endpoint.scheme == "https":
+            tls = self._tls = self._tls or ssl.create_default_context()
+        try:
+            _, conn = await asyncio.wait_for(loop.create_connection(
+                lambda: _Connection(self, key), endpoint.host, endpoint.port, ssl=tls), self.connect_timeout)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            raise UpstreamError(f"cannot connect to {endpoint.base}: {exc or type(exc).__name__}") from exc
+        self._all.add(conn)
+        return conn
+
+    def _pooled(self, key: tuple[str, str, int]) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.reused = True
+                return conn
+        return None
+
+    async def send(self, endpoint: Endpoint, method: str, target: str, headers: dict[str, str],
+                   body: AsyncIterable[bytes] | None = None) -> Exchange:
+        """Send a request; returns once the response head is in. The caller must ``release()``."""
+        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        chunked = body is not None and "Content-Length" not in headers
+        if chunked:
+            headers = {**headers, "Transfer-Encoding": "chunked"}
+        head = (f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                + "\r\n").encode("latin-1")
+        await self._slots.acquire()
+        conn: _Connection | None = None
+        sender: asyncio.Future[None] | None = None
+        try:
+            for _attempt in range(2):
+                conn = self._pooled(key) or await self._connect(endpoint, key)
+                exchange = conn.begin(head, bodyless=method == "HEAD")
+                sender = None if body is None else asyncio.ensure_future(conn.send_body(body, chunked))
+                try:
+                    await exchange.head
+                except UpstreamError:
+                    if conn.reused and body is None:
+                        continue  # the service closed an idle connection as we sent: try a fresh one
+                    raise
+                exchange.sender = sender
+                return exchange
+            raise UpstreamError(f"{endpoint.base} closed the connection twice")  # pragma: no cover
+        except BaseException:  # failed, or cancelled because the browser left: nothing is reusable
+            self._slots.release()
+            if sender is not None:
+                sender.cancel()
+            if conn is not None and conn.transport is not None:
+                conn.transport.close()
+            raise
+
+    def release(self, exchange: Exchange) -> None:
+        """Give the connection back (kept alive if the exchange ended cleanly) and free the slot."""
+        self._slots.release()
+        conn = exchange.conn
+        if exchange.sender is not None and not exchange.sender.done():
+            exchange.sender.cancel()  # the service answered before taking the whole body
+            exchange.keep_alive = False
+        if conn.reusable:
+            conn.exchange = None
+            conn.idle_timer = conn.loop.call_later(self.keepalive, self._expire, conn)
+            self._idle.setdefault(conn.key, []).append(conn)
+        elif conn.transport is not None:
+            conn.transport.close()
+
+    def _expire(self, conn: _Connection) -> None:
+        if conn.transport is not None:
+            conn.transport.close()
+
+    def forget(self, conn: _Connection) -> None:
+        self._all.discard(conn)
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+        if conn.idle_timer is not None:
+            conn.idle_timer.cancel()
+
+    async def close(self) -> None:
+        for conn in list(self._all):
+            if conn.transport is not None:
+                conn.transport.close()
+        self._idle.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.sleep(0)
