@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -59,6 +60,15 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+#: How a check across fields (a model validator, which pydantic places at the model) names its field.
+_CROSS_FIELD = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*) :: (.+)$", re.DOTALL)
+
+
+def cross_field(field: str, message: str) -> ValueError:
+    """A validator error about ``field`` raised from a check that sees the whole model."""
+    return ValueError(f"{field} :: {message}")
+
+
 def _clean_message(msg: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
@@ -74,6 +84,10 @@ def from_validation_error(exc: ValidationError, prefix: str = "") -> list[FieldE
         if prefix:
             loc = f"{prefix}.{loc}" if loc and not loc.startswith("[") else f"{prefix}{loc}"
         message = _clean_message(err["msg"])
+        named = _CROSS_FIELD.match(message)
+        if named:
+            field, message = named.groups()
+            loc = f"{loc}.{field}" if loc else field
         if err["type"] == "extra_forbidden":
             message = "unknown field"
         out.append(FieldError(loc, message))

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import cross_field
 from .units import format_duration, parse_duration, parse_quantity
 
 #: Names the proxy and API reserve under ``/svc/``.
@@ -135,7 +136,7 @@ class Resources(_Model):
         for kind in ("cpu", "memory", "gpu"):
             request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
             if request is not None and limit is not None and parse_quantity(limit) < parse_quantity(request):
-                raise ValueError(f"limits.{kind} ({limit}) is below requests.{kind} ({request})")
+                raise cross_field(f"limits.{kind}", f"{limit} is below requests.{kind} ({request})")
         return self
 
     def is_empty(self) -> bool:
@@ -182,7 +183,7 @@ class Container(_Model):
     @model_validator(mode="after")
     def _runs_something(self) -> Container:
         if not self.image and not self.command:
-            raise ValueError("needs an image or a command")
+            raise cross_field("command", "needs an image or a command")
         return self
 
 
@@ -268,21 +269,22 @@ class ServiceSpec(_Model):
         if self.url is not None:
             clash = [f for f in ("command", "image") if getattr(self, f)]
             if clash:
-                raise ValueError(f"an external service (url) cannot also set {', '.join(clash)}")
+                raise cross_field("url", f"an external service (url) cannot also set {', '.join(clash)}")
         elif self.command is None and self.image is None:
-            raise ValueError("set command (a local process), image (a container) or url (an external service)")
+            raise cross_field("command", "set command (a local process), image (a container) "
+                                         "or url (an external service)")
         if isinstance(self.command, str) and not self.shell:
-            raise ValueError("command is a string: give an argv list, or set shell: true to run it through a shell")
+            raise cross_field("command", "a string needs shell: true to run through a shell; or give an argv list")
         if isinstance(self.command, list):
             if self.shell:
-                raise ValueError("shell: true needs command as one string")
+                raise cross_field("shell", "shell: true needs command as one string")
             if not self.command:
-                raise ValueError("command is empty")
+                raise cross_field("command", "is empty")
         if self.name in self.depends_on:
-            raise ValueError("depends_on names the service itself")
+            raise cross_field("depends_on", "names the service itself")
         port_names = [p.name for p in self.ports]
         if len(set(port_names)) != len(port_names):
-            raise ValueError("ports have duplicate names")
+            raise cross_field("ports", "duplicate names")
         return self
 
     def runtime_view(self) -> dict[str, Any]:
@@ -307,7 +309,7 @@ class Manifest(_Model):
         names = [s.name for s in self.services]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"services listed twice: {', '.join(dupes)}")
+            raise cross_field("services", f"listed twice: {', '.join(dupes)}")
         return self
 
 

@@ -16,61 +16,21 @@ from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 from .backends.base import Endpoint
+from .http1 import MAX_HEAD, ChunkedDecoder, MalformedHTTP, parse_response_head
 
-#: A response head larger than this is refused (nginx's default large_client_header_buffers is 32 KiB).
-MAX_HEAD = 64 * 1024
-#: A sink takes a body chunk and may answer a future that is done once the chunk is written on.
+#: A sink takes a body chunk and may answer a future: while it is pending, the service is not read.
+#: (Tornado's write futures cannot be counted per chunk: a newer write orphans an older one's
+#: future. So the rule is "one unfinished write at a time", and the kernel's socket buffers keep
+#: the service streaming meanwhile.)
 Sink = Callable[[bytes], "asyncio.Future[Any] | None"]
-#: Body bytes handed to a sink and not written on yet, per connection, before reading the service
-#: pauses: enough to keep both sockets busy (no ping-pong), little enough to bound memory.
-WINDOW = 1024 * 1024
 
 
 class UpstreamError(Exception):
     """The service could not be reached, or broke off, or answered something that is not HTTP."""
 
 
-class _ChunkedDecoder:
-    """Transfer-Encoding: chunked -> data; returns (data pieces, finished)."""
-
-    def __init__(self) -> None:
-        self._line = b""
-        self._left = 0  # data bytes left in the current chunk
-        self._state = "size"  # size | data | crlf | trailer
-
-    def feed(self, data: bytes) -> tuple[list[bytes], bool, bytes]:
-        """Pieces of payload, whether the body ended, and bytes past its end."""
-        out: list[bytes] = []
-        pos, end = 0, len(data)
-        while pos < end:
-            if self._state == "data":
-                take = min(self._left, end - pos)
-                out.append(data[pos:pos + take])
-                self._left -= take
-                pos += take
-                if not self._left:
-                    self._state = "crlf"
-                continue
-            eol = data.find(b"\n", pos)
-            if eol < 0:
-                self._line += data[pos:]
-                if len(self._line) > MAX_HEAD:
-                    raise UpstreamError("chunked body: line too long")
-                break
-            line, self._line, pos = (self._line + data[pos:eol]).rstrip(b"\r"), b"", eol + 1
-            if self._state == "size":
-                try:
-                    self._left = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise UpstreamError(f"chunked body: bad chunk size {line[:40]!r}") from None
-                self._state = "data" if self._left else "trailer"
-            elif self._state == "crlf":
-                if line:
-                    raise UpstreamError("chunked body: missing CRLF after a chunk")
-                self._state = "size"
-            elif not line:  # trailer section ends with an empty line
-                return out, True, data[pos:]
-        return out, False, b""
+def _malformed(exc: MalformedHTTP) -> UpstreamError:
+    return UpstreamError(str(exc))
 
 
 class Exchange:
@@ -131,12 +91,11 @@ class _Connection(asyncio.Protocol):
         self.buffer = b""
         self.framing = ""  # head | length | chunked | close | done
         self.left = 0
-        self.chunked: _ChunkedDecoder | None = None
+        self.chunked: ChunkedDecoder | None = None
         self.writable: asyncio.Future[None] | None = None
         self.reused = False
         self.idle_timer: asyncio.TimerHandle | None = None
-        self.unwritten = 0  # bytes the sink has not finished writing (see WINDOW)
-        self.paused = False
+        self.paused = False  # by a sink's pending write
 
     # -------------------------------------------------------------- transport callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -185,17 +144,14 @@ class _Connection(asyncio.Protocol):
                 if len(self.buffer) > MAX_HEAD:
                     self._fail(UpstreamError("response head too large"))
                 return False
-            lines = self.buffer[:end].decode("latin-1").split("\r\n")
-            self.buffer = self.buffer[end + 4:]
-            version, _, rest = lines[0].partition(" ")
-            code, _, reason = rest.partition(" ")
-            if not version.startswith("HTTP/1.") or not code.isdigit():
-                self._fail(UpstreamError(f"not an HTTP response: {lines[0][:60]!r}"))
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
+            try:
+                version, status, reason, headers = parse_response_head(head)
+            except MalformedHTTP as exc:
+                self._fail(_malformed(exc))
                 return False
-            status = int(code)
             if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
                 continue
-            headers = [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines[1:]) if k]
             ex.status, ex.reason, ex.headers = status, reason, headers
             connection = (ex.header("Connection") or "").lower()
             ex.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
@@ -204,7 +160,7 @@ class _Connection(asyncio.Protocol):
             if ex.bodyless or status in (204, 304):
                 self.framing = "done"
             elif "chunked" in encoding:
-                self.framing, self.chunked = "chunked", _ChunkedDecoder()
+                self.framing, self.chunked = "chunked", ChunkedDecoder()
             elif length is not None and length.strip().isdigit():
                 self.framing, self.left = "length", int(length)
                 if not self.left:
@@ -234,8 +190,8 @@ class _Connection(asyncio.Protocol):
             assert self.chunked is not None
             try:
                 pieces, ended, _ = self.chunked.feed(data)
-            except UpstreamError as exc:
-                self._fail(exc)
+            except MalformedHTTP as exc:
+                self._fail(_malformed(exc))
                 return
             for piece in pieces:
                 self.deliver(piece)
@@ -254,26 +210,20 @@ class _Connection(asyncio.Protocol):
                 self.transport.pause_reading()  # nobody reads yet: stop until someone does
             return
         wait = ex.sink(data)
-        if wait is None or wait.done():
-            return
-        size = len(data)
-        self.unwritten += size
-        wait.add_done_callback(lambda _: self._written(size))
-        if self.unwritten > WINDOW and not self.paused and self.transport is not None:
+        if wait is not None and not wait.done() and not self.paused and self.transport is not None:
             self.paused = True  # the browser is slower than the service
             self.transport.pause_reading()
+            wait.add_done_callback(self._resume)
 
     def reading(self) -> None:
         """Read again if early bytes, which nobody was taking, had paused the connection."""
         if self.transport is not None and not self.paused and not self.transport.is_closing():
             self.transport.resume_reading()
 
-    def _written(self, size: int) -> None:
-        self.unwritten -= size
-        if self.paused and self.unwritten <= WINDOW // 2:
-            self.paused = False
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.resume_reading()
+    def _resume(self, _: asyncio.Future[Any]) -> None:
+        self.paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def _end(self) -> None:
         ex = self.exchange
@@ -298,7 +248,7 @@ class _Connection(asyncio.Protocol):
             self.idle_timer.cancel()
             self.idle_timer = None
         self.exchange = Exchange(self, bodyless)
-        self.framing, self.buffer, self.unwritten, self.paused = "head", b"", 0, False
+        self.framing, self.buffer, self.paused = "head", b"", False
         self.transport.write(head)
         return self.exchange
 

@@ -16,12 +16,13 @@ INVALID = [
     ({"name": "Bad_Name", "command": ["x"]}, "name", "DNS-1123"),
     ({"name": "a" * 64, "command": ["x"]}, "name", "63"),
     ({"name": "api", "command": ["x"]}, "name", "reserved"),
-    ({"name": "nocmd"}, "", "set command"),
-    ({"name": "strcmd", "command": "python app.py"}, "", "shell: true"),
+    ({"name": "nocmd"}, "command", "set command"),
+    ({"name": "strcmd", "command": "python app.py"}, "command", "shell: true"),
+    ({"name": "shellist", "command": ["python"], "shell": True}, "shell", "one string"),
     ({"name": "res", "command": ["x"], "resources": {"limits": {"cpu": "lots"}}}, "resources.limits.cpu",
      "not a Kubernetes quantity"),
     ({"name": "res2", "command": ["x"], "resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
-     "resources", "below requests.memory"),
+     "resources.limits.memory", "below requests.memory"),
     ({"name": "idle", "command": ["x"], "scale_to_zero": "soon"}, "scale_to_zero", "not a duration"),
     ({"name": "port", "command": ["x"], "port": 70000}, "port", "less than or equal to 65535"),
     ({"name": "typo", "command": ["x"], "comand": ["y"]}, "comand", "unknown field"),
@@ -31,6 +32,7 @@ INVALID = [
     ({"name": "gpu", "command": ["x"], "resources": {"limits": {"gpu": "0.5"}}}, "resources.limits.gpu", "whole"),
     ({"name": "vol", "command": ["x"], "volumes": [{"claim": "c", "mount_path": "rel/path"}]},
      "volumes[0].mount_path", "absolute"),
+    ({"name": "initc", "command": ["x"], "init": [{"name": "i"}]}, "init[0].command", "image or a command"),
 ]
 
 

@@ -264,6 +264,35 @@ async def test_large_upload_and_download_bounded_memory(api, base, jp_auth_heade
     assert peak - before < 64 * 1024 * 1024, f"RSS grew by {(peak - before) / 2**20:.0f} MiB"
 
 
+async def test_slow_reader_gets_every_byte_and_pauses_the_service(api, jp_http_port, jp_base_url, jp_auth_header):
+    """A browser that reads slowly: the proxy must wait for it (never drop, never deadlock) while
+    keeping little in memory. A raw socket reads 256 KiB at a time with pauses, so the proxy's
+    writes to it stay pending and overlap, as they do for a real client on a slow link."""
+    await create(api, {"name": "trickle", "command": web_command()})
+    size = 48 * 1024 * 1024
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    auth = "".join(f"{k}: {v}\r\n" for k, v in jp_auth_header.items())
+    writer.write(f"GET {jp_base_url}svc/trickle/download?size={size} HTTP/1.1\r\n"
+                 f"Host: 127.0.0.1:{jp_http_port}\r\n{auth}"
+                 "Connection: close\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    received = 0
+    me, before, peak = psutil.Process(), psutil.Process().memory_info().rss, 0
+
+    async def read_all() -> None:
+        nonlocal received, peak
+        while chunk := await reader.read(256 * 1024):
+            received += len(chunk)
+            peak = max(peak, me.memory_info().rss)
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(read_all(), 120)
+    writer.close()
+    assert received == size
+    assert peak - before < 64 * 1024 * 1024, f"RSS grew by {(peak - before) / 2**20:.0f} MiB"
+
+
 async def test_activity_document_and_explicit_activity(api, fetch, jp_fetch):
     await create(api, {"name": "busy", "command": echo_command(), "scale_to_zero": "1h"})
     await fetch("svc/busy/")
