@@ -19,6 +19,7 @@ from .metrics import Metrics
 from .proxy import Proxy, ProxySettings, proxy_routes
 from .store import Store
 from .units import parse_duration
+from .upstream import UpstreamPool
 
 
 class SvcExtension(ExtensionApp):
@@ -116,8 +117,9 @@ class SvcExtension(ExtensionApp):
         local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
                              init_timeout=self.readiness_timeout)
         base_url = self.serverapp.base_url if self.serverapp else "/"
+        upstream = UpstreamPool(self.upstream_connections)  # the proxy's and the readiness probes'
         self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
-                                      settings, base_url=base_url)
+                                      settings, base_url=base_url, upstream=upstream)
         metrics = Metrics()
         activity = ActivitySettings(
             default_idle_window=parse_duration(self.default_idle_window) if self.default_idle_window else 0.0,
@@ -132,7 +134,7 @@ class SvcExtension(ExtensionApp):
             wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
             max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
             upstream_connections=self.upstream_connections,
-        ))
+        ), upstream)
         self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
                               "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy})
 

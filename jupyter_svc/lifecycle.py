@@ -20,6 +20,7 @@ from .errors import SvcError, Unavailable
 from .readiness import NotReady, wait_ready
 from .spec import RestartPolicy, ServiceSpec
 from .status import ServiceState, ServiceStatus
+from .upstream import UpstreamPool
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,10 @@ class StartFailed(SvcError):
 class Lifecycle:
     def __init__(self, settings: LifecycleSettings, context_for: Callable[[ManagedService], LaunchContext],
                  publish: Callable[[ManagedService], None],
-                 spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+                 upstream: UpstreamPool | None = None) -> None:
         self.settings = settings
+        self.upstream = upstream  # readiness probes go through the proxy's pool (see readiness.py)
         self._context_for = context_for
         self._publish = publish
         self._spawn = spawn
@@ -104,7 +107,7 @@ class Lifecycle:
         for attempt in range(self.settings.start_attempts_on_port_clash):
             instance = await svc.backend.start(spec, context)
             try:
-                await wait_ready(instance, spec.readiness, timeout, prefix)
+                await wait_ready(instance, spec.readiness, timeout, prefix, self.upstream)
                 return instance
             except NotReady as exc:
                 await instance.stop(self.settings.stop_grace)

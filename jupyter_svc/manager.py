@@ -24,6 +24,7 @@ from .placeholders import env_var_for
 from .spec import DesiredState, ServiceSpec
 from .status import ServiceState, ServiceStatus, ServiceView
 from .store import Store
+from .upstream import UpstreamPool
 
 Operation = asyncio.Task[ServiceView]
 
@@ -39,14 +40,15 @@ class Event:
 
 class ServiceManager:
     def __init__(self, store: Store, backends: dict[str, Backend], default_backend: str,
-                 settings: LifecycleSettings, base_url: str = "/", server_url: str = "") -> None:
+                 settings: LifecycleSettings, base_url: str = "/", server_url: str = "",
+                 upstream: UpstreamPool | None = None) -> None:
         self.store = store
         self.backends = backends
         self.default_backend = default_backend
         self.base_url = base_url
         self.server_url = server_url.rstrip("/")
         self.services: dict[str, ManagedService] = {}
-        self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn)
+        self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn, upstream)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subscribers: set[asyncio.Queue[Event]] = set()
 

@@ -48,10 +48,10 @@ class Proxy:
     """What every proxy request shares: the pooled client, the wake queue counts."""
 
     def __init__(self, manager: ServiceManager, tracker: ActivityTracker, metrics: Metrics,
-                 settings: ProxySettings) -> None:
+                 settings: ProxySettings, upstream: UpstreamPool | None = None) -> None:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
-        self.upstream = UpstreamPool(settings.upstream_connections)
+        self.upstream = upstream or UpstreamPool(settings.upstream_connections)
 
     async def close(self) -> None:
         await self.upstream.close()

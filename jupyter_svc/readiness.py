@@ -14,6 +14,7 @@ import time
 
 from .backends.base import Endpoint, Instance
 from .spec import Readiness
+from .upstream import UpstreamError, UpstreamPool
 
 #: Probe every EAGER_PAUSE seconds for the first EAGER_PHASE seconds of a start (fast apps: a wake
 #: should add about a millisecond to their start), then every FAST_PAUSE until FAST_PHASE.
@@ -25,23 +26,62 @@ class NotReady(Exception):
     """The instance exited or never answered as the spec asks."""
 
 
-async def probe_once(endpoint: Endpoint, path: str, timeout: float = 2.0) -> int | None:
+async def probe_once(endpoint: Endpoint, path: str, timeout: float = 2.0,
+                     pool: UpstreamPool | None = None) -> int | None:
     """The status of one GET, or None if nothing answered."""
+    probe = _probe(endpoint, path) if pool is None else _probe_pooled(pool, endpoint, path)
     try:
         if sys.version_info >= (3, 11):  # no task per probe, unlike wait_for
             async with asyncio.timeout(timeout):
-                return await _probe(endpoint, path)
-        return await asyncio.wait_for(_probe(endpoint, path), timeout)
-    except (OSError, asyncio.TimeoutError, ValueError):
+                return await probe
+        return await asyncio.wait_for(probe, timeout)
+    except (OSError, asyncio.TimeoutError, ValueError, UpstreamError):
         return None
+
+
+async def _probe_pooled(pool: UpstreamPool, endpoint: Endpoint, path: str) -> int | None:
+    """Through the proxy's pool, with keep-alive: the connection that finds the app ready is the
+    one the first held request then takes, instead of connecting again on the wake path. While
+    nothing listens yet, a bare connect says so more cheaply (0.1 ms against 0.3 ms); once one
+    succeeds, that very socket joins the pool (an app that serves one connection gets just one)."""
+    sock = await _connected(endpoint)
+    if sock is None:
+        return None
+    try:
+        await pool.adopt(endpoint, sock)
+    except UpstreamError:
+        sock.close()
+        return None
+    exchange = await pool.send(endpoint, "GET", endpoint.path + path,
+                               {"Host": f"{endpoint.host}:{endpoint.port}", "User-Agent": "jupyter-svc-readiness"})
+    pool.release(exchange)  # kept alive when the answer came whole with its head, else closed
+    return exchange.status
+
+
+def _socket_for(endpoint: Endpoint) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
+
+
+async def _connected(endpoint: Endpoint) -> socket.socket | None:
+    """A socket connected to the endpoint, or None while nothing listens there."""
+    sock = _socket_for(endpoint)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (endpoint.host, endpoint.port))
+    except OSError:
+        sock.close()
+        return None
+    except BaseException:  # cancelled by the probe's timeout
+        sock.close()
+        raise
+    return sock
 
 
 async def _probe(endpoint: Endpoint, path: str) -> int | None:
     """Bare non-blocking socket calls: a refused connect costs ~0.1 ms, an answer ~0.2 ms."""
     loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setblocking(False)
+    with _socket_for(endpoint) as sock:
         await loop.sock_connect(sock, (endpoint.host, endpoint.port))  # names resolve here, IPs skip it
         await loop.sock_sendall(sock, (
             f"GET {endpoint.path + path} HTTP/1.1\r\nHost: {endpoint.host}:{endpoint.port}\r\n"
@@ -58,7 +98,8 @@ async def _probe(endpoint: Endpoint, path: str) -> int | None:
     return None
 
 
-async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, prefix: str = "") -> float:
+async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, prefix: str = "",
+                     pool: UpstreamPool | None = None) -> float:
     """Return the seconds it took; raise NotReady if it exits or the timeout passes.
 
     ``prefix`` is where the app's root is: its base URL when it serves under it (rewrite_path off).
@@ -70,7 +111,7 @@ async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, p
         code = instance.poll()
         if code is not None:
             raise NotReady(f"exited with code {code} before it was ready")
-        status = await probe_once(instance.endpoint, prefix + readiness.path)
+        status = await probe_once(instance.endpoint, prefix + readiness.path, pool=pool)
         if status is not None:
             if readiness.accepts(status):
                 return time.monotonic() - started

@@ -49,6 +49,7 @@ class Store:
             raise
 
     async def save(self, spec: ServiceSpec, status: ServiceStatus) -> None:
+        await asyncio.sleep(0)  # let what a state change released (held requests) go out first
         spec_json = json.dumps(spec.model_dump(mode="json"), indent=1)
         payload = f'{{"spec": {spec_json},\n"status": {json.dumps(status.model_dump(mode="json"), indent=1)}}}\n'
         async with self._locks[spec.name]:

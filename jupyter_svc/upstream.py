@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import AsyncIterable, Callable
 from typing import Any
@@ -282,18 +283,28 @@ class UpstreamPool:
         self._all: set[_Connection] = set()
         self._tls: ssl.SSLContext | None = None
 
-    async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int]) -> _Connection:
+    async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int],
+                       sock: socket.socket | None = None) -> _Connection:
         loop = asyncio.get_running_loop()
         tls: ssl.SSLContext | None = None
         if endpoint.scheme == "https":
             tls = self._tls = self._tls or ssl.create_default_context()
+        where: dict[str, Any] = {"sock": sock} if sock is not None else {"host": endpoint.host, "port": endpoint.port}
         try:
             _, conn = await asyncio.wait_for(loop.create_connection(
-                lambda: _Connection(self, key), endpoint.host, endpoint.port, ssl=tls), self.connect_timeout)
+                lambda: _Connection(self, key), ssl=tls, server_hostname=endpoint.host if tls else None, **where),
+                self.connect_timeout)
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             raise UpstreamError(f"cannot connect to {endpoint.base}: {exc or type(exc).__name__}") from exc
         self._all.add(conn)
         return conn
+
+    async def adopt(self, endpoint: Endpoint, sock: socket.socket) -> None:
+        """Pool a socket someone else connected (the readiness probe's): the next request uses it."""
+        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        conn = await self._connect(endpoint, key, sock)
+        conn.idle_timer = conn.loop.call_later(self.keepalive, self._expire, conn)
+        self._idle.setdefault(key, []).append(conn)
 
     def _pooled(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)

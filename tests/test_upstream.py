@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -98,6 +99,24 @@ async def test_keep_alive_reuses_one_connection() -> None:
     async with serving(handler) as (endpoint, accepted):
         for _ in range(5):
             assert await fetch(pool, endpoint) == (200, b"hello")
+    await pool.close()
+    assert len(accepted) == 1
+
+
+async def test_adopted_socket_serves_the_next_request() -> None:
+    """The readiness probe's connection is the one the first request uses: one accept in all."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    pool = UpstreamPool()
+    async with serving(handler) as (endpoint, accepted):
+        sock = socket.create_connection((endpoint.host, endpoint.port))
+        sock.setblocking(False)
+        await pool.adopt(endpoint, sock)
+        assert await fetch(pool, endpoint) == (200, b"ok")
+        assert await fetch(pool, endpoint) == (200, b"ok")
     await pool.close()
     assert len(accepted) == 1
 
