@@ -88,6 +88,7 @@ class ProxyHandler(JupyterHandler):
     """Forwards one request (or WebSocket) to the service named in the URL."""
 
     svc_name = ""
+    _exchange: Exchange | None = None  # the upstream exchange in flight, for on_connection_close
 
     @property
     def proxy(self) -> Proxy:
@@ -228,6 +229,7 @@ class ProxyHandler(JupyterHandler):
         finally:
             if exchange is not None:
                 proxy.upstream.release(exchange)
+                self._exchange = None
             proxy.tracker.end(name, counted)
             proxy.metrics.requests.labels(name, str(status)).inc()
 
@@ -286,9 +288,8 @@ class ProxyHandler(JupyterHandler):
         forward = getattr(self, "_forward", None)
         if forward is not None and not forward.done():
             forward.cancel()
-        exchange: Exchange | None = getattr(self, "_exchange", None)
-        if exchange is not None:
-            exchange.abort(StreamClosedError())
+        if self._exchange is not None:
+            self._exchange.abort(StreamClosedError())
 
     # ------------------------------------------------------------------ WebSocket
     async def _tunnel_websocket(self) -> None:

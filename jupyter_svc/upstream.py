@@ -211,9 +211,12 @@ class _Connection(asyncio.Protocol):
                 self.transport.pause_reading()  # nobody reads yet: stop until someone does
             return
         wait = ex.sink(data)
-        if wait is not None and not wait.done() and not self.paused and self.transport is not None:
-            self.paused = True  # the browser is slower than the service
-            self.transport.pause_reading()
+        if wait is not None and not wait.done() and self.transport is not None:
+            if not self.paused:
+                self.paused = True  # the browser is slower than the service
+                self.transport.pause_reading()
+            # on every pending future, not just the first: one read can give several chunks
+            # (chunked framing), and a newer write orphans the older futures
             wait.add_done_callback(self._resume)
 
     def reading(self) -> None:
@@ -222,6 +225,8 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _resume(self, _: asyncio.Future[Any]) -> None:
+        if not self.paused:
+            return
         self.paused = False
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
@@ -356,8 +361,12 @@ class UpstreamPool:
         if exchange.sender is not None and not exchange.sender.done():
             exchange.sender.cancel()  # the service answered before taking the whole body
             exchange.keep_alive = False
-        if conn.reusable:
-            conn.exchange = None
+        reusable = conn.reusable
+        # no reference cycles left behind: a sink closes over its request handler, and a cycle
+        # would leave that whole object graph to the garbage collector (a gen-2 pass in a busy
+        # Jupyter server took 100-280 ms, measured as p99 stalls)
+        exchange.sink, exchange.sender, conn.exchange = None, None, None
+        if reusable:
             conn.idle_timer = conn.loop.call_later(self.keepalive, self._expire, conn)
             self._idle.setdefault(conn.key, []).append(conn)
         elif conn.transport is not None:
