@@ -290,6 +290,10 @@ class ProxyHandler(JupyterHandler):
             forward.cancel()
         if self._exchange is not None:
             self._exchange.abort(StreamClosedError())
+        stream = getattr(self.request.connection, "stream", None)
+        error = getattr(stream, "error", None)
+        if error is not None:  # tornado keeps why the stream closed; its traceback would keep the
+            error.__traceback__ = None  # frames (this handler among them) alive in a cycle
 
     # ------------------------------------------------------------------ WebSocket
     async def _tunnel_websocket(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import psutil
@@ -291,6 +292,34 @@ async def test_slow_reader_gets_every_byte_and_pauses_the_service(api, jp_http_p
     writer.close()
     assert received == size
     assert peak - before < 64 * 1024 * 1024, f"RSS grew by {(peak - before) / 2**20:.0f} MiB"
+
+
+async def test_requests_leave_no_reference_cycles_even_when_cut(api, fetch, jp_http_port, jp_base_url,
+                                                                jp_auth_header):
+    """What a proxied request allocates is freed by reference counting, also when the browser
+    leaves mid-stream. Cycles (an exception's traceback holding the frames that hold the
+    exchange that holds the exception) once left each cut request's object graph to the cyclic
+    collector, whose full passes over a Jupyter server's heap took 100-280 ms (p99 stalls)."""
+    await create(api, {"name": "tidy", "command": web_command()})
+    assert (await fetch("svc/tidy/download?size=3000000")).code == 200  # warm: pools, imports
+    auth = "".join(f"{k}: {v}\r\n" for k, v in jp_auth_header.items())
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            assert (await fetch("svc/tidy/download?size=3000000")).code == 200
+            reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+            writer.write(f"GET {jp_base_url}svc/tidy/download?size=300000000 HTTP/1.1\r\n"
+                         f"Host: 127.0.0.1:{jp_http_port}\r\n{auth}\r\n".encode())
+            await reader.readexactly(1024 * 1024)
+            writer.transport.abort()  # the browser goes away mid-download
+            await asyncio.sleep(0.3)
+        gc.collect()
+        ours = sorted({type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("jupyter_svc")})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == [], ours
 
 
 async def test_activity_document_and_explicit_activity(api, fetch, jp_fetch):
