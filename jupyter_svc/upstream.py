@@ -10,7 +10,6 @@ redirects, no decompression, no per-request objects beyond an :class:`Exchange`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import ssl
 import traceback
@@ -25,6 +24,10 @@ from .http1 import MAX_HEAD, ChunkedDecoder, MalformedHTTP, parse_response_head
 #: future. So the rule is "one unfinished write at a time", and the kernel's socket buffers keep
 #: the service streaming meanwhile.)
 Sink = Callable[[bytes], "asyncio.Future[Any] | None"]
+
+
+#: New connections opened at the same time to one endpoint (see UpstreamPool._connect_gated).
+CONNECTS_AT_ONCE = 4
 
 
 class UpstreamError(Exception):
@@ -291,6 +294,7 @@ class UpstreamPool:
         self.keepalive, self.connect_timeout = keepalive, connect_timeout
         self._slots = asyncio.Semaphore(limit)
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._gates: dict[tuple[str, str, int], asyncio.Semaphore] = {}
         self._all: set[_Connection] = set()
         self._tls: ssl.SSLContext | None = None
 
@@ -309,6 +313,15 @@ class UpstreamPool:
             raise UpstreamError(f"cannot connect to {endpoint.base}: {exc or type(exc).__name__}") from exc
         self._all.add(conn)
         return conn
+
+    async def _connect_gated(self, endpoint: Endpoint, key: tuple[str, str, int]) -> _Connection:
+        """At most CONNECTS_AT_ONCE connects per endpoint: 100 requests released together by a
+        wake would otherwise overflow a small app's listen backlog (Python's http.server: 5),
+        and dropped SYNs come back only after 1, 3, 7 s. Waiting here, a request often gets a
+        connection another one just gave back."""
+        gate = self._gates.setdefault(key, asyncio.Semaphore(CONNECTS_AT_ONCE))
+        async with gate:
+            return self._pooled(key) or await self._connect(endpoint, key)
 
     async def adopt(self, endpoint: Endpoint, sock: socket.socket) -> None:
         """Pool a socket someone else connected (the readiness probe's): the next request uses it."""
@@ -340,7 +353,7 @@ class UpstreamPool:
         sender: asyncio.Future[None] | None = None
         try:
             for _attempt in range(2):
-                conn = self._pooled(key) or await self._connect(endpoint, key)
+                conn = self._pooled(key) or await self._connect_gated(endpoint, key)
                 exchange = conn.begin(head, bodyless=method == "HEAD")
                 sender = None if body is None else asyncio.ensure_future(conn.send_body(body, chunked))
                 try:
@@ -364,9 +377,12 @@ class UpstreamPool:
         """Give the connection back (kept alive if the exchange ended cleanly) and free the slot."""
         self._slots.release()
         conn = exchange.conn
-        if exchange.sender is not None and not exchange.sender.done():
-            exchange.sender.cancel()  # the service answered before taking the whole body
+        sender = exchange.sender
+        if sender is not None and not sender.done():
+            sender.cancel()  # the service answered before taking the whole body
             exchange.keep_alive = False
+        elif sender is not None and not sender.cancelled() and sender.exception() is not None:
+            exchange.keep_alive = False  # the body broke off (the browser left): seen here, not logged
         reusable = conn.reusable
         # No reference cycle may outlive the request: a cycle through the caller's frames (an
         # error kept by these futures, raised there, keeps their traceback) or through the sink
@@ -399,5 +415,4 @@ class UpstreamPool:
             if conn.transport is not None:
                 conn.transport.close()
         self._idle.clear()
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0)
+        await asyncio.sleep(0)  # let the transports run their connection_lost
