@@ -73,10 +73,14 @@ class ServiceManager:
         if svc.deleted:
             return
         svc.status.revision += 1
-        event = Event("service", svc.name, self.view(svc))
-        for queue in self._subscribers:
-            queue.put_nowait(event)
-        self.spawn(self.store.save(svc.spec, svc.status))
+        if self._subscribers:
+            event = Event("service", svc.name, self.view(svc))
+            for queue in self._subscribers:
+                queue.put_nowait(event)
+        if self.store.is_durable(svc.spec):
+            self.store.save_status_later(svc.spec, svc.status)
+        else:
+            self.spawn(self.store.save(svc.spec, svc.status))
 
     async def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
@@ -170,6 +174,7 @@ class ServiceManager:
         await asyncio.gather(*stops, return_exceptions=True)
         for backend in self.backends.values():
             await backend.close()
+        self.store.flush()
 
     async def _converge(self, svc: ManagedService, fresh: bool = False,
                         old: ServiceSpec | None = None) -> None:

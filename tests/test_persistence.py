@@ -20,7 +20,7 @@ from conftest import echo_command
 
 from jupyter_svc.spec import ServiceSpec
 from jupyter_svc.status import ServiceState, ServiceStatus
-from jupyter_svc.store import Store
+from jupyter_svc.store import STATUS_WRITE_DELAY, Store
 
 
 def free_port() -> int:
@@ -177,3 +177,41 @@ def test_failed_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
     loaded = asyncio.run(store.load())
     assert loaded[0][0].description == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["svc.json"]  # no temp file left behind
+
+
+def test_status_changes_are_coalesced_and_never_resurrect_a_deleted_service(tmp_path: Path):
+    """Status-only changes are written later, in one write; a spec change and a delete win over them."""
+    def on_disk(name: str) -> dict:
+        return json.loads((tmp_path / f"{name}.json").read_text())
+
+    async def main() -> None:
+        store = Store(tmp_path)
+        spec = ServiceSpec(name="svc", command=["x"])
+        status = ServiceStatus(state=ServiceState.scaled_to_zero)
+        await store.save(spec, status)
+        assert store.is_durable(spec)
+        status.state = ServiceState.waking
+        store.save_status_later(spec, status)
+        status.state = ServiceState.ready
+        store.save_status_later(spec, status)
+        assert on_disk("svc")["status"]["state"] == "scaled_to_zero"  # not on the request's path
+        await asyncio.sleep(STATUS_WRITE_DELAY + 0.3)
+        assert on_disk("svc")["status"]["state"] == "ready"
+
+        newer = spec.model_copy(update={"description": "v2"})
+        assert not store.is_durable(newer)
+        status.state = ServiceState.stopping
+        store.save_status_later(spec, status)  # pending for the old spec ...
+        await store.save(newer, ServiceStatus(state=ServiceState.pending))  # ... overtaken
+        store.flush()
+        assert on_disk("svc")["spec"]["description"] == "v2"
+        assert on_disk("svc")["status"]["state"] == "pending"
+
+        other = ServiceSpec(name="gone", command=["x"])
+        await store.save(other, ServiceStatus())
+        store.save_status_later(other, ServiceStatus(state=ServiceState.ready))
+        await store.delete("gone")
+        await asyncio.sleep(STATUS_WRITE_DELAY + 0.3)
+        assert not (tmp_path / "gone.json").exists()
+
+    asyncio.run(main())
