@@ -99,7 +99,7 @@ class _Connection(asyncio.Protocol):
         self.chunked: ChunkedDecoder | None = None
         self.writable: asyncio.Future[None] | None = None
         self.reused = False
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0  # loop time it went back to the pool
         self.paused = False  # by a sink's pending write
 
     # -------------------------------------------------------------- transport callbacks
@@ -259,9 +259,6 @@ class _Connection(asyncio.Protocol):
     # -------------------------------------------------------------- requests
     def begin(self, head: bytes, bodyless: bool) -> Exchange:
         assert self.transport is not None
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
         self.exchange = Exchange(self, bodyless)
         self.framing, self.buffer, self.paused = "head", b"", False
         self.transport.write(head)
@@ -297,6 +294,7 @@ class UpstreamPool:
         self._gates: dict[tuple[str, str, int], asyncio.Semaphore] = {}
         self._all: set[_Connection] = set()
         self._tls: ssl.SSLContext | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int],
                        sock: socket.socket | None = None) -> _Connection:
@@ -326,9 +324,29 @@ class UpstreamPool:
     async def adopt(self, endpoint: Endpoint, sock: socket.socket) -> None:
         """Pool a socket someone else connected (the readiness probe's): the next request uses it."""
         key = (endpoint.scheme, endpoint.host, endpoint.port)
-        conn = await self._connect(endpoint, key, sock)
-        conn.idle_timer = conn.loop.call_later(self.keepalive, self._expire, conn)
-        self._idle.setdefault(key, []).append(conn)
+        self._park(await self._connect(endpoint, key, sock))
+
+    def _park(self, conn: _Connection) -> None:
+        """Idle until reused or swept. One sweeper per pool, not a timer per request: a timer
+        handle per request lives on in the loop's heap after its cancel, long enough for the
+        cyclic GC to promote it, and enough promotions trigger full passes (100 ms stalls here)."""
+        conn.idle_since = conn.loop.time()
+        self._idle.setdefault(conn.key, []).append(conn)
+        if self._sweeper is None:
+            self._sweeper = conn.loop.call_later(self.keepalive / 2, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close connections idle for ``keepalive`` seconds (each goes within 1.5x of it)."""
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        oldest_allowed = loop.time() - self.keepalive
+        for idle in self._idle.values():
+            for conn in [c for c in idle if c.idle_since <= oldest_allowed]:
+                idle.remove(conn)
+                if conn.transport is not None:
+                    conn.transport.close()
+        if any(self._idle.values()):
+            self._sweeper = loop.call_later(self.keepalive / 2, self._sweep)
 
     def _pooled(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)
@@ -393,13 +411,8 @@ class UpstreamPool:
                 future.exception().__traceback__ = None  # type: ignore[union-attr]
         exchange.sink, exchange.sender, conn.exchange = None, None, None
         if reusable:
-            conn.idle_timer = conn.loop.call_later(self.keepalive, self._expire, conn)
-            self._idle.setdefault(conn.key, []).append(conn)
+            self._park(conn)
         elif conn.transport is not None:
-            conn.transport.close()
-
-    def _expire(self, conn: _Connection) -> None:
-        if conn.transport is not None:
             conn.transport.close()
 
     def forget(self, conn: _Connection) -> None:
@@ -407,12 +420,13 @@ class UpstreamPool:
         idle = self._idle.get(conn.key)
         if idle and conn in idle:
             idle.remove(conn)
-        if conn.idle_timer is not None:
-            conn.idle_timer.cancel()
 
     async def close(self) -> None:
         for conn in list(self._all):
             if conn.transport is not None:
                 conn.transport.close()
         self._idle.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         await asyncio.sleep(0)  # let the transports run their connection_lost

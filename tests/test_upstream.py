@@ -103,6 +103,40 @@ async def test_keep_alive_reuses_one_connection() -> None:
     assert len(accepted) == 1
 
 
+async def test_idle_connections_are_swept_after_keepalive_without_a_timer_per_request() -> None:
+    """A connection left idle past ``keepalive`` is closed (the service sees EOF); one in use is
+    not; and the loop holds one sweeper timer, not one per request."""
+    closed: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            if not await reader.read(1):
+                closed.append(1)
+                return
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    pool = UpstreamPool(keepalive=0.3)
+    loop = asyncio.get_running_loop()
+    async with serving(handler) as (endpoint, accepted):
+        # In a server, some other timer is always due first; the loop drops cancelled timers only
+        # from the head of its heap, so per-request timers would pile up behind this one.
+        due_first = loop.call_later(0.25, lambda: None)
+        assert await fetch(pool, endpoint) == (200, b"ok")  # connects (its timeout is a timer too)
+        timers_before = len(loop._scheduled)  # type: ignore[attr-defined]
+        for _ in range(50):
+            assert await fetch(pool, endpoint) == (200, b"ok")
+        assert len(loop._scheduled) - timers_before <= 1  # type: ignore[attr-defined]
+        due_first.cancel()
+        await asyncio.sleep(0.1)
+        assert closed == []  # used 0.1 s ago: kept
+        await asyncio.sleep(0.6)
+        assert closed == [1]  # idle past keepalive (swept within 1.5x of it)
+        assert await fetch(pool, endpoint) == (200, b"ok")  # a new connection, no error
+        assert len(accepted) == 2
+    await pool.close()
+
+
 async def test_adopted_socket_serves_the_next_request() -> None:
     """The readiness probe's connection is the one the first request uses: one accept in all."""
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
