@@ -33,6 +33,7 @@ class Usage:
     in_flight: int = 0
     sockets: dict[int, float] = field(default_factory=dict)  # id -> last message time
     closers: dict[int, Callable[[int, str], None]] = field(default_factory=dict)
+    active: Any = None  # its child of the active-connections gauge (looked up once, not per request)
 
 
 @dataclass
@@ -63,7 +64,7 @@ class ActivityTracker:
     def _usage(self, name: str) -> Usage:
         usage = self.usage.get(name)
         if usage is None:
-            usage = self.usage[name] = Usage()
+            usage = self.usage[name] = Usage(active=self.metrics.active.labels(name))
         return usage
 
     def counts(self, path: str) -> bool:
@@ -79,20 +80,20 @@ class ActivityTracker:
         usage.in_flight += 1
         if counted:
             usage.last = self._last_traffic = time.monotonic()
-        self.metrics.active.labels(name).inc()
+        usage.active.inc()
 
     def end(self, name: str, counted: bool = True) -> None:
         usage = self._usage(name)
         usage.in_flight -= 1
         if counted:
             usage.last = self._last_traffic = time.monotonic()
-        self.metrics.active.labels(name).dec()
+        usage.active.dec()
 
     def socket_opened(self, name: str, key: int, close: Callable[[int, str], None]) -> None:
         usage = self._usage(name)
         usage.sockets[key] = usage.last = self._last_traffic = time.monotonic()
         usage.closers[key] = close
-        self.metrics.active.labels(name).inc()
+        usage.active.inc()
 
     def socket_message(self, name: str, key: int) -> None:
         usage = self._usage(name)
@@ -101,7 +102,7 @@ class ActivityTracker:
     def socket_closed(self, name: str, key: int) -> None:
         usage = self._usage(name)
         if usage.sockets.pop(key, None) is not None:
-            self.metrics.active.labels(name).dec()
+            usage.active.dec()
         usage.closers.pop(key, None)
 
     # --------------------------------------------------------------- decisions

@@ -82,6 +82,11 @@ class SvcExtension(ExtensionApp):
     upstream_connections = Int(
         512, help="Size of the proxy's pool of keep-alive connections to services.",
     ).tag(config=True)
+    auth_cache_seconds = Float(
+        10.0, help="Seconds the proxy remembers a user the IdentityProvider authenticated, keyed by the "
+                   "exact credentials (Host, Authorization header, cookies), instead of asking it again "
+                   "on every request (authorization is still checked every time); 0: ask every time.",
+    ).tag(config=True)
     idle_check_interval = Float(
         1.0, help="Seconds between passes of the idle loop (scale-down fires within this of the window).",
     ).tag(config=True)
@@ -133,14 +138,15 @@ class SvcExtension(ExtensionApp):
         self.proxy = Proxy(self.manager, self.tracker, metrics, ProxySettings(
             wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
             max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
-            upstream_connections=self.upstream_connections,
+            upstream_connections=self.upstream_connections, auth_cache_seconds=self.auth_cache_seconds,
         ), upstream)
         self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
                               "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy})
 
     def initialize_handlers(self) -> None:
+        # the proxy first: it takes most requests, and its pattern leaves out reserved names (api)
+        self.handlers.extend(proxy_routes())
         self.handlers.extend((rf"/svc/api/{pattern}", handler) for pattern, handler in api_routes())
-        self.handlers.extend(proxy_routes())  # after the API: 'api' is a reserved service name
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         origin = serverapp.connection_url[: -len(serverapp.base_url)] if serverapp.base_url != "/" \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -26,6 +27,14 @@ class Metrics:
                                     ["service"], registry=self.registry,
                                     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120))
         self.states = Gauge("jupyter_svc_services", "Services by state", ["state"], registry=self.registry)
+        self._request_counts: dict[tuple[str, int], Any] = {}
+
+    def request_done(self, service: str, code: int) -> None:
+        """Count a proxied request (label children looked up once per service and code)."""
+        counter = self._request_counts.get((service, code))
+        if counter is None:
+            counter = self._request_counts[service, code] = self.requests.labels(service, str(code))
+        counter.inc()
 
     def observe_states(self, states: Iterable[str]) -> None:
         tally = Tally(states)

@@ -17,15 +17,18 @@ from urllib.parse import urlsplit
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.prometheus.log_functions import prometheus_log_method
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from .access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
 from .activity import ActivityTracker
 from .backends.base import Endpoint
 from .errors import NotFound, SvcError, Unavailable
 from .headers import downstream_headers, upstream_headers
 from .manager import ServiceManager
 from .metrics import Metrics
+from .spec import RESERVED_NAMES
 from .status import ServiceState
 from .tunnel import Tunnel
 from .upstream import Exchange, UpstreamError, UpstreamPool
@@ -42,6 +45,7 @@ class ProxySettings:
     max_body_size: int = 10 * 1024**3
     websocket_max_message_size: int = 64 * 1024**2
     upstream_connections: int = 512
+    auth_cache_seconds: float = 10.0
 
 
 class Proxy:
@@ -51,6 +55,7 @@ class Proxy:
                  settings: ProxySettings, upstream: UpstreamPool | None = None) -> None:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
+        self.access = AccessMemo(settings.auth_cache_seconds)
         self.upstream = upstream or UpstreamPool(settings.upstream_connections)
 
     async def close(self) -> None:
@@ -106,10 +111,27 @@ class ProxyHandler(JupyterHandler):
         if not origin or urlsplit(origin).netloc != self.request.host:
             raise web.HTTPError(403, "cross-origin write to a service refused")
 
+    def check_host(self) -> bool:
+        """Jupyter's check, remembered per Host header once it allowed it (it depends on nothing else)."""
+        host, access = self.request.host, self.proxy.access
+        if access.host_allowed(host):
+            return True
+        allowed = super().check_host()
+        if allowed:
+            access.allow_host(host)
+        return allowed
+
     async def prepare(self) -> None:  # type: ignore[override]
+        access = self.proxy.access
+        key = credentials_key(self.request.headers, self.request.host, "token" in self.request.query_arguments)
+        known = access.user(key)
+        if known is not None:  # Jupyter's IdentityProvider takes a user already set as authenticated
+            self._jupyter_current_user, self._token_authenticated = known
         await super().prepare(_redirect_to_login=False)
         if self._finished:
             return
+        if known is None:
+            access.remember_user(key, self.current_user, self.token_authenticated)
         name = self.path_kwargs["name"]
         svc = self.proxy.manager.services.get(name)
         if svc is None:
@@ -231,7 +253,7 @@ class ProxyHandler(JupyterHandler):
                 proxy.upstream.release(exchange)
                 self._exchange = None
             proxy.tracker.end(name, counted)
-            proxy.metrics.requests.labels(name, str(status)).inc()
+            proxy.metrics.request_done(name, status)
 
     async def _relay(self, exchange: Exchange, counted: bool) -> None:
         """Copy the body. An answer that came whole with its head goes out in one write with the
@@ -252,6 +274,16 @@ class ProxyHandler(JupyterHandler):
             return flushed
 
         await exchange.stream(sink)
+
+    def _log(self) -> None:
+        """Jupyter's access log formats a line for every request, even at debug level when no
+        handler shows it; successes skip that unless debug output is on. Jupyter's request-duration
+        histogram still counts every request."""
+        metrics = jupyter_log_metrics(self.settings.get("log_function"))
+        if metrics is None or self.get_status() >= 300 or emits_debug(self.log):
+            super()._log()
+        elif metrics:
+            prometheus_log_method(self)
 
     def compute_etag(self) -> None:
         """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""
@@ -329,7 +361,7 @@ class ProxyHandler(JupyterHandler):
         tunnel = Tunnel(client, reader, writer, proxy.settings.websocket_max_message_size,
                         lambda: proxy.tracker.socket_message(name, id(tunnel)))
         proxy.tracker.socket_opened(name, id(tunnel), tunnel.close)
-        proxy.metrics.requests.labels(name, "101").inc()
+        proxy.metrics.request_done(name, 101)
         try:
             await tunnel.run()
         finally:
@@ -346,5 +378,6 @@ class ServiceRootRedirect(JupyterHandler):
 
 
 def proxy_routes() -> list[tuple[str, type[web.RequestHandler]]]:
-    name = r"(?P<name>[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)"
+    reserved = "|".join(sorted(RESERVED_NAMES))  # svc/api/... is the REST API, never a service
+    name = rf"(?P<name>(?!(?:{reserved})(?:/|$))[a-z0-9](?:[-a-z0-9]{{0,61}}[a-z0-9])?)"
     return [(rf"/svc/{name}", ServiceRootRedirect), (rf"/svc/{name}(?P<path>/.*)", ProxyHandler)]

@@ -38,6 +38,21 @@ def _malformed(exc: MalformedHTTP) -> UpstreamError:
     return UpstreamError(str(exc))
 
 
+def _framing(headers: list[tuple[str, str]]) -> tuple[str, str, str | None]:
+    """Connection and Transfer-Encoding (all of their values, lower case) and the first
+    Content-Length, in one pass over the head."""
+    connection, encoding, length = "", "", None
+    for key, value in headers:
+        lower = key.lower()
+        if lower == "connection":
+            connection += "," + value.lower()
+        elif lower == "transfer-encoding":
+            encoding += "," + value.lower()
+        elif lower == "content-length" and length is None:
+            length = value
+    return connection, encoding, length
+
+
 class Exchange:
     """One request and its response on one connection."""
 
@@ -158,10 +173,8 @@ class _Connection(asyncio.Protocol):
             if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
                 continue
             ex.status, ex.reason, ex.headers = status, reason, headers
-            connection = (ex.header("Connection") or "").lower()
+            connection, encoding, length = _framing(headers)
             ex.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-            encoding = (ex.header("Transfer-Encoding") or "").lower()
-            length = ex.header("Content-Length")
             if ex.bodyless or status in (204, 304):
                 self.framing = "done"
             elif "chunked" in encoding:
