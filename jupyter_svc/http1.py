@@ -65,3 +65,18 @@ class ChunkedDecoder:
             elif not line:  # trailer section ends with an empty line
                 return out, True, data[pos:]
         return out, False, b""
+
+
+def framing_headers(headers: list[tuple[str, str]]) -> tuple[str, str, str | None]:
+    """Connection and Transfer-Encoding (all of their values, lower case) and the first
+    Content-Length, in one pass over the head."""
+    connection, encoding, length = "", "", None
+    for key, value in headers:
+        lower = key.lower()
+        if lower == "connection":
+            connection += "," + value.lower()
+        elif lower == "transfer-encoding":
+            encoding += "," + value.lower()
+        elif lower == "content-length" and length is None:
+            length = value
+    return connection, encoding, length

@@ -258,22 +258,29 @@ class ProxyHandler(JupyterHandler):
     async def _relay(self, exchange: Exchange, counted: bool) -> None:
         """Copy the body. An answer that came whole with its head goes out in one write with the
         headers; anything longer is written as it arrives, the service paused while the browser
-        lags (bounded memory, whatever the size or content type: SSE included)."""
+        lags (bounded memory, whatever the size or content type: SSE included). Chunks go to the
+        connection as the pool lends them (no copy), unless a transform (gzip) must see bytes."""
         if exchange.complete:
             self.write(exchange.take_early())
             return
         touch, name = self.proxy.tracker.touch, self.svc_name
+        connection: Any = self.request.connection
+        lend = not self._transforms
 
-        def sink(chunk: bytes) -> asyncio.Future[Any]:
-            self.write(chunk)
-            flushed = self.flush()
+        def sink(chunk: bytes | memoryview) -> asyncio.Future[Any]:
+            if lend:
+                flushed: asyncio.Future[Any] = connection.write(chunk)
+            else:
+                self.write(bytes(chunk))
+                flushed = self.flush()
             if flushed.done() and flushed.exception() is not None:
                 exchange.abort(StreamClosedError())  # the browser is gone
             if counted:
                 touch(name)
             return flushed
 
-        await exchange.stream(sink)
+        self.flush()  # the head first; the chunks then go straight to the connection
+        await exchange.stream(sink, borrow=lend)
 
     def _log(self) -> None:
         """Jupyter's access log formats a line for every request, even at debug level when no

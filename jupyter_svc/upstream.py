@@ -17,13 +17,16 @@ from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 from .backends.base import Endpoint
-from .http1 import MAX_HEAD, ChunkedDecoder, MalformedHTTP, parse_response_head
+from .http1 import MAX_HEAD, ChunkedDecoder, MalformedHTTP, framing_headers, parse_response_head
+from .read_buffers import ReadBuffers
 
 #: A sink takes a body chunk and may answer a future: while it is pending, the service is not read.
 #: (Tornado's write futures cannot be counted per chunk: a newer write orphans an older one's
 #: future. So the rule is "one unfinished write at a time", and the kernel's socket buffers keep
 #: the service streaming meanwhile.)
-Sink = Callable[[bytes], "asyncio.Future[Any] | None"]
+#: Chunks are bytes, or memoryviews lent from a read buffer when the sink was given with
+#: ``borrow=True`` (valid until the future it answered for them is done).
+Sink = Callable[["bytes | memoryview"], "asyncio.Future[Any] | None"]
 
 
 #: New connections opened at the same time to one endpoint (see UpstreamPool._connect_gated).
@@ -36,21 +39,6 @@ class UpstreamError(Exception):
 
 def _malformed(exc: MalformedHTTP) -> UpstreamError:
     return UpstreamError(str(exc))
-
-
-def _framing(headers: list[tuple[str, str]]) -> tuple[str, str, str | None]:
-    """Connection and Transfer-Encoding (all of their values, lower case) and the first
-    Content-Length, in one pass over the head."""
-    connection, encoding, length = "", "", None
-    for key, value in headers:
-        lower = key.lower()
-        if lower == "connection":
-            connection += "," + value.lower()
-        elif lower == "transfer-encoding":
-            encoding += "," + value.lower()
-        elif lower == "content-length" and length is None:
-            length = value
-    return connection, encoding, length
 
 
 class Exchange:
@@ -70,6 +58,7 @@ class Exchange:
         self.sink: Sink | None = None
         self.keep_alive = True
         self.sender: asyncio.Future[None] | None = None  # streams the request body, if any
+        self.borrow = False
 
     def header(self, name: str) -> str | None:
         lower = name.lower()
@@ -92,9 +81,9 @@ class Exchange:
         if self.conn.transport is not None:
             self.conn.transport.close()
 
-    def stream(self, sink: Sink) -> asyncio.Future[None]:
+    def stream(self, sink: Sink, borrow: bool = False) -> asyncio.Future[None]:
         """Send the rest of the body to ``sink``; the future ends with the body (or its error)."""
-        self.sink = sink
+        self.sink, self.borrow = sink, borrow
         early = self.take_early()
         if early:
             self.conn.deliver(early)
@@ -102,7 +91,7 @@ class Exchange:
         return self.finished
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     def __init__(self, pool: UpstreamPool, key: tuple[str, str, int]) -> None:
         self.pool, self.key = pool, key
         self.loop = asyncio.get_running_loop()
@@ -116,8 +105,41 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self.idle_since = 0.0  # loop time it went back to the pool
         self.paused = False  # by a sink's pending write
+        self._own: bytearray | None = None  # read buffer of this connection's borrowed bodies
+        self._lent: asyncio.Future[Any] | None = None  # pending write of the last chunk lent from it
+        self._reading: bytearray | None = None
 
     # -------------------------------------------------------------- transport callbacks
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the next read goes. A body for a borrowing sink is read into this connection's
+        own buffer and lent as is (no copy, no allocation per read); the buffer is read into again
+        only once the write of the last chunk lent from it is done, else a fresh one is taken.
+        Anything else goes to the pool's scratch buffer and is copied out at once."""
+        ex = self.exchange
+        if ex is not None and ex.borrow and ex.sink is not None and self.framing in ("length", "close"):
+            if self._own is None or (self._lent is not None and not self._lent.done()):
+                self._own = self.pool.buffers.take()  # a still-lent one is left to its writer
+            self._lent = None
+            self._reading = self._own
+        else:
+            self._reading = self.pool.buffers.scratch
+        return memoryview(self._reading)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        buffer, self._reading = self._reading, None
+        assert buffer is not None
+        if buffer is self.pool.buffers.scratch:
+            self.data_received(bytes(buffer[:nbytes]))
+        else:
+            self._body(memoryview(buffer)[:nbytes])
+
+    def give_back_buffer(self) -> None:
+        """Return the body buffer to the pool, unless a write still holds part of it."""
+        own, self._own = self._own, None
+        if own is not None and (self._lent is None or self._lent.done()):
+            self.pool.buffers.give(own)
+        self._lent = None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
@@ -173,7 +195,7 @@ class _Connection(asyncio.Protocol):
             if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
                 continue
             ex.status, ex.reason, ex.headers = status, reason, headers
-            connection, encoding, length = _framing(headers)
+            connection, encoding, length = framing_headers(headers)
             ex.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
             if ex.bodyless or status in (204, 304):
                 self.framing = "done"
@@ -190,10 +212,10 @@ class _Connection(asyncio.Protocol):
                 self._end()
             return True
 
-    def _body(self, data: bytes) -> None:
+    def _body(self, data: bytes | memoryview) -> None:
         ex = self.exchange
         if ex is None or self.framing == "done":
-            if data.strip() and self.transport is not None:
+            if bytes(data).strip() and self.transport is not None:
                 self.transport.close()  # bytes nobody asked for: this connection is not reusable
             return
         if self.framing == "length":
@@ -207,7 +229,7 @@ class _Connection(asyncio.Protocol):
         elif self.framing == "chunked":
             assert self.chunked is not None
             try:
-                pieces, ended, _ = self.chunked.feed(data)
+                pieces, ended, _ = self.chunked.feed(bytes(data))  # never lent: bytes already
             except MalformedHTTP as exc:
                 self._fail(_malformed(exc))
                 return
@@ -218,12 +240,12 @@ class _Connection(asyncio.Protocol):
         else:
             self.deliver(data)
 
-    def deliver(self, data: bytes) -> None:
+    def deliver(self, data: bytes | memoryview) -> None:
         ex = self.exchange
         if ex is None or not data or ex.finished.done():
             return  # aborted (the browser left): what still arrives is dropped
         if ex.sink is None:
-            ex.early.append(data)
+            ex.early.append(bytes(data))
             if sum(map(len, ex.early)) > MAX_HEAD and self.transport is not None:
                 self.transport.pause_reading()  # nobody reads yet: stop until someone does
             return
@@ -234,6 +256,7 @@ class _Connection(asyncio.Protocol):
             ex.abort(UpstreamError(f"the answer could not be passed on: {exc}"))
             return
         if wait is not None and not wait.done() and self.transport is not None:
+            self._lent = wait
             if not self.paused:
                 self.paused = True  # the browser is slower than the service
                 self.transport.pause_reading()
@@ -247,11 +270,13 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _resume(self, _: asyncio.Future[Any]) -> None:
-        if not self.paused:
-            return
+        if self.paused:
+            self._unpause()
+
+    def _unpause(self) -> None:
         self.paused = False
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
+            self.transport.resume_reading()  # a no-op unless paused
 
     def _end(self) -> None:
         ex = self.exchange
@@ -273,7 +298,8 @@ class _Connection(asyncio.Protocol):
     def begin(self, head: bytes, bodyless: bool) -> Exchange:
         assert self.transport is not None
         self.exchange = Exchange(self, bodyless)
-        self.framing, self.buffer, self.paused = "head", b"", False
+        self.framing, self.buffer = "head", b""
+        self._unpause()  # the last exchange may have left it paused (its last write still pending)
         self.transport.write(head)
         return self.exchange
 
@@ -307,6 +333,7 @@ class UpstreamPool:
         self._gates: dict[tuple[str, str, int], asyncio.Semaphore] = {}
         self._all: set[_Connection] = set()
         self._tls: ssl.SSLContext | None = None
+        self.buffers = ReadBuffers()
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int],
@@ -340,10 +367,13 @@ class UpstreamPool:
         self._park(await self._connect(endpoint, key, sock))
 
     def _park(self, conn: _Connection) -> None:
-        """Idle until reused or swept. One sweeper per pool, not a timer per request: a timer
-        handle per request lives on in the loop's heap after its cancel, long enough for the
-        cyclic GC to promote it, and enough promotions trigger full passes (100 ms stalls here)."""
+        """Idle until reused or swept, reading (so that a close by the service is seen).
+
+        One sweeper per pool, not a timer per request: a timer handle per request lives on in the
+        loop's heap after its cancel, long enough for the cyclic GC to promote it, and enough
+        promotions trigger full passes (100 ms stalls here)."""
         conn.idle_since = conn.loop.time()
+        conn._unpause()
         self._idle.setdefault(conn.key, []).append(conn)
         if self._sweeper is None:
             self._sweeper = conn.loop.call_later(self.keepalive / 2, self._sweep)
@@ -415,6 +445,7 @@ class UpstreamPool:
         elif sender is not None and not sender.cancelled() and sender.exception() is not None:
             exchange.keep_alive = False  # the body broke off (the browser left): seen here, not logged
         reusable = conn.reusable
+        conn.give_back_buffer()
         # No reference cycle may outlive the request: a cycle through the caller's frames (an
         # error kept by these futures, raised there, keeps their traceback) or through the sink
         # (which closes over its request handler) leaves that whole object graph to the cyclic
@@ -430,6 +461,7 @@ class UpstreamPool:
 
     def forget(self, conn: _Connection) -> None:
         self._all.discard(conn)
+        conn.give_back_buffer()
         idle = self._idle.get(conn.key)
         if idle and conn in idle:
             idle.remove(conn)

@@ -137,6 +137,54 @@ async def test_idle_connections_are_swept_after_keepalive_without_a_timer_per_re
     await pool.close()
 
 
+async def test_lent_chunks_are_not_read_over_while_their_write_is_pending() -> None:
+    """With ``borrow=True`` the sink gets views of the connection's read buffer. The last chunk of
+    a response may still be on its way to a slow browser when the connection serves the next
+    request: that request's body must go to another buffer."""
+    bodies = {b"/a": b"A" * 100_000, b"/b": b"B" * 100_000}
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            body = bodies[(await read_request(reader)).split()[1]]
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+            await asyncio.sleep(0.05)  # the body comes in reads of its own, after the head
+            writer.write(body)
+
+    loop = asyncio.get_running_loop()
+    pool = UpstreamPool()
+    async with serving(handler) as (endpoint, accepted):
+        got = 0
+        last: list[memoryview] = []
+
+        def slow_sink(chunk: bytes | memoryview) -> asyncio.Future[None]:
+            nonlocal got
+            got += len(chunk)
+            written = loop.create_future()
+            if got < len(bodies[b"/a"]):
+                loop.call_soon(written.set_result, None)  # written soon: its buffer may be reused
+            else:
+                assert isinstance(chunk, memoryview)  # lent, not copied
+                last.append(chunk)  # ... still being written when the next request comes
+            return written
+
+        exchange = await pool.send(endpoint, "GET", "/a", {"Host": "x"})
+        await exchange.stream(slow_sink, borrow=True)
+        pool.release(exchange)
+
+        exchange = await pool.send(endpoint, "GET", "/b", {"Host": "x"})
+        received: list[bytes] = []
+
+        def fast_sink(chunk: bytes | memoryview) -> None:
+            received.append(bytes(chunk))
+
+        await exchange.stream(fast_sink, borrow=True)  # type: ignore[arg-type]
+        pool.release(exchange)
+        assert len(accepted) == 1  # the same connection served both
+        assert b"".join(received) == bodies[b"/b"]
+        assert last and set(bytes(last[0])) == {ord("A")}  # not overwritten by B's body
+    await pool.close()
+
+
 async def test_adopted_socket_serves_the_next_request() -> None:
     """The readiness probe's connection is the one the first request uses: one accept in all."""
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
