@@ -1,0 +1,317 @@
+"""One keep-alive HTTP/1.1 connection to a service, and the exchange of one request on it.
+
+The connection parses the response head, frames the body (length, chunked, until close) and hands
+each piece to the exchange's sink straight from the socket read, pausing the socket while the sink
+is behind. Bodies for a borrowing sink are lent from a kept read buffer (read_buffers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import AsyncIterable, Callable
+from typing import Any
+
+from .http1 import MAX_HEAD, ChunkedDecoder, MalformedHTTP, framing_headers, parse_response_head
+from .read_buffers import ReadBuffers
+
+#: A sink takes a body chunk and may answer a future: while it is pending, the service is not read.
+#: (Tornado's write futures cannot be counted per chunk: a newer write orphans an older one's
+#: future. So the rule is "one unfinished write at a time", and the kernel's socket buffers keep
+#: the service streaming meanwhile.)
+#: Chunks are bytes, or memoryviews lent from a read buffer when the sink was given with
+#: ``borrow=True`` (valid until the future it answered for them is done).
+Sink = Callable[["bytes | memoryview"], "asyncio.Future[Any] | None"]
+
+
+class UpstreamError(Exception):
+    """The service could not be reached, or broke off, or answered something that is not HTTP."""
+
+
+def _malformed(exc: MalformedHTTP) -> UpstreamError:
+    return UpstreamError(str(exc))
+
+
+class Exchange:
+    """One request and its response on one connection."""
+
+    status = 0
+    reason = ""
+    headers: list[tuple[str, str]]
+
+    def __init__(self, conn: Connection, bodyless: bool) -> None:
+        self.conn = conn
+        self.bodyless = bodyless  # HEAD: whatever the headers say, no body follows
+        self.headers = []
+        self.head: asyncio.Future[None] = conn.loop.create_future()
+        self.finished: asyncio.Future[None] = conn.loop.create_future()
+        self.early: list[bytes] = []  # body bytes that came before anyone asked for them
+        self.sink: Sink | None = None
+        self.keep_alive = True
+        self.sender: asyncio.Future[None] | None = None  # streams the request body, if any
+        self.borrow = False
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lower), None)
+
+    @property
+    def complete(self) -> bool:
+        return self.finished.done() and self.finished.exception() is None
+
+    def take_early(self) -> bytes:
+        data, self.early = b"".join(self.early), []
+        return data
+
+    def abort(self, error: Exception) -> None:
+        """Stop here (the browser left): the connection is closed, ``finished`` raises ``error``."""
+        if not self.finished.done():
+            self.finished.set_exception(error)
+            self.finished.exception()
+        self.keep_alive = False
+        if self.conn.transport is not None:
+            self.conn.transport.close()
+
+    def stream(self, sink: Sink, borrow: bool = False) -> asyncio.Future[None]:
+        """Send the rest of the body to ``sink``; the future ends with the body (or its error)."""
+        self.sink, self.borrow = sink, borrow
+        early = self.take_early()
+        if early:
+            self.conn.deliver(early)
+        self.conn.reading()
+        return self.finished
+
+
+class Connection(asyncio.BufferedProtocol):
+    """One keep-alive connection to a service: writes request heads, frames response bodies."""
+
+    def __init__(self, key: tuple[str, str, int], buffers: ReadBuffers,
+                 on_lost: Callable[[Connection], None]) -> None:
+        self.key, self.buffers, self._on_lost = key, buffers, on_lost
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.buffer = b""
+        self.framing = ""  # head | length | chunked | close | done
+        self.left = 0
+        self.chunked: ChunkedDecoder | None = None
+        self.writable: asyncio.Future[None] | None = None
+        self.reused = False
+        self.idle_since = 0.0  # loop time it went back to the pool
+        self.paused = False  # by a sink's pending write
+        self._own: bytearray | None = None  # read buffer of this connection's borrowed bodies
+        self._lent: asyncio.Future[Any] | None = None  # pending write of the last chunk lent from it
+        self._reading: bytearray | None = None
+
+    # -------------------------------------------------------------- transport callbacks
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the next read goes. A body for a borrowing sink is read into this connection's
+        own buffer and lent as is (no copy, no allocation per read); the buffer is read into again
+        only once the write of the last chunk lent from it is done, else a fresh one is taken.
+        Anything else goes to the pool's scratch buffer and is copied out at once."""
+        ex = self.exchange
+        if ex is not None and ex.borrow and ex.sink is not None and self.framing in ("length", "close"):
+            if self._own is None or (self._lent is not None and not self._lent.done()):
+                self._own = self.buffers.take()  # a still-lent one is left to its writer
+            self._lent = None
+            self._reading = self._own
+        else:
+            self._reading = self.buffers.scratch
+        return memoryview(self._reading)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        buffer, self._reading = self._reading, None
+        assert buffer is not None
+        if buffer is self.buffers.scratch:
+            self.data_received(bytes(buffer[:nbytes]))
+        else:
+            self._body(memoryview(buffer)[:nbytes])
+
+    def give_back_buffer(self) -> None:
+        """Return the body buffer to the pool, unless a write still holds part of it."""
+        own, self._own = self._own, None
+        if own is not None and (self._lent is None or self._lent.done()):
+            self.buffers.give(own)
+        self._lent = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def pause_writing(self) -> None:
+        self.writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost(self)
+        self.resume_writing()
+        ex = self.exchange
+        if ex is None:
+            return
+        if self.framing == "close":  # the body ran until the service closed: that is its end
+            self._end()
+            return
+        error = UpstreamError(f"connection closed by the service{f': {exc}' if exc else ''}")
+        for future in (ex.head, ex.finished):
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: nobody may be waiting on both
+
+    def data_received(self, data: bytes) -> None:
+        if self.framing == "head":
+            self.buffer = self.buffer + data if self.buffer else data  # no copy in the usual case
+            if not self._parse_head():
+                return
+            data, self.buffer = self.buffer, b""
+        if data:
+            self._body(data)
+
+    # -------------------------------------------------------------- parsing
+    def _parse_head(self) -> bool:
+        ex = self.exchange
+        assert ex is not None
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD:
+                    self._fail(UpstreamError("response head too large"))
+                return False
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
+            try:
+                version, status, reason, headers = parse_response_head(head)
+            except MalformedHTTP as exc:
+                self._fail(_malformed(exc))
+                return False
+            if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
+                continue
+            ex.status, ex.reason, ex.headers = status, reason, headers
+            connection, encoding, length = framing_headers(headers)
+            ex.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+            if ex.bodyless or status in (204, 304):
+                self.framing = "done"
+            elif "chunked" in encoding:
+                self.framing, self.chunked = "chunked", ChunkedDecoder()
+            elif length is not None and length.strip().isdigit():
+                self.framing, self.left = "length", int(length)
+                if not self.left:
+                    self.framing = "done"
+            else:
+                self.framing, ex.keep_alive = "close", False
+            ex.head.set_result(None)
+            if self.framing == "done":
+                self._end()
+            return True
+
+    def _body(self, data: bytes | memoryview) -> None:
+        ex = self.exchange
+        if ex is None or self.framing == "done":
+            if bytes(data).strip() and self.transport is not None:
+                self.transport.close()  # bytes nobody asked for: this connection is not reusable
+            return
+        if self.framing == "length":
+            if len(data) > self.left:
+                data = data[:self.left]
+                ex.keep_alive = False  # more than promised: do not trust the connection again
+            self.left -= len(data)
+            self.deliver(data)
+            if not self.left:
+                self._end()
+        elif self.framing == "chunked":
+            assert self.chunked is not None
+            try:
+                pieces, ended, _ = self.chunked.feed(bytes(data))  # never lent: bytes already
+            except MalformedHTTP as exc:
+                self._fail(_malformed(exc))
+                return
+            for piece in pieces:
+                self.deliver(piece)
+            if ended:
+                self._end()
+        else:
+            self.deliver(data)
+
+    def deliver(self, data: bytes | memoryview) -> None:
+        ex = self.exchange
+        if ex is None or not data or ex.finished.done():
+            return  # aborted (the browser left): what still arrives is dropped
+        if ex.sink is None:
+            ex.early.append(bytes(data))
+            if sum(map(len, ex.early)) > MAX_HEAD and self.transport is not None:
+                self.transport.pause_reading()  # nobody reads yet: stop until someone does
+            return
+        try:
+            wait = ex.sink(data)
+        except Exception as exc:  # the sink's side broke: end this exchange, not the transport's loop
+            traceback.clear_frames(exc.__traceback__)  # no frame -> exchange -> exception cycle
+            ex.abort(UpstreamError(f"the answer could not be passed on: {exc}"))
+            return
+        if wait is not None and not wait.done() and self.transport is not None:
+            self._lent = wait
+            if not self.paused:
+                self.paused = True  # the browser is slower than the service
+                self.transport.pause_reading()
+            # on every pending future, not just the first: one read can give several chunks
+            # (chunked framing), and a newer write orphans the older futures
+            wait.add_done_callback(self._resume)
+
+    def reading(self) -> None:
+        """Read again if early bytes, which nobody was taking, had paused the connection."""
+        if self.transport is not None and not self.paused and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _resume(self, _: asyncio.Future[Any]) -> None:
+        if self.paused:
+            self._unpause()
+
+    def _unpause(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()  # a no-op unless paused
+
+    def _end(self) -> None:
+        ex = self.exchange
+        self.framing = "done"
+        if ex is not None and not ex.finished.done():
+            ex.finished.set_result(None)
+
+    def _fail(self, error: UpstreamError) -> None:
+        ex = self.exchange
+        if ex is not None:
+            for future in (ex.head, ex.finished):
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -------------------------------------------------------------- requests
+    def begin(self, head: bytes, bodyless: bool) -> Exchange:
+        assert self.transport is not None
+        self.exchange = Exchange(self, bodyless)
+        self.framing, self.buffer = "head", b""
+        self._unpause()  # the last exchange may have left it paused (its last write still pending)
+        self.transport.write(head)
+        return self.exchange
+
+    async def send_body(self, body: AsyncIterable[bytes], chunked: bool) -> None:
+        assert self.transport is not None
+        async for chunk in body:
+            if not chunk:
+                continue
+            self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+            if self.writable is not None:
+                await self.writable
+            if self.transport.is_closing():
+                return
+        if chunked:
+            self.transport.write(b"0\r\n\r\n")
+
+    @property
+    def reusable(self) -> bool:
+        ex = self.exchange
+        return (ex is not None and ex.complete and ex.keep_alive and self.transport is not None
+                and not self.transport.is_closing())
