@@ -16,7 +16,7 @@ from .handlers import api_routes
 from .lifecycle import LifecycleSettings
 from .manager import ServiceManager
 from .metrics import Metrics
-from .proxy import Proxy, ProxySettings, proxy_routes
+from .proxy import Proxy, ProxySettings, proxy_routes, route_first
 from .store import Store
 from .units import parse_duration
 from .upstream import UpstreamPool
@@ -159,6 +159,7 @@ class SvcExtension(ExtensionApp):
             os.environ["JUPYTER_SVC_TOKEN"] = token
         await self.manager.start()
         self.tracker.start()
+        route_first(serverapp.web_app)  # all extensions have added their routes by now
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)
 
     def current_activity(self) -> bool:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.prometheus.log_functions import prometheus_log_method
+from jupyter_server.prometheus.metrics import HTTP_REQUEST_DURATION_SECONDS
 from tornado import web
 from tornado.iostream import StreamClosedError
 
@@ -56,7 +56,16 @@ class Proxy:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
         self.access = AccessMemo(settings.auth_cache_seconds)
+        self._durations: dict[tuple[str, int], Any] = {}
         self.upstream = upstream or UpstreamPool(settings.upstream_connections)
+
+    def request_duration(self, method: str, status: int) -> Any:
+        """Jupyter's request-duration histogram, labelled as its own request logger does."""
+        child = self._durations.get((method, status))
+        if child is None:
+            child = self._durations[method, status] = HTTP_REQUEST_DURATION_SECONDS.labels(
+                method=method, handler=f"{ProxyHandler.__module__}.{ProxyHandler.__name__}", status_code=status)
+        return child
 
     async def close(self) -> None:
         await self.upstream.close()
@@ -290,7 +299,8 @@ class ProxyHandler(JupyterHandler):
         if metrics is None or self.get_status() >= 300 or emits_debug(self.log):
             super()._log()
         elif metrics:
-            prometheus_log_method(self)
+            duration = self.proxy.request_duration(self.request.method or "", self.get_status())
+            duration.observe(self.request.request_time())
 
     def compute_etag(self) -> None:
         """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""
@@ -320,8 +330,10 @@ class ProxyHandler(JupyterHandler):
             return
         if self._is_websocket():
             await self._tunnel_websocket()
-        else:
+        elif self._has_body:  # a GET with a body: unusual, but forwarded as it comes
             await self._finish_http()
+        else:
+            await self._proxy_http()
 
     def on_connection_close(self) -> None:
         forward = getattr(self, "_forward", None)
@@ -382,6 +394,18 @@ class ServiceRootRedirect(JupyterHandler):
     def get(self, name: str) -> None:
         query = f"?{self.request.query}" if self.request.query else ""
         self.redirect(f"{self.base_url}svc/{name}/{query}", permanent=False)
+
+
+def route_first(app: web.Application) -> bool:
+    """Move the rules of this extension to the front of the server's routing table: a request is
+    matched against every pattern before its own, and those of the extensions loaded earlier
+    cost each proxied request ~10 us. Nothing else serves ``svc/``, so no other route changes."""
+    rules = app.default_router.rules
+    for index, rule in enumerate(rules):
+        if any(getattr(inner, "target", None) is ProxyHandler for inner in getattr(rule.target, "rules", ())):
+            rules.insert(0, rules.pop(index))
+            return True
+    return False
 
 
 def proxy_routes() -> list[tuple[str, type[web.RequestHandler]]]:

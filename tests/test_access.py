@@ -126,3 +126,17 @@ def test_memo_rules() -> None:
     quiet.addHandler(logging.NullHandler(logging.DEBUG))
     assert emits_debug(quiet)
     assert jupyter_log_metrics(print) is None
+
+
+async def test_proxy_routes_come_first_and_every_other_route_still_answers(api, get, jp_serverapp):
+    """route_first() puts this extension's rules before those of the extensions loaded earlier."""
+    from jupyter_svc.proxy import ProxyHandler
+
+    first = jp_serverapp.web_app.default_router.rules[0].target
+    assert any(getattr(rule, "target", None) is ProxyHandler for rule in first.rules)
+    await _echo(api)
+    auth = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
+    assert await get("api/status", auth) == 200  # jupyter_server's own
+    assert await get("api/terminals", auth) == 200  # an extension loaded before this one
+    assert await get("svc/api/services", auth) == 200
+    assert await get("svc/echo/", auth) == 200
