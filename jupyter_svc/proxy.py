@@ -30,7 +30,7 @@ from .manager import ServiceManager
 from .metrics import Metrics
 from .spec import RESERVED_NAMES
 from .status import ServiceState
-from .tunnel import Tunnel
+from .tunnel import ServiceSide, Tunnel
 from .upstream import Exchange, UpstreamError, UpstreamPool
 from .wake_page import wake_page
 
@@ -361,23 +361,26 @@ class ProxyHandler(JupyterHandler):
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
         target = self._upstream_target(endpoint)
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        service = ServiceSide()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                endpoint.host, endpoint.port, ssl=endpoint.scheme == "https", limit=1 << 16), 10)
-            writer.write(head.encode("latin-1"))
-            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            await asyncio.wait_for(asyncio.get_running_loop().create_connection(
+                lambda: service, endpoint.host, endpoint.port, ssl=endpoint.scheme == "https"), 10)
+            assert service.transport is not None
+            service.transport.write(head.encode("latin-1"))
+            answer = await asyncio.wait_for(asyncio.shield(service.answer), 30)
+        except (OSError, asyncio.TimeoutError) as exc:
+            service.close()
             proxy.metrics.errors.labels(name, "upstream").inc()
             return self._fail(502, f"{name} did not accept the WebSocket: {exc or type(exc).__name__}")
         status = answer.split(b" ", 2)[1] if answer.count(b" ") >= 2 else b"502"
         if status != b"101":
-            writer.close()
+            service.close()
             code = int(status) if status.isdigit() and 400 <= int(status) < 600 else 502
             return self._fail(code, f"{name} refused the WebSocket (HTTP {status.decode('latin-1')})")
         client = self.request.connection.detach()  # type: ignore[union-attr]
         self._finished = True  # tornado must not write a response of its own on this connection
         await client.write(answer)
-        tunnel = Tunnel(client, reader, writer, proxy.settings.websocket_max_message_size,
+        tunnel = Tunnel(client, service, proxy.settings.websocket_max_message_size,
                         lambda: proxy.tracker.socket_message(name, id(tunnel)))
         proxy.tracker.socket_opened(name, id(tunnel), tunnel.close)
         proxy.metrics.request_done(name, 101)

@@ -82,16 +82,102 @@ def close_frame(code: int, reason: str, masked: bool) -> bytes:
     return bytes([0x88, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
+class ServiceSide(asyncio.Protocol):
+    """The service's end of a tunnel. It reads the handshake answer, then writes whatever the
+    service sends straight to the browser's stream from ``data_received`` (no coroutine, no
+    stream reader per message), pausing the service while the browser lags."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.answer: asyncio.Future[bytes] = loop.create_future()  # the handshake's response head
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self._early = b""
+        self._client: IOStream | None = None
+        self._on_traffic: Callable[[], None] = lambda: None
+        self._writable: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._client is not None:
+            self._forward(data)
+            return
+        self._early += data
+        if self.answer.done():
+            return  # frames that came right after the answer wait for attach()
+        end = self._early.find(b"\r\n\r\n")
+        if end >= 0:
+            answer, self._early = self._early[:end + 4], self._early[end + 4:]
+            self.answer.set_result(answer)
+        elif len(self._early) > 65536 and self.transport is not None:
+            self.transport.close()  # no end of head in 64 KiB: not an HTTP answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(ConnectionError(f"closed before answering{f': {exc}' if exc else ''}"))
+            self.answer.exception()  # retrieved: nobody may be waiting any more
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    async def writable(self) -> None:
+        if self._writable is not None:
+            await self._writable
+
+    def attach(self, client: IOStream, on_traffic: Callable[[], None]) -> None:
+        """From now on, what the service sends goes to ``client``."""
+        self._client, self._on_traffic = client, on_traffic
+        early, self._early = self._early, b""
+        if early:
+            self._forward(early)
+
+    def _forward(self, data: bytes) -> None:
+        assert self._client is not None and self.transport is not None
+        try:
+            written = self._client.write(data)
+        except StreamClosedError:
+            self.transport.close()
+            return
+        self._on_traffic()
+        if not written.done():
+            self.transport.pause_reading()
+            written.add_done_callback(self._resume)
+
+    def _resume(self, written: asyncio.Future[None]) -> None:
+        if written.cancelled() or written.exception() is not None:
+            if self.transport is not None:
+                self.transport.close()  # the browser is gone
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
 class Tunnel:
     """Copies bytes both ways between a browser's stream and a service's connection."""
 
-    def __init__(self, client: IOStream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 limit: int, on_traffic: Callable[[], None]) -> None:
-        self.client, self.reader, self.writer = client, reader, writer
+    def __init__(self, client: IOStream, service: ServiceSide, limit: int,
+                 on_traffic: Callable[[], None]) -> None:
+        self.client, self.service = client, service
         self.guard = FrameGuard(limit)
         self.on_traffic = on_traffic
 
     async def _from_client(self) -> None:
+        transport = self.service.transport
+        assert transport is not None
         while True:
             data = await self.client.read_bytes(65536, partial=True)
             try:
@@ -99,34 +185,34 @@ class Tunnel:
             except MessageTooBig as exc:
                 self.close(1009, str(exc))
                 return
-            self.writer.write(data)
-            await self.writer.drain()
-            self.on_traffic()
-
-    async def _from_service(self) -> None:
-        while data := await self.reader.read(65536):
-            await self.client.write(data)
+            transport.write(data)
+            await self.service.writable()
             self.on_traffic()
 
     async def run(self) -> None:
-        tasks = [asyncio.ensure_future(self._from_client()), asyncio.ensure_future(self._from_service())]
+        self.service.attach(self.client, self.on_traffic)
+        from_client = asyncio.ensure_future(self._from_client())
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([from_client, self.service.closed], return_when=asyncio.FIRST_COMPLETED)
+            if self.service.closed.done() and not self.client.closed():
+                # the service's last frames (its close frame) may still be on their way out
+                with contextlib.suppress(StreamClosedError, asyncio.TimeoutError):
+                    await asyncio.wait_for(self.client.write(b""), 5)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.writer.close()
+            from_client.cancel()
+            await asyncio.gather(from_client, return_exceptions=True)
+            self.service.close()
             self.client.close()
 
     def close(self, code: int, reason: str) -> None:
         """Say goodbye to both sides with a close frame, then cut the tunnel."""
         with contextlib.suppress(StreamClosedError):
             self.client.write(close_frame(code, reason, masked=False))
-        if not self.writer.is_closing():
-            self.writer.write(close_frame(code, reason, masked=True))
+        transport = self.service.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(close_frame(code, reason, masked=True))
         asyncio.get_running_loop().call_later(0.5, self._cut)
 
     def _cut(self) -> None:
-        self.writer.close()
+        self.service.close()
         self.client.close()
