@@ -107,7 +107,7 @@ def machine() -> dict[str, str]:
 def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
     m, h, w, r, a = res["machine"], s["http"], s["ws"], s["ratios"], res["args"]
     names = {"direct": "direct (nginx)", "svc": "jupyter-svc", "jsp": "jupyter-server-proxy",
-             "plain": "ceiling: bare tornado handler in the svc server", "auth": "ceiling: authenticated "
+             "plain": "ceiling: bare tornado handler in the svc server", "auth": "reference: authenticated "
              "Jupyter handler in the svc server", "relay": "ceiling: raw Python TCP relay to nginx"}
     L: list[str] = []
     add = L.append
@@ -160,7 +160,9 @@ def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
     add("## Ceilings: what no proxy inside this Jupyter server (or written in Python) can pass\n")
     add("Measured in the same run, on the same machine: `benchmarks/ceiling_ext.py` (bare handlers loaded")
     add("into the jupyter-svc server, answering from memory) and `benchmarks/tcp_relay.py` (asyncio")
-    add("protocols copying bytes between two sockets, no HTTP, no auth).\n")
+    add("protocols copying bytes between two sockets, no HTTP, no auth). The authenticated handler is a")
+    add("reference, not a ceiling: it asks Jupyter's IdentityProvider on every request, which the proxy")
+    add("does once per credentials and `auth_cache_seconds` (`jupyter_svc/access.py`).\n")
     add("| ceiling | measured | target it bounds |")
     add("|---|---|---|")
     add(f"| bare tornado handler, 1 KiB: requests/s / jsp | {r['plain_jsp_rps_1k']:.2f}x | svc / jsp >= 5x "
