@@ -123,7 +123,7 @@ class Connection(asyncio.BufferedProtocol):
         buffer, self._reading = self._reading, None
         assert buffer is not None
         if buffer is self.buffers.scratch:
-            self.data_received(bytes(buffer[:nbytes]))
+            self.data_received(bytes(memoryview(buffer)[:nbytes]))  # one copy, not two
         else:
             self._body(memoryview(buffer)[:nbytes])
 
