@@ -33,7 +33,6 @@ class Usage:
     in_flight: int = 0
     sockets: dict[int, float] = field(default_factory=dict)  # id -> last message time
     closers: dict[int, Callable[[int, str], None]] = field(default_factory=dict)
-    active: Any = None  # its child of the active-connections gauge (looked up once, not per request)
 
 
 @dataclass
@@ -64,7 +63,7 @@ class ActivityTracker:
     def _usage(self, name: str) -> Usage:
         usage = self.usage.get(name)
         if usage is None:
-            usage = self.usage[name] = Usage(active=self.metrics.active.labels(name))
+            usage = self.usage[name] = Usage()
         return usage
 
     def counts(self, path: str) -> bool:
@@ -80,20 +79,20 @@ class ActivityTracker:
         usage.in_flight += 1
         if counted:
             usage.last = self._last_traffic = time.monotonic()
-        usage.active.inc()
+        self.metrics.child(self.metrics.active, name).inc()
 
     def end(self, name: str, counted: bool = True) -> None:
         usage = self._usage(name)
         usage.in_flight -= 1
         if counted:
             usage.last = self._last_traffic = time.monotonic()
-        usage.active.dec()
+        self.metrics.child(self.metrics.active, name).dec()
 
     def socket_opened(self, name: str, key: int, close: Callable[[int, str], None]) -> None:
         usage = self._usage(name)
         usage.sockets[key] = usage.last = self._last_traffic = time.monotonic()
         usage.closers[key] = close
-        usage.active.inc()
+        self.metrics.child(self.metrics.active, name).inc()
 
     def socket_message(self, name: str, key: int) -> None:
         usage = self._usage(name)
@@ -102,7 +101,7 @@ class ActivityTracker:
     def socket_closed(self, name: str, key: int) -> None:
         usage = self._usage(name)
         if usage.sockets.pop(key, None) is not None:
-            usage.active.dec()
+            self.metrics.child(self.metrics.active, name).dec()
         usage.closers.pop(key, None)
 
     # --------------------------------------------------------------- decisions

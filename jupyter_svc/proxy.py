@@ -35,6 +35,7 @@ from .upstream import Exchange, UpstreamError, UpstreamPool
 from .wake_page import wake_page
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
+_HANDLER_LABEL = "jupyter_svc.proxy.ProxyHandler"  # module.class, as Jupyter labels its handlers
 
 
 @dataclass
@@ -56,16 +57,7 @@ class Proxy:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
         self.access = AccessMemo(settings.auth_cache_seconds)
-        self._durations: dict[tuple[str, int], Any] = {}
         self.upstream = upstream or UpstreamPool(settings.upstream_connections)
-
-    def request_duration(self, method: str, status: int) -> Any:
-        """Jupyter's request-duration histogram, labelled as its own request logger does."""
-        child = self._durations.get((method, status))
-        if child is None:
-            child = self._durations[method, status] = HTTP_REQUEST_DURATION_SECONDS.labels(
-                method=method, handler=f"{ProxyHandler.__module__}.{ProxyHandler.__name__}", status_code=status)
-        return child
 
     async def close(self) -> None:
         await self.upstream.close()
@@ -299,8 +291,9 @@ class ProxyHandler(JupyterHandler):
         if metrics is None or self.get_status() >= 300 or emits_debug(self.log):
             super()._log()
         elif metrics:
-            duration = self.proxy.request_duration(self.request.method or "", self.get_status())
-            duration.observe(self.request.request_time())
+            # Jupyter's request-duration histogram, labelled as its own request logger does
+            self.proxy.metrics.child(HTTP_REQUEST_DURATION_SECONDS, self.request.method or "", _HANDLER_LABEL,
+                                     str(self.get_status())).observe(self.request.request_time())
 
     def compute_etag(self) -> None:
         """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""

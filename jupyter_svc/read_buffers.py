@@ -3,8 +3,8 @@
 Reading a socket the usual way allocates a new object per read (asyncio asks for up to 256 KiB,
 then shrinks it), and the copy to the browser keeps it alive meanwhile: for a large body that is
 most of a proxy's own CPU. Reading into a buffer that is kept and lent as is (a memoryview) costs
-neither. The rule that makes lending safe lives with the connection (upstream.py): a buffer is
-read into again only once the write holding part of it is done.
+neither. The rule that makes lending safe lives with the connection (upstream_connection.py):
+a buffer is read into again only once the write holding part of it is done.
 """
 
 from __future__ import annotations

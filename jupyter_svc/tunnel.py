@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from tornado.iostream import IOStream, StreamClosedError
 
+from .upstream_connection import WriteFlow
+
 
 class MessageTooBig(Exception):
     pass
@@ -82,7 +84,7 @@ def close_frame(code: int, reason: str, masked: bool) -> bytes:
     return bytes([0x88, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-class ServiceSide(asyncio.Protocol):
+class ServiceSide(WriteFlow, asyncio.Protocol):
     """The service's end of a tunnel. It reads the handshake answer, then writes whatever the
     service sends straight to the browser's stream from ``data_received`` (no coroutine, no
     stream reader per message), pausing the service while the browser lags."""
@@ -95,7 +97,6 @@ class ServiceSide(asyncio.Protocol):
         self._early = b""
         self._client: IOStream | None = None
         self._on_traffic: Callable[[], None] = lambda: None
-        self._writable: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -122,18 +123,6 @@ class ServiceSide(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
         self.resume_writing()
-
-    def pause_writing(self) -> None:
-        self._writable = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-        self._writable = None
-
-    async def writable(self) -> None:
-        if self._writable is not None:
-            await self._writable
 
     def attach(self, client: IOStream, on_traffic: Callable[[], None]) -> None:
         """From now on, what the service sends goes to ``client``."""

@@ -82,7 +82,25 @@ class Exchange:
         return self.finished
 
 
-class Connection(asyncio.BufferedProtocol):
+class WriteFlow:
+    """Mixin for a protocol: something to await while its transport's write buffer is full."""
+
+    _writable: asyncio.Future[None] | None = None
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    async def writable(self) -> None:
+        if self._writable is not None:
+            await self._writable
+
+
+class Connection(WriteFlow, asyncio.BufferedProtocol):
     """One keep-alive connection to a service: writes request heads, frames response bodies."""
 
     def __init__(self, key: tuple[str, str, int], buffers: ReadBuffers,
@@ -95,7 +113,6 @@ class Connection(asyncio.BufferedProtocol):
         self.framing = ""  # head | length | chunked | close | done
         self.left = 0
         self.chunked: ChunkedDecoder | None = None
-        self.writable: asyncio.Future[None] | None = None
         self.reused = False
         self.idle_since = 0.0  # loop time it went back to the pool
         self.paused = False  # by a sink's pending write
@@ -137,14 +154,6 @@ class Connection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-
-    def pause_writing(self) -> None:
-        self.writable = self.loop.create_future()
-
-    def resume_writing(self) -> None:
-        if self.writable is not None and not self.writable.done():
-            self.writable.set_result(None)
-        self.writable = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_lost(self)
@@ -303,8 +312,7 @@ class Connection(asyncio.BufferedProtocol):
             if not chunk:
                 continue
             self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
-            if self.writable is not None:
-                await self.writable
+            await self.writable()
             if self.transport.is_closing():
                 return
         if chunked:
