@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._version import __version__
+from jupyter_svc._version import __version__
 
 __all__ = ["AsyncClient", "Client", "__version__"]
 
@@ -12,16 +12,16 @@ __all__ = ["AsyncClient", "Client", "__version__"]
 def __getattr__(name: str) -> Any:
     """``jupyter_svc.Client`` without importing the client when the server loads the extension."""
     if name in ("Client", "AsyncClient"):
-        from . import client
+        from jupyter_svc import client
 
         return getattr(client, name)
     raise AttributeError(name)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from .app import SvcExtension
+    from jupyter_svc.server.app import SvcExtension
 
-    return [{"module": "jupyter_svc.app", "app": SvcExtension}]
+    return [{"module": "jupyter_svc.server.app", "app": SvcExtension}]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -30,6 +30,6 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext jupyter_svc` registers the %svc and %%svc magics."""
-    from .magics import load_ipython_extension as load
+    from jupyter_svc.notebook.magics import load_ipython_extension as load
 
     load(ipython)

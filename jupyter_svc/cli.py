@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from .api_calls import ApiError, ServerNotFound
-from .client import Client
-from .display import ApplyTable, ServiceCard, ServiceTable
+from jupyter_svc.client.api_calls import ApiError, ServerNotFound
+from jupyter_svc.client.clients import Client
+from jupyter_svc.notebook.display import ApplyTable, ServiceCard, ServiceTable
 
 OK, FAILED, USAGE, NO_SERVER, NO_SERVICE = 0, 1, 2, 3, 4
 

@@ -12,7 +12,7 @@ from conftest import echo_command
 from jupyter_server.prometheus.metrics import HTTP_REQUEST_DURATION_SECONDS
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from jupyter_svc.access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
+from jupyter_svc.proxy.access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ class Records(logging.Handler):
 async def test_access_log_and_jupyter_request_histogram_still_see_proxied_requests(api, get, jp_serverapp):
     await _echo(api)
     auth = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
-    handler_label = "jupyter_svc.proxy.ProxyHandler"
+    handler_label = "jupyter_svc.proxy.handler.ProxyHandler"
 
     def histogram_count() -> float:
         for metric in HTTP_REQUEST_DURATION_SECONDS.collect():
@@ -130,7 +130,7 @@ def test_memo_rules() -> None:
 
 async def test_proxy_routes_come_first_and_every_other_route_still_answers(api, get, jp_serverapp):
     """route_first() puts this extension's rules before those of the extensions loaded earlier."""
-    from jupyter_svc.proxy import ProxyHandler
+    from jupyter_svc.proxy.handler import ProxyHandler
 
     first = jp_serverapp.web_app.default_router.rules[0].target
     assert any(getattr(rule, "target", None) is ProxyHandler for rule in first.rules)

@@ -145,7 +145,7 @@ async def test_apply_is_all_or_nothing_then_merge_and_replace(api):
 
 
 async def test_schema_and_openapi_match_the_routes(api, jp_serverapp):
-    from jupyter_svc.handlers import NAME, SvcHandler, api_routes
+    from jupyter_svc.server.handlers import NAME, SvcHandler, api_routes
 
     code, schema = await api("GET", "schema")
     assert code == 200 and schema["title"] == "ServiceSpec" and "scale_to_zero" in schema["properties"]

@@ -18,9 +18,9 @@ from conftest import echo_command
 from notebook_helpers.fixtures import fetch, live
 from notebook_helpers.server import LiveServer, live_server
 
-from jupyter_svc.client import ApiError, ApplyReport, AsyncClient, Client, ServerNotFound
-from jupyter_svc.discovery import candidates, runtime_servers
-from jupyter_svc.status import ServiceState, ServiceView
+from jupyter_svc.client.clients import ApiError, ApplyReport, AsyncClient, Client, ServerNotFound
+from jupyter_svc.client.discovery import candidates, runtime_servers
+from jupyter_svc.model.status import ServiceState, ServiceView
 
 __all__ = ["live"]
 

@@ -17,7 +17,7 @@ from jupyter_client.manager import start_new_kernel
 from notebook_helpers.fixtures import api, fetch, fetch_until, live, run_notebook
 from notebook_helpers.server import LiveServer
 
-from jupyter_svc.magic_args import COMMANDS, UsageError, merge_patch, parse
+from jupyter_svc.notebook.magic_args import COMMANDS, UsageError, merge_patch, parse
 
 __all__ = ["live"]  # the fixture, imported for pytest
 

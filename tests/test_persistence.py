@@ -18,9 +18,9 @@ import psutil
 import pytest
 from conftest import echo_command
 
-from jupyter_svc.spec import ServiceSpec
-from jupyter_svc.status import ServiceState, ServiceStatus
-from jupyter_svc.store import STATUS_WRITE_DELAY, Store
+from jupyter_svc.model.spec import ServiceSpec
+from jupyter_svc.model.status import ServiceState, ServiceStatus
+from jupyter_svc.services.store import STATUS_WRITE_DELAY, Store
 
 
 def free_port() -> int:
@@ -130,9 +130,9 @@ async def test_service_dies_with_a_crashed_server(tmp_path):
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
-    from jupyter_svc.spec import ServiceSpec
-    from jupyter_svc.status import ServiceStatus
-    from jupyter_svc.store import Store
+    from jupyter_svc.model.spec import ServiceSpec
+    from jupyter_svc.model.status import ServiceStatus
+    from jupyter_svc.services.store import Store
 
     async def main():
         store = Store(__import__("pathlib").Path(sys.argv[1]))

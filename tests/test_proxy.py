@@ -406,7 +406,7 @@ async def test_websocket_limits_and_scale_down_close(api, base, jp_auth_header, 
 def test_frame_guard_follows_fragmented_frames_across_chunks():
     import struct
 
-    from jupyter_svc.tunnel import FrameGuard, MessageTooBig
+    from jupyter_svc.proxy.tunnel import FrameGuard, MessageTooBig
 
     def frame(payload: bytes, fin: bool, opcode: int) -> bytes:
         head = bytes([(0x80 if fin else 0) | opcode])

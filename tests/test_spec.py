@@ -8,10 +8,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from jupyter_svc.errors import from_validation_error
-from jupyter_svc.placeholders import env_var_for, fill
-from jupyter_svc.spec import Manifest, ServiceSpec
-from jupyter_svc.units import format_duration, parse_duration, parse_quantity
+from jupyter_svc.model.errors import from_validation_error
+from jupyter_svc.model.placeholders import env_var_for, fill
+from jupyter_svc.model.spec import Manifest, ServiceSpec
+from jupyter_svc.model.units import format_duration, parse_duration, parse_quantity
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -17,8 +17,8 @@ from notebook_helpers.fixtures import fetch_until, live
 from notebook_helpers.server import LiveServer
 
 from jupyter_svc.client import Client
-from jupyter_svc.spec import ServiceSpec
-from jupyter_svc.templates import ENTRY_POINT_GROUP, Registry, Template, builtin_templates, get_template
+from jupyter_svc.model.spec import ServiceSpec
+from jupyter_svc.notebook.templates import ENTRY_POINT_GROUP, Registry, Template, builtin_templates, get_template
 
 __all__ = ["live"]
 
@@ -119,7 +119,7 @@ def test_parameters_are_checked_and_paths_made_absolute(tmp_path: Path, monkeypa
 def plugin_path(tmp_path: Path) -> Iterator[Path]:
     """A real installed distribution (a .dist-info folder on sys.path) declaring entry points."""
     (tmp_path / "svc_plugin_demo.py").write_text(textwrap.dedent("""
-        from jupyter_svc.templates import Param, Template
+        from jupyter_svc.notebook.templates import Param, Template
         TEMPLATE = Template("hello", "says hello", lambda v: {"command": ["echo", v["who"]]},
                             (Param("who", "whom to greet", "world"),))
         def broken():

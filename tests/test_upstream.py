@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from jupyter_svc.backends.base import Endpoint
-from jupyter_svc.http1 import ChunkedDecoder, MalformedHTTP, parse_response_head
-from jupyter_svc.upstream import UpstreamError, UpstreamPool
+from jupyter_svc.upstream.http1 import ChunkedDecoder, MalformedHTTP, parse_response_head
+from jupyter_svc.upstream.pool import UpstreamError, UpstreamPool
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

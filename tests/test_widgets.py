@@ -14,10 +14,10 @@ from notebook_helpers.fixtures import api, fetch, live, run_notebook
 from notebook_helpers.server import LiveServer
 
 from jupyter_svc.client import Client
-from jupyter_svc.spec import spec_json_schema
-from jupyter_svc.status import ServiceState
+from jupyter_svc.model.spec import spec_json_schema
+from jupyter_svc.model.status import ServiceState
+from jupyter_svc.notebook.widgets.schema_fields import UNSET, ListField, MapField, ObjectField
 from jupyter_svc.widgets import ServiceBoard, ServiceForm
-from jupyter_svc.widgets.schema_fields import UNSET, ListField, MapField, ObjectField
 
 __all__ = ["live"]
 

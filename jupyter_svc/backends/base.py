@@ -11,8 +11,8 @@ import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from ..errors import FieldError
-from ..spec import ServiceSpec
+from jupyter_svc.model.errors import FieldError
+from jupyter_svc.model.spec import ServiceSpec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+"""The embedded default backend: services as local process groups."""
+
+from .backend import LocalBackend, PortAllocator
+
+__all__ = ["LocalBackend", "PortAllocator"]

@@ -1,0 +1,1 @@
+"""The notebook side: %svc magics, cell apps (templates), rich display and ipywidgets."""

@@ -1,0 +1,400 @@
+"""``%svc`` and ``%%svc``: every REST operation as one line, and apps served from a cell.
+
+Errors never surface as tracebacks: bad arguments print a short usage text, API errors print the
+server's message with its field-level details (see :func:`format_error`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+import yaml
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.display import display
+
+from jupyter_svc.client.api_calls import ApiError
+from jupyter_svc.client.clients import Client
+from jupyter_svc.model.status import ServiceView
+
+from .display import ApplyTable, Link, ServiceCard, ServiceTable, text_table
+from .magic_args import (
+    COMMANDS,
+    NAMED,
+    UsageError,
+    flags_of,
+    format_error,
+    help_text,
+    key_values,
+    load_manifest,
+    merge_patch,
+    overrides,
+    parse,
+    split_line,
+    type_of,
+)
+from .templates import Template, registry
+
+#: Where ``%%svc TEMPLATE NAME`` writes the cell, relative to the kernel's working directory.
+CELL_DIR = ".jupyter-svc"
+
+
+class _Progress:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<i>⏳ {self.text}</i>"
+
+
+@magics_class
+class SvcMagics(Magics):
+    """The ``%svc`` magics; one client per kernel, found the first time it is needed."""
+
+    def __init__(self, shell: Any = None, client: Client | None = None) -> None:
+        super().__init__(shell)
+        self._client = client
+        self._names: tuple[float, list[str]] = (0.0, [])
+        self._line = ""
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client()
+        return self._client
+
+    @no_var_expand
+    @line_cell_magic
+    def svc(self, line: str, cell: str | None = None) -> Any:
+        try:
+            return self._dispatch(line, cell)
+        except UsageError as exc:
+            print(str(exc).rstrip(), file=sys.stderr)
+        except ApiError as exc:
+            print(format_error(exc), file=sys.stderr)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+        return None
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def _dispatch(self, line: str, cell: str | None) -> Any:
+        self._line = line
+        if cell is not None:
+            return self._cell(line, cell)
+        ns, command = parse(line)
+        if ns.command in COMMANDS:
+            handler = getattr(self, f"_do_{ns.command}")
+            return handler(ns, command) if ns.command == "create" else handler(ns)
+        template = registry.get(ns.command)
+        params = {p.name: getattr(ns, p.name, None) for p in template.params if p.kind != "argv"}
+        params = {k: v for k, v in params.items() if v is not None}
+        for p in template.params:
+            if p.kind == "argv" and command:
+                params[p.name] = command
+        return self._deploy(template, ns.name, params, ns)
+
+    def _cell(self, line: str, cell: str) -> Any:
+        words, _ = split_line(line)
+        if not words or words[0] == "apply":
+            ns = argparse.Namespace(mode="merge", dry_run=False, wait=120.0)
+            if words:
+                ns, _ = parse(line)
+                if ns.command == "help":
+                    return self._do_help(ns)
+                if ns.file:
+                    raise UsageError("%%svc apply takes the manifest from the cell, not -f")
+            return self._apply(load_manifest(cell, "the cell"), ns)
+        name = words[0]
+        try:
+            template = registry.get(name)
+        except KeyError:
+            raise UsageError(f"%%svc takes `apply` or a template ({', '.join(self._cell_templates())}), "
+                             f"not {name!r}") from None
+        if not template.source_param:
+            raise UsageError(f"template {name!r} does not serve code from a cell; use `%svc {name} ...`")
+        ns, _ = parse(line)
+        if ns.command == "help":
+            return self._do_help(ns)
+        _check_name(ns.name)  # before a folder is made for it
+        source = next(p for p in template.params if p.name == template.source_param)
+        folder = Path.cwd() / CELL_DIR / ns.name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / template.source_file
+        old = path.read_text() if path.exists() else None
+        path.write_text(_cell_source(cell, template))
+        params = {p.name: getattr(ns, p.name) for p in template.params
+                  if p.kind != "argv" and getattr(ns, p.name, None) is not None}
+        params[source.name] = str(folder if source.kind == "dir" else path)
+        return self._deploy(template, ns.name, params, ns, code_changed=old is not None and old != path.read_text())
+
+    @staticmethod
+    def _cell_templates() -> list[str]:
+        return [t.name for t in registry.all() if t.source_param]
+
+    # -- showing results ----------------------------------------------------------------------
+
+    def _wait(self, ns: argparse.Namespace) -> float | None:
+        return None if getattr(ns, "no_wait", False) else float(ns.wait)
+
+    def _card(self, view: ServiceView, note: str = "") -> ServiceCard:
+        logs = ""
+        if view.status.state.value == "failed":
+            try:
+                logs = self.client.logs(view.name, 20)
+            except ApiError:
+                logs = ""
+        return ServiceCard(view, self.client.link(view), logs, note)
+
+    def _act(self, text: str, call: Any, *args: Any, note: str = "") -> None:
+        """Show progress (state, seconds) while ``call`` runs, then the state and link, or the error
+        and the last log lines. The call runs in a thread so that this one can poll the state."""
+        handle = display(_Progress(text), display_id=True)
+        name = args[0] if isinstance(args[0], str) else str(args[0].get("name", ""))
+        started = time.monotonic()
+        pool = ThreadPoolExecutor(1)
+        future = pool.submit(call, *args)
+        try:
+            while True:
+                try:
+                    view = future.result(timeout=0.5)
+                    break
+                except FutureTimeout:
+                    state = self._state_of(name)
+                    if handle is not None:
+                        handle.update(_Progress(f"{text} {state} {time.monotonic() - started:.0f}s"))
+        except BaseException:
+            if handle is not None:
+                handle.update(_Progress(f"{text} failed"))
+            raise
+        finally:
+            pool.shutdown(wait=False)
+        card = self._card(view, note or f"{time.monotonic() - started:.1f}s")
+        if handle is not None:
+            handle.update(card)
+        else:  # pragma: no cover - outside IPython's display machinery
+            print(repr(card))
+
+    def _state_of(self, name: str) -> str:
+        try:
+            return self.client.get(name).status.state.value
+        except ApiError:
+            return ""
+
+    # -- subcommands --------------------------------------------------------------------------
+
+    def _do_help(self, ns: argparse.Namespace) -> None:
+        print(help_text(ns.topic))
+
+    def _do_list(self, ns: argparse.Namespace) -> ServiceTable:
+        views = self.client.list()
+        self._names = (time.monotonic(), [v.name for v in views])
+        return ServiceTable(views, self.client.link)
+
+    def _do_get(self, ns: argparse.Namespace) -> None:
+        view = self.client.get(ns.name)
+        if ns.json:
+            print(view.model_dump_json(indent=2))
+            return
+        display(self._card(view))
+        print(yaml.safe_dump(view.spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False).rstrip())
+
+    def _do_create(self, ns: argparse.Namespace, command: list[str]) -> None:
+        if not command:
+            raise UsageError("create needs the command after --, e.g. "
+                             "%svc create web -- python -m http.server {port}")
+        # a shell command is kept as typed after ' -- ' (quotes included), not re-joined from words
+        shell_text = self._line.split(" -- ", 1)[1].strip() if " -- " in self._line else " ".join(command)
+        spec: dict[str, Any] = {"name": ns.name, "command": shell_text if ns.shell else command}
+        if ns.shell:
+            spec["shell"] = True
+        spec.update(overrides(ns))
+        self._act(f"starting {ns.name}…", self.client.create, spec, self._wait(ns))
+
+    def _do_update(self, ns: argparse.Namespace) -> None:
+        patch = merge_patch(ns.set)
+        if ns.env:
+            patch.setdefault("env", {}).update(key_values(ns.env, "--env"))
+        if not patch:
+            raise UsageError("update needs at least one --set KEY=VALUE (or --env KEY=VALUE)\n"
+                             "usage: %svc update NAME --set KEY=VALUE...")
+        self._act(f"updating {ns.name}…", self.client.update, ns.name, patch, self._wait(ns))
+
+    def _do_restart(self, ns: argparse.Namespace) -> None:
+        self._act(f"restarting {ns.name}…", self.client.restart, ns.name, self._wait(ns))
+
+    def _do_wake(self, ns: argparse.Namespace) -> None:
+        self._act(f"waking {ns.name}…", self.client.wake, ns.name, self._wait(ns))
+
+    def _do_stop(self, ns: argparse.Namespace) -> None:
+        self._act(f"scaling {ns.name} to zero…", self.client.stop, ns.name, self._wait(ns))
+
+    def _do_scale(self, ns: argparse.Namespace) -> None:
+        if ns.replicas < 0:
+            raise UsageError("scale takes N >= 0 (0 scales to zero)")
+        self._act(f"scaling {ns.name} to {ns.replicas}…", self.client.scale, ns.name, ns.replicas, self._wait(ns))
+
+    def _do_enable(self, ns: argparse.Namespace) -> None:
+        self._act(f"enabling {ns.name}…", self.client.enable, ns.name, self._wait(ns))
+
+    def _do_disable(self, ns: argparse.Namespace) -> None:
+        self._act(f"disabling {ns.name}…", self.client.disable, ns.name, self._wait(ns))
+
+    def _do_delete(self, ns: argparse.Namespace) -> None:
+        self.client.delete(ns.name)
+        self._names = (0.0, [])
+        print(f"deleted {ns.name}")
+
+    def _do_logs(self, ns: argparse.Namespace) -> None:
+        if not ns.follow:
+            print(self.client.logs(ns.name, ns.tail).rstrip("\n"))
+            return
+        for line in self.client.follow_logs(ns.name, ns.tail, timeout=ns.timeout):
+            print(line, flush=True)
+
+    def _do_open(self, ns: argparse.Namespace) -> Link:
+        view = self.client.get(ns.name)
+        return Link(self.client.link(view), f"open {ns.name} ({view.status.state.value})")
+
+    def _do_apply(self, ns: argparse.Namespace) -> ApplyTable:
+        if not ns.file:
+            raise UsageError("apply needs -f FILE (or use %%svc apply with the manifest in the cell)\n"
+                             "usage: %svc apply -f FILE [--mode merge|replace] [--dry-run]")
+        try:
+            text = Path(ns.file).expanduser().read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read {ns.file}: {exc.strerror or exc}") from None
+        return self._apply(load_manifest(text, ns.file), ns)
+
+    def _apply(self, manifest: Any, ns: argparse.Namespace) -> ApplyTable:
+        report = self.client.apply(manifest, ns.mode, ns.dry_run, None if ns.dry_run else ns.wait)
+        self._names = (0.0, [])
+        return ApplyTable(report)
+
+    def _do_schema(self, ns: argparse.Namespace) -> None:
+        schema = self.client.schema()
+        if ns.json:
+            print(json.dumps(schema, indent=2))
+            return
+        required = set(schema.get("required", []))
+        rows = [[("*" if key in required else "") + key, type_of(prop), str(prop.get("description", ""))]
+                for key, prop in schema.get("properties", {}).items()]
+        print(text_table(("FIELD", "TYPE", "DESCRIPTION"), rows))
+
+    def _do_templates(self, ns: argparse.Namespace) -> None:
+        rows = [[t.name, " ".join("--" + p.name.replace("_", "-") for p in t.params if p.kind != "argv"),
+                 "cell" if t.source_param else "", "yes" if t.available() else "not installed", t.description]
+                for t in registry.all()]
+        print(text_table(("TEMPLATE", "PARAMETERS", "FROM A CELL", "FRAMEWORK", "DESCRIPTION"), rows))
+
+    def _do_connect(self, ns: argparse.Namespace) -> None:
+        client = Client(ns.url, ns.token)
+        client.list()
+        self._client = client
+        print(f"connected to {client.server.url}")
+
+    # -- templates ----------------------------------------------------------------------------
+
+    def _deploy(self, template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
+                code_changed: bool = False) -> None:
+        try:
+            spec = template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            existing: ServiceView | None = self.client.get(name)
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise
+            existing = None
+        wait = self._wait(ns)
+        verb = "updating" if existing else "starting"
+        self._act(f"{verb} {name} ({template.name})…", self.client.put, spec, wait)
+        if existing is not None and code_changed and not template.reloads and _same_runtime(existing, spec):
+            # the spec did not change, so the server keeps the instance: restart it for the new code
+            self._act(f"restarting {name} with the new code…", self.client.restart, name, wait)
+
+    # -- completion -----------------------------------------------------------------------------
+
+    def service_names(self) -> list[str]:
+        stamp, names = self._names
+        if time.monotonic() - stamp > 5:
+            try:
+                names = [v.name for v in self.client.list()]
+            except ApiError:
+                names = []
+            self._names = (time.monotonic(), names)
+        return names
+
+    def complete(self, text_until_cursor: str) -> list[str]:
+        """Candidates for the word at the end of ``text_until_cursor`` (a ``%svc`` line)."""
+        words = text_until_cursor.split()
+        current = "" if text_until_cursor.endswith(" ") or not words else words.pop()
+        args = words[1:]
+        subcommands = [*COMMANDS, *(t for t in registry.names() if t not in COMMANDS)]
+        if words and words[0].startswith("%%"):
+            subcommands = ["apply", *self._cell_templates()]
+        if not args or (len(args) == 1 and args[0] == "help"):
+            options = subcommands
+        elif len(args) == 1 and args[0] in NAMED and not current.startswith("-"):
+            options = self.service_names()
+        elif current.startswith("-"):
+            options = flags_of(args[0])
+        else:
+            options = []
+        return [o for o in options if o.startswith(current)]
+
+
+def _check_name(name: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from jupyter_svc.model.spec import ServiceName
+
+    try:
+        TypeAdapter(ServiceName).validate_python(name)
+    except ValidationError as exc:
+        raise UsageError(f"{name!r} is not a service name: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") \
+            from None
+
+
+def _same_runtime(existing: ServiceView, spec: dict[str, Any]) -> bool:
+    from pydantic import ValidationError
+
+    from jupyter_svc.model.spec import ServiceSpec
+
+    try:
+        return existing.spec.runtime_view() == ServiceSpec.model_validate(spec).runtime_view()
+    except ValidationError:
+        return False
+
+
+def _cell_source(cell: str, template: Template) -> str:
+    if not template.source_file.endswith(".ipynb"):
+        return cell if cell.endswith("\n") else cell + "\n"
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return str(nbformat.writes(notebook))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%svc``/``%%svc`` and their tab completion (``%load_ext jupyter_svc``)."""
+    magics = SvcMagics(ipython)
+    SvcMagics.svc.__doc__ = help_text()
+    ipython.register_magics(magics)
+
+    def complete(_self: Any, event: Any) -> list[str]:
+        return magics.complete(event.text_until_cursor)
+
+    for key in ("%svc", "%%svc"):
+        ipython.set_hook("complete_command", complete, str_key=key)

@@ -1,0 +1,411 @@
+"""HTTP and WebSocket proxy at ``{base_url}svc/<name>/``, waking services from zero.
+
+Bodies stream both ways in chunks (no buffering; a slow browser pauses reading from the service);
+one pool of keep-alive connections (``upstream.py``) serves every request. Only registered
+services are reachable: the route takes a name, never a host or a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.prometheus.metrics import HTTP_REQUEST_DURATION_SECONDS
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from jupyter_svc.backends.base import Endpoint
+from jupyter_svc.model.errors import NotFound, SvcError, Unavailable
+from jupyter_svc.model.spec import RESERVED_NAMES
+from jupyter_svc.model.status import ServiceState
+from jupyter_svc.services.activity import ActivityTracker
+from jupyter_svc.services.manager import ServiceManager
+from jupyter_svc.services.metrics import Metrics
+from jupyter_svc.upstream.pool import Exchange, UpstreamError, UpstreamPool
+
+from .access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
+from .headers import downstream_headers, upstream_headers
+from .tunnel import ServiceSide, Tunnel
+from .wake_page import wake_page
+
+_BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
+_HANDLER_LABEL = "jupyter_svc.proxy.ProxyHandler"  # module.class, as Jupyter labels its handlers
+
+
+@dataclass
+class ProxySettings:
+    wake_timeout: float = 120.0
+    max_held_requests: int = 1000
+    wake_page: bool = True
+    max_body_size: int = 10 * 1024**3
+    websocket_max_message_size: int = 64 * 1024**2
+    upstream_connections: int = 512
+    auth_cache_seconds: float = 10.0
+
+
+class Proxy:
+    """What every proxy request shares: the pooled client, the wake queue counts."""
+
+    def __init__(self, manager: ServiceManager, tracker: ActivityTracker, metrics: Metrics,
+                 settings: ProxySettings, upstream: UpstreamPool | None = None) -> None:
+        self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
+        self.held: dict[str, int] = {}
+        self.access = AccessMemo(settings.auth_cache_seconds)
+        self.upstream = upstream or UpstreamPool(settings.upstream_connections)
+
+    async def close(self) -> None:
+        await self.upstream.close()
+
+    async def endpoint(self, name: str) -> tuple[Endpoint, bool]:
+        """A ready endpoint, holding the caller through a wake; True if it was a cold start."""
+        manager = self.manager
+        external = manager.external_endpoint(name)
+        if external is not None:
+            if manager.services[name].status.state is ServiceState.disabled:
+                raise Unavailable(f"{name} is disabled; enable it to use it")
+            return external, False
+        svc = manager.services[name]
+        if svc.status.state is ServiceState.ready and svc.instance is not None:
+            return svc.instance.endpoint, False
+        held = self.held.get(name, 0)
+        if held >= self.settings.max_held_requests:
+            raise Unavailable(f"{name} is waking up and {held} requests are already waiting; retry shortly")
+        self.held[name] = held + 1
+        started = time.monotonic()
+        woke = svc.ready is None
+        try:
+            endpoint = await manager.ensure_ready(name, self.settings.wake_timeout)
+        finally:
+            self.held[name] -= 1
+        if woke:
+            self.metrics.wakes.labels(name).inc()
+        self.metrics.cold_start.labels(name).observe(time.monotonic() - started)
+        return endpoint, True
+
+
+@web.stream_request_body
+class ProxyHandler(JupyterHandler):
+    """Forwards one request (or WebSocket) to the service named in the URL."""
+
+    svc_name = ""
+    _exchange: Exchange | None = None  # the upstream exchange in flight, for on_connection_close
+
+    @property
+    def proxy(self) -> Proxy:
+        proxy: Proxy = self.settings["jupyter_svc_proxy"]
+        return proxy
+
+    # ------------------------------------------------------------------ access
+    def check_xsrf_cookie(self) -> None:
+        """Apps post without Jupyter's XSRF token; a same-origin check stands in for it."""
+        if not hasattr(self, "_jupyter_current_user"):
+            return  # tornado calls this before prepare(); prepare() calls it again after auth
+        if self.token_authenticated or not self.request.headers.get("Cookie"):
+            return
+        origin = self.request.headers.get("Origin") or self.request.headers.get("Referer")
+        if not origin or urlsplit(origin).netloc != self.request.host:
+            raise web.HTTPError(403, "cross-origin write to a service refused")
+
+    def check_host(self) -> bool:
+        """Jupyter's check, remembered per Host header once it allowed it (it depends on nothing else)."""
+        host, access = self.request.host, self.proxy.access
+        if access.host_allowed(host):
+            return True
+        allowed = super().check_host()
+        if allowed:
+            access.allow_host(host)
+        return allowed
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        access = self.proxy.access
+        key = credentials_key(self.request.headers, self.request.host, "token" in self.request.query_arguments)
+        known = access.user(key)
+        if known is not None:  # Jupyter's IdentityProvider takes a user already set as authenticated
+            self._jupyter_current_user, self._token_authenticated = known
+        await super().prepare(_redirect_to_login=False)
+        if self._finished:
+            return
+        if known is None:
+            access.remember_user(key, self.current_user, self.token_authenticated)
+        name = self.path_kwargs["name"]
+        svc = self.proxy.manager.services.get(name)
+        if svc is None:
+            raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)")
+        self.svc_name = name
+        if not svc.spec.public:
+            if self.current_user is None:
+                if self.request.method in ("GET", "HEAD") and not self._is_websocket():
+                    self.redirect(f"{self.get_login_url()}?next={self.request.uri}")
+                    return
+                raise web.HTTPError(403, "log in to Jupyter to use this service")
+            if not self.authorizer.is_authorized(self, self.current_user, "execute", "svc"):
+                raise web.HTTPError(403, f"not authorized to use service {name!r}")
+        connection: Any = self.request.connection
+        connection.set_max_body_size(self.proxy.settings.max_body_size)
+        if self._is_websocket():
+            return
+        if self._wants_wake_page(svc.status.state):
+            self.proxy.manager.spawn(self._wake_quietly())
+            self.set_status(503)
+            self.set_header("Retry-After", "2")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(wake_page(name, svc.status.state.value))
+            return
+        headers = self.request.headers
+        self._has_body = (self.request.method not in _BODYLESS or "Content-Length" in headers
+                          or "Transfer-Encoding" in headers)
+        if self._has_body:  # forward while the body arrives; bodyless requests go in the method
+            self._body: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+            self._forward = asyncio.ensure_future(self._proxy_http())
+
+    async def _wake_quietly(self) -> None:
+        with contextlib.suppress(SvcError):
+            await self.proxy.endpoint(self.svc_name)
+
+    def _is_websocket(self) -> bool:
+        return self.request.headers.get("Upgrade", "").lower() == "websocket"
+
+    def _wants_wake_page(self, state: ServiceState) -> bool:
+        headers = self.request.headers
+        return (self.proxy.settings.wake_page and self.request.method == "GET"
+                and state is not ServiceState.ready and state is not ServiceState.disabled
+                and "text/html" in headers.get("Accept", "") and not headers.get("X-Svc-Wait")
+                and self.proxy.manager.external_endpoint(self.svc_name) is None)
+
+    # ------------------------------------------------------------------ HTTP
+    async def data_received(self, chunk: bytes) -> None:
+        await self._body.put(chunk)  # bounded queue: tornado stops reading until upstream takes it
+
+    async def _request_body(self) -> Any:
+        while (chunk := await self._body.get()) is not None:
+            yield chunk
+
+    def _upstream_target(self, endpoint: Endpoint) -> str:
+        """The request target on the service: its path (stripped of the prefix if rewrite_path)
+        and the query without Jupyter's token."""
+        spec = self.proxy.manager.services[self.svc_name].spec
+        path = self.request.path
+        if spec.rewrite_path:
+            prefix = f"{self.base_url}svc/{self.svc_name}"
+            path = path[len(prefix):] or "/"
+        query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
+        return endpoint.path + path + ("?" + query if query else "")
+
+    def _fail(self, status: int, message: str, retry_after: int | None = None) -> None:
+        if self._finished:
+            return
+        if self._headers_written:
+            self.request.connection.close()  # type: ignore[union-attr]
+            return
+        self.clear()
+        self.set_status(status)
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "service": self.svc_name}))
+
+    async def _proxy_http(self) -> None:
+        proxy, name, method = self.proxy, self.svc_name, self.request.method or "GET"
+        counted = proxy.tracker.counts(self.request.path)
+        try:
+            endpoint, cold = await proxy.endpoint(name)
+        except NotFound as exc:
+            return self._fail(404, exc.message)
+        except Unavailable as exc:
+            timeout = "still starting" in exc.message
+            return self._fail(504 if timeout else 503, exc.message, 5 if timeout else 2)
+        except SvcError as exc:
+            return self._fail(503, exc.message, 5)
+        proxy.tracker.begin(name, counted)
+        status = 502
+        exchange: Exchange | None = None
+        try:
+            headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+            headers.pop("Transfer-Encoding", None)  # the pool frames the body itself
+            exchange = self._exchange = await proxy.upstream.send(
+                endpoint, method, self._upstream_target(endpoint), headers,
+                self._request_body() if self._has_body else None)
+            status = exchange.status
+            self.set_status(status, exchange.reason or None)
+            self.clear_header("Content-Type")
+            self.clear_header("Server")
+            rewrite = proxy.manager.services[name].spec.rewrite_path
+            for key, value in downstream_headers(exchange.headers, f"{self.base_url}svc/{name}", rewrite, endpoint):
+                self.add_header(key, value)
+            self.set_header("X-Svc-Cold-Start", "true" if cold else "false")
+            if not self._headers.get("Access-Control-Allow-Origin"):
+                self.clear_header("Access-Control-Allow-Origin")
+            await self._relay(exchange, counted)
+            if not self._finished:
+                self.finish()
+        except UpstreamError as exc:
+            proxy.metrics.errors.labels(name, "upstream").inc()
+            self._fail(502, f"{name} did not answer: {exc}")
+        except StreamClosedError:
+            proxy.metrics.errors.labels(name, "client_gone").inc()
+        finally:
+            if exchange is not None:
+                proxy.upstream.release(exchange)
+                self._exchange = None
+            proxy.tracker.end(name, counted)
+            proxy.metrics.request_done(name, status)
+
+    async def _relay(self, exchange: Exchange, counted: bool) -> None:
+        """Copy the body. An answer that came whole with its head goes out in one write with the
+        headers; anything longer is written as it arrives, the service paused while the browser
+        lags (bounded memory, whatever the size or content type: SSE included). Chunks go to the
+        connection as the pool lends them (no copy), unless a transform (gzip) must see bytes."""
+        if exchange.complete:
+            self.write(exchange.take_early())
+            return
+        touch, name = self.proxy.tracker.touch, self.svc_name
+        connection: Any = self.request.connection
+        lend = not self._transforms
+
+        def sink(chunk: bytes | memoryview) -> asyncio.Future[Any]:
+            if lend:
+                flushed: asyncio.Future[Any] = connection.write(chunk)
+            else:
+                self.write(bytes(chunk))
+                flushed = self.flush()
+            if flushed.done() and flushed.exception() is not None:
+                exchange.abort(StreamClosedError())  # the browser is gone
+            if counted:
+                touch(name)
+            return flushed
+
+        self.flush()  # the head first; the chunks then go straight to the connection
+        await exchange.stream(sink, borrow=lend)
+
+    def _log(self) -> None:
+        """Jupyter's access log formats a line for every request, even at debug level when no
+        handler shows it; successes skip that unless debug output is on. Jupyter's request-duration
+        histogram still counts every request."""
+        metrics = jupyter_log_metrics(self.settings.get("log_function"))
+        if metrics is None or self.get_status() >= 300 or emits_debug(self.log):
+            super()._log()
+        elif metrics:
+            # Jupyter's request-duration histogram, labelled as its own request logger does
+            self.proxy.metrics.child(HTTP_REQUEST_DURATION_SECONDS, self.request.method or "", _HANDLER_LABEL,
+                                     str(self.get_status())).observe(self.request.request_time())
+
+    def compute_etag(self) -> None:
+        """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""
+        return None
+
+    def set_secure_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """No Jupyter login cookie on an app's response for clients that send the token header
+        each time (a browser arriving with ``?token=`` still gets it)."""
+        if self.request.headers.get("Authorization", "").lower().startswith("token "):
+            return
+        super().set_secure_cookie(name, value, *args, **kwargs)
+
+    async def _finish_http(self, *args: Any, **kwargs: Any) -> None:
+        if self._finished:
+            return
+        if not self._has_body:
+            await self._proxy_http()
+            return
+        await self._body.put(None)
+        await asyncio.wait([self._forward])  # cancelled when the client leaves: nothing to answer
+
+    post = put = patch = delete = head = options = _finish_http
+
+    @allow_unauthenticated  # prepare() decides: public services need no login
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self._finished:
+            return
+        if self._is_websocket():
+            await self._tunnel_websocket()
+        elif self._has_body:  # a GET with a body: unusual, but forwarded as it comes
+            await self._finish_http()
+        else:
+            await self._proxy_http()
+
+    def on_connection_close(self) -> None:
+        forward = getattr(self, "_forward", None)
+        if forward is not None and not forward.done():
+            forward.cancel()
+        if self._exchange is not None:
+            self._exchange.abort(StreamClosedError())
+        stream = getattr(self.request.connection, "stream", None)
+        error = getattr(stream, "error", None)
+        if error is not None:  # tornado keeps why the stream closed; its traceback would keep the
+            error.__traceback__ = None  # frames (this handler among them) alive in a cycle
+
+    # ------------------------------------------------------------------ WebSocket
+    async def _tunnel_websocket(self) -> None:
+        """Pass the handshake to the service; on its 101, hand both connections to a Tunnel."""
+        proxy, name = self.proxy, self.svc_name
+        origin = self.request.headers.get("Origin")
+        if origin and not self.check_origin():
+            return self._fail(403, "cross-origin WebSocket refused")
+        try:
+            endpoint, _ = await proxy.endpoint(name)
+        except SvcError as exc:
+            return self._fail(503, exc.message, 2)
+        headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+        headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
+        target = self._upstream_target(endpoint)
+        head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        service = ServiceSide()
+        try:
+            await asyncio.wait_for(asyncio.get_running_loop().create_connection(
+                lambda: service, endpoint.host, endpoint.port, ssl=endpoint.scheme == "https"), 10)
+            assert service.transport is not None
+            service.transport.write(head.encode("latin-1"))
+            answer = await asyncio.wait_for(asyncio.shield(service.answer), 30)
+        except (OSError, asyncio.TimeoutError) as exc:
+            service.close()
+            proxy.metrics.errors.labels(name, "upstream").inc()
+            return self._fail(502, f"{name} did not accept the WebSocket: {exc or type(exc).__name__}")
+        status = answer.split(b" ", 2)[1] if answer.count(b" ") >= 2 else b"502"
+        if status != b"101":
+            service.close()
+            code = int(status) if status.isdigit() and 400 <= int(status) < 600 else 502
+            return self._fail(code, f"{name} refused the WebSocket (HTTP {status.decode('latin-1')})")
+        client = self.request.connection.detach()  # type: ignore[union-attr]
+        self._finished = True  # tornado must not write a response of its own on this connection
+        await client.write(answer)
+        tunnel = Tunnel(client, service, proxy.settings.websocket_max_message_size,
+                        lambda: proxy.tracker.socket_message(name, id(tunnel)))
+        proxy.tracker.socket_opened(name, id(tunnel), tunnel.close)
+        proxy.metrics.request_done(name, 101)
+        try:
+            await tunnel.run()
+        finally:
+            proxy.tracker.socket_closed(name, id(tunnel))
+
+
+class ServiceRootRedirect(JupyterHandler):
+    """``svc/<name>`` -> ``svc/<name>/`` so that relative links in the app resolve."""
+
+    @allow_unauthenticated
+    def get(self, name: str) -> None:
+        query = f"?{self.request.query}" if self.request.query else ""
+        self.redirect(f"{self.base_url}svc/{name}/{query}", permanent=False)
+
+
+def route_first(app: web.Application) -> bool:
+    """Move the rules of this extension to the front of the server's routing table: a request is
+    matched against every pattern before its own, and those of the extensions loaded earlier
+    cost each proxied request ~10 us. Nothing else serves ``svc/``, so no other route changes."""
+    rules = app.default_router.rules
+    for index, rule in enumerate(rules):
+        if any(getattr(inner, "target", None) is ProxyHandler for inner in getattr(rule.target, "rules", ())):
+            rules.insert(0, rules.pop(index))
+            return True
+    return False
+
+
+def proxy_routes() -> list[tuple[str, type[web.RequestHandler]]]:
+    reserved = "|".join(sorted(RESERVED_NAMES))  # svc/api/... is the REST API, never a service
+    name = rf"(?P<name>(?!(?:{reserved})(?:/|$))[a-z0-9](?:[-a-z0-9]{{0,61}}[a-z0-9])?)"
+    return [(rf"/svc/{name}", ServiceRootRedirect), (rf"/svc/{name}(?P<path>/.*)", ProxyHandler)]

@@ -1,0 +1,207 @@
+"""WebSockets as a byte tunnel: the handshake goes through, then frames pass unchanged.
+
+Parsing and re-framing every message in two WebSocket implementations cost two thirds of the
+direct echo rate (benchmarks/README.md); a tunnel copies bytes, like nginx does. Subprotocols
+and extensions are agreed between the browser and the service themselves; pings, pongs and close
+codes are just frames. Only the frame headers from the client are read, to enforce the message
+size limit and to count activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import struct
+from collections.abc import Callable
+
+from tornado.iostream import IOStream, StreamClosedError
+
+from jupyter_svc.upstream.connection import WriteFlow
+
+
+class MessageTooBig(Exception):
+    pass
+
+
+def _header_size(head: bytes) -> int | None:
+    if len(head) < 2:
+        return None
+    len7 = head[1] & 0x7F
+    return 2 + (2 if len7 == 126 else 8 if len7 == 127 else 0) + (4 if head[1] & 0x80 else 0)
+
+
+def _payload_length(head: bytes) -> int:
+    len7 = head[1] & 0x7F
+    if len7 == 126:
+        return int(struct.unpack(">H", head[2:4])[0])
+    if len7 == 127:
+        return int(struct.unpack(">Q", head[2:10])[0])
+    return len7
+
+
+class FrameGuard:
+    """Follows frame boundaries in a byte stream and refuses messages over ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._head = b""
+        self._skip = 0
+        self._message = 0
+
+    def feed(self, data: bytes) -> None:
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            size = _header_size(self._head)
+            want = (size or 2) - len(self._head)
+            taken = data[pos:pos + want]
+            self._head += taken
+            pos += len(taken)
+            size = _header_size(self._head)
+            if size is None or len(self._head) < size:
+                continue
+            length = _payload_length(self._head)
+            if self._head[0] & 0x0F < 8:  # a data frame (control frames are small by rule)
+                self._message += length
+                if self._message > self.limit:
+                    raise MessageTooBig(f"message over {self.limit} bytes")
+                if self._head[0] & 0x80:
+                    self._message = 0
+            self._head, self._skip = b"", length
+
+
+def close_frame(code: int, reason: str, masked: bool) -> bytes:
+    """A close frame; frames from a client (to the service) must be masked."""
+    payload = struct.pack(">H", code) + reason.encode()[:123]
+    if not masked:
+        return bytes([0x88, len(payload)]) + payload
+    key = os.urandom(4)
+    return bytes([0x88, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class ServiceSide(WriteFlow, asyncio.Protocol):
+    """The service's end of a tunnel. It reads the handshake answer, then writes whatever the
+    service sends straight to the browser's stream from ``data_received`` (no coroutine, no
+    stream reader per message), pausing the service while the browser lags."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.answer: asyncio.Future[bytes] = loop.create_future()  # the handshake's response head
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self._early = b""
+        self._client: IOStream | None = None
+        self._on_traffic: Callable[[], None] = lambda: None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._client is not None:
+            self._forward(data)
+            return
+        self._early += data
+        if self.answer.done():
+            return  # frames that came right after the answer wait for attach()
+        end = self._early.find(b"\r\n\r\n")
+        if end >= 0:
+            answer, self._early = self._early[:end + 4], self._early[end + 4:]
+            self.answer.set_result(answer)
+        elif len(self._early) > 65536 and self.transport is not None:
+            self.transport.close()  # no end of head in 64 KiB: not an HTTP answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(ConnectionError(f"closed before answering{f': {exc}' if exc else ''}"))
+            self.answer.exception()  # retrieved: nobody may be waiting any more
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.resume_writing()
+
+    def attach(self, client: IOStream, on_traffic: Callable[[], None]) -> None:
+        """From now on, what the service sends goes to ``client``."""
+        self._client, self._on_traffic = client, on_traffic
+        early, self._early = self._early, b""
+        if early:
+            self._forward(early)
+
+    def _forward(self, data: bytes) -> None:
+        assert self._client is not None and self.transport is not None
+        try:
+            written = self._client.write(data)
+        except StreamClosedError:
+            self.transport.close()
+            return
+        self._on_traffic()
+        if not written.done():
+            self.transport.pause_reading()
+            written.add_done_callback(self._resume)
+
+    def _resume(self, written: asyncio.Future[None]) -> None:
+        if written.cancelled() or written.exception() is not None:
+            if self.transport is not None:
+                self.transport.close()  # the browser is gone
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Tunnel:
+    """Copies bytes both ways between a browser's stream and a service's connection."""
+
+    def __init__(self, client: IOStream, service: ServiceSide, limit: int,
+                 on_traffic: Callable[[], None]) -> None:
+        self.client, self.service = client, service
+        self.guard = FrameGuard(limit)
+        self.on_traffic = on_traffic
+
+    async def _from_client(self) -> None:
+        transport = self.service.transport
+        assert transport is not None
+        while True:
+            data = await self.client.read_bytes(65536, partial=True)
+            try:
+                self.guard.feed(data)
+            except MessageTooBig as exc:
+                self.close(1009, str(exc))
+                return
+            transport.write(data)
+            await self.service.writable()
+            self.on_traffic()
+
+    async def run(self) -> None:
+        self.service.attach(self.client, self.on_traffic)
+        from_client = asyncio.ensure_future(self._from_client())
+        try:
+            await asyncio.wait([from_client, self.service.closed], return_when=asyncio.FIRST_COMPLETED)
+            if self.service.closed.done() and not self.client.closed():
+                # the service's last frames (its close frame) may still be on their way out
+                with contextlib.suppress(StreamClosedError, asyncio.TimeoutError):
+                    await asyncio.wait_for(self.client.write(b""), 5)
+        finally:
+            from_client.cancel()
+            await asyncio.gather(from_client, return_exceptions=True)
+            self.service.close()
+            self.client.close()
+
+    def close(self, code: int, reason: str) -> None:
+        """Say goodbye to both sides with a close frame, then cut the tunnel."""
+        with contextlib.suppress(StreamClosedError):
+            self.client.write(close_frame(code, reason, masked=False))
+        transport = self.service.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(close_frame(code, reason, masked=True))
+        asyncio.get_running_loop().call_later(0.5, self._cut)
+
+    def _cut(self) -> None:
+        self.service.close()
+        self.client.close()

@@ -1,0 +1,1 @@
+"""The Jupyter server extension: the ExtensionApp, the REST API and its OpenAPI document."""

@@ -1,0 +1,324 @@
+"""REST API: thin handlers over the manager; each method authenticated and authorized."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from pydantic import ValidationError
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError, from_validation_error
+from jupyter_svc.model.spec import ApplyMode, Manifest, spec_json_schema_text
+from jupyter_svc.model.status import ServiceView
+from jupyter_svc.services.batch import apply_manifest
+from jupyter_svc.services.manager import Operation, ServiceManager
+
+#: The resource name Jupyter's authorizer sees for everything in this extension.
+AUTH_RESOURCE = "svc"
+NAME = r"(?P<name>[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)"
+
+
+class BadRequest(SvcError):
+    status_code = 400
+
+
+class SvcHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def manager(self) -> ServiceManager:
+        manager: ServiceManager = self.settings["jupyter_svc_manager"]
+        return manager
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, SvcError):  # expected: the client gets the reason, the log no traceback
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SvcError):
+            self.set_status(exc.status_code)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"message": str(exc), "reason": exc.message,
+                                    "errors": [e.as_dict() for e in exc.errors]}))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+
+    def body_object(self) -> dict[str, Any]:
+        data = self.body()
+        if not isinstance(data, dict):
+            raise BadRequest("request body must be a JSON object")
+        return data
+
+    def wait_seconds(self) -> float:
+        raw = self.get_query_argument("wait", "0") or "0"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SpecInvalid("invalid query", [FieldError("wait", "must be a number of seconds")]) from None
+        return min(max(value, 0.0), 600.0)
+
+    def write_view(self, view: ServiceView, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(view.model_dump_json())
+
+    async def finish_operation(self, name: str, operation: Operation, created: bool = False) -> None:
+        """Answer at once (202) or, with ``?wait=``, once the service settles."""
+        wait = self.wait_seconds()
+        view = await self.manager.wait_settled(operation, wait) if wait else None
+        if view is None:
+            self.write_view(self.manager.get(name), 201 if created else 202)
+        else:
+            self.write_view(view, 201 if created else 200)
+
+    async def stream(self, lines: AsyncIterator[str], keepalive: str | None = None) -> None:
+        """Send ``lines`` as they come until the client goes away."""
+        self._closed = asyncio.Event()
+
+        async def pump() -> None:
+            async for line in lines:
+                self.write(line)
+                await self.flush()
+
+        task = asyncio.ensure_future(pump())
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            while not task.done():
+                await asyncio.wait([task, closed], timeout=15, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    break
+                if keepalive and not task.done():
+                    self.write(keepalive)
+                    await self.flush()
+        except StreamClosedError:
+            pass
+        finally:
+            task.cancel()
+            closed.cancel()
+            await asyncio.gather(task, closed, return_exceptions=True)
+            await lines.aclose()  # type: ignore[attr-defined]
+        if not self._closed.is_set():
+            self.finish()
+
+    def on_connection_close(self) -> None:
+        closed = getattr(self, "_closed", None)
+        if closed is not None:
+            closed.set()
+
+
+class ServicesHandler(SvcHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        views = [v.model_dump(mode="json") for v in self.manager.views()]
+        self.finish(json.dumps({"services": views}))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        spec = self.manager.parse(self.body_object())
+        await self.finish_operation(spec.name, await self.manager.create(spec), created=True)
+
+
+class ServiceHandler(SvcHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_view(self.manager.get(name))
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        data = self.body_object()
+        if data.setdefault("name", name) != name:
+            raise SpecInvalid("invalid service spec", [FieldError("name", f"does not match the URL ({name!r})")])
+        operation, created = await self.manager.create_or_update(self.manager.parse(data))
+        await self.finish_operation(name, operation, created)
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        await self.finish_operation(name, await self.manager.patch(name, self.body_object()))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.manager.delete(name)
+        self.set_status(204)
+        self.finish()
+
+
+class ActionHandler(SvcHandler):
+    """POST services/{name}/{restart|enable|disable|wake|scale}."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str, action: str) -> None:
+        manager = self.manager
+        if action == "restart":
+            operation = await manager.restart(name)
+        elif action in ("enable", "disable"):
+            operation = await manager.set_enabled(name, action == "enable")
+        elif action == "wake":
+            operation = await manager.wake(name)
+        else:
+            replicas = self.body_object().get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool):
+                raise SpecInvalid("invalid scale", [FieldError("replicas", "must be an integer")])
+            operation = await manager.scale(name, replicas)
+        await self.finish_operation(name, operation)
+
+
+class LogsHandler(SvcHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        view = self.manager.get(name)  # 404 for unknown names
+        try:
+            tail = int(self.get_query_argument("tail", "100"))
+        except ValueError:
+            raise SpecInvalid("invalid query", [FieldError("tail", "must be an integer")]) from None
+        backend = self.manager.services[view.name].backend
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        lines = backend.log_tail(name, tail)
+        self.write("".join(line + "\n" for line in lines))
+        if self.get_query_argument("follow", "0") not in ("1", "true", "yes"):
+            self.finish()
+            return
+        self.set_header("X-Accel-Buffering", "no")
+        await self.flush()
+
+        async def follow() -> AsyncIterator[str]:
+            async for line in backend.follow_logs(name):
+                yield line + "\n"
+
+        await self.stream(follow())
+
+
+class EventsHandler(SvcHandler):
+    """Server-sent events: every service once, then each change as it happens."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        changes = self.manager.subscribe()
+        for view in self.manager.views():
+            self.write(f"event: service\ndata: {view.model_dump_json()}\n\n")
+        await self.flush()
+
+        async def events() -> AsyncIterator[str]:
+            async for event in changes:
+                data = event.view.model_dump_json() if event.view else json.dumps({"name": event.name})
+                yield f"event: {event.kind}\ndata: {data}\n\n"
+
+        await self.stream(events(), keepalive=": keepalive\n\n")
+
+
+class ApplyHandler(SvcHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.body_object()
+        unknown = sorted(set(data) - {"manifest", "mode", "dry_run"})
+        if unknown:
+            raise SpecInvalid("invalid apply request", [FieldError(k, "unknown field") for k in unknown])
+        try:
+            mode = ApplyMode(data.get("mode", "merge"))
+        except ValueError:
+            raise SpecInvalid("invalid apply request", [FieldError("mode", "must be 'merge' or 'replace'")]) from None
+        try:
+            manifest = Manifest.model_validate(data.get("manifest", []))
+        except ValidationError as exc:
+            raise SpecInvalid("manifest rejected; nothing was applied",
+                              from_validation_error(exc, "manifest")) from None
+        dry_run = bool(data.get("dry_run", False))
+        results = await apply_manifest(self.manager, manifest, mode, dry_run, self.wait_seconds())
+        ok = all(r["action"] != "failed" for r in results)
+        self.finish(json.dumps({"ok": ok, "dry_run": dry_run, "results": results}))
+
+
+class SchemaHandler(SvcHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(spec_json_schema_text())
+
+
+class OpenAPIHandler(SvcHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .openapi import openapi_text
+
+        self.finish(openapi_text(self.base_url))
+
+
+class ServiceActivityHandler(SvcHandler):
+    """POST services/{name}/activity: a service busy without traffic (a job) says so."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.manager.get(name)
+        self.settings["jupyter_svc_activity"].touch(name)
+        self.write_view(self.manager.get(name))
+
+
+class ServerActivityHandler(SvcHandler):
+    """The server's own idleness in one document, for scalers of the Jupyter server itself."""
+
+    _track_activity = False  # polling this must not keep the server awake
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .idleness import activity_document
+
+        self.finish(json.dumps(activity_document(self.settings, self.settings["jupyter_svc_activity"])))
+
+
+class MetricsHandler(SvcHandler):
+    _track_activity = False
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(self.settings["jupyter_svc_metrics"].render())
+
+
+def api_routes() -> list[tuple[str, type[SvcHandler]]]:
+    """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these."""
+    return [
+        ("services", ServicesHandler),
+        (f"services/{NAME}", ServiceHandler),
+        (f"services/{NAME}/(?P<action>restart|enable|disable|wake|scale)", ActionHandler),
+        (f"services/{NAME}/logs", LogsHandler),
+        (f"services/{NAME}/activity", ServiceActivityHandler),
+        ("activity", ServerActivityHandler),
+        ("metrics", MetricsHandler),
+        ("events", EventsHandler),
+        ("apply", ApplyHandler),
+        ("schema", SchemaHandler),
+        ("openapi.json", OpenAPIHandler),
+    ]

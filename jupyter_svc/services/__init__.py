@@ -1,0 +1,1 @@
+"""Services over backends: desired state, lifecycle, readiness, persistence, activity, metrics."""

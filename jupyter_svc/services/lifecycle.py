@@ -1,0 +1,233 @@
+"""One service's running life: start with readiness, supervise with restart policy, stop.
+
+The manager owns the decisions (which operation, under which lock); this module owns the
+mechanics, so that `manager.py` reads as a list of operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_svc.backends.base import Backend, Instance, LaunchContext
+from jupyter_svc.model.errors import SvcError, Unavailable
+from jupyter_svc.model.spec import RestartPolicy, ServiceSpec
+from jupyter_svc.model.status import ServiceState, ServiceStatus
+from jupyter_svc.upstream.pool import UpstreamPool
+
+from .readiness import NotReady, wait_ready
+
+log = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class LifecycleSettings:
+    readiness_timeout: float = 60.0
+    stop_grace: float = 5.0
+    restart_backoff_initial: float = 0.5
+    restart_backoff_max: float = 30.0
+    max_restarts: int = 5
+    restart_reset_after: float = 60.0
+    log_lines_in_errors: int = 10
+    start_attempts_on_port_clash: int = 3
+
+
+@dataclass
+class ManagedService:
+    """Everything the server holds for one service; only the manager mutates it."""
+
+    spec: ServiceSpec
+    status: ServiceStatus
+    backend: Backend
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    instance: Instance | None = None
+    ready: asyncio.Future[None] | None = None  # pending while a start is under way
+    epoch: int = 0  # bumped by every deliberate stop, so a supervisor knows it is stale
+    failures: int = 0  # consecutive exits without a long enough healthy run
+    ready_since: float = 0.0
+    wake_requested_at: float | None = None
+    deleted: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+class StartFailed(SvcError):
+    status_code = 503
+
+
+class Lifecycle:
+    def __init__(self, settings: LifecycleSettings, context_for: Callable[[ManagedService], LaunchContext],
+                 publish: Callable[[ManagedService], None],
+                 spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+                 upstream: UpstreamPool | None = None) -> None:
+        self.settings = settings
+        self.upstream = upstream  # readiness probes go through the proxy's pool (see readiness.py)
+        self._context_for = context_for
+        self._publish = publish
+        self._spawn = spawn
+        #: set by the proxy's activity tracker: lets in-flight requests finish before a stop
+        self.drain: Callable[[str, float], Awaitable[None]] | None = None
+
+    def set_state(self, svc: ManagedService, state: ServiceState, message: str = "") -> None:
+        svc.status.state = state
+        svc.status.message = message
+        svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
+        svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
+        self._publish(svc)
+
+    def failure_message(self, svc: ManagedService, reason: str) -> str:
+        tail = svc.backend.log_tail(svc.name, self.settings.log_lines_in_errors)
+        return reason + ("\nlast log lines:\n" + "\n".join(tail) if tail else "")
+
+    def settle(self, svc: ManagedService, error: BaseException | None) -> None:
+        future, svc.ready = svc.ready, None
+        if future is not None and not future.done():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+                future.exception()  # retrieved: no "never retrieved" noise when nobody waits
+
+    async def launch(self, svc: ManagedService, spec: ServiceSpec) -> Instance:
+        """A ready instance of ``spec``, or StartFailed with the log tail; touches no status."""
+        timeout = spec.readiness.timeout or self.settings.readiness_timeout
+        context = self._context_for(svc)
+        prefix = "" if spec.rewrite_path else context.base_url.rstrip("/")
+        for attempt in range(self.settings.start_attempts_on_port_clash):
+            instance = await svc.backend.start(spec, context)
+            try:
+                await wait_ready(instance, spec.readiness, timeout, prefix, self.upstream)
+                return instance
+            except NotReady as exc:
+                await instance.stop(self.settings.stop_grace)
+                if getattr(instance, "retryable", False) and attempt + 1 < self.settings.start_attempts_on_port_clash:
+                    continue
+                raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}")) from None
+            except BaseException:
+                await instance.stop(self.settings.stop_grace)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def start(self, svc: ManagedService) -> None:
+        """Bring ``svc`` to ready (caller holds the lock); on failure the state says why."""
+        if svc.instance is not None and svc.status.state is ServiceState.ready:
+            self.settle(svc, None)
+            return
+        if svc.ready is None:
+            svc.ready = asyncio.get_running_loop().create_future()
+        cold = svc.wake_requested_at is not None or svc.status.state in (
+            ServiceState.scaled_to_zero, ServiceState.stopping, ServiceState.waking)
+        self.set_state(svc, ServiceState.waking if cold else ServiceState.starting)
+        try:
+            instance = await self.launch(svc, svc.spec)
+        except SvcError as exc:
+            svc.instance = None
+            self.set_state(svc, ServiceState.failed, exc.message)
+            self.settle(svc, StartFailed(exc.message))
+            return
+        except asyncio.CancelledError:
+            self.settle(svc, Unavailable(f"{svc.name}: start was cancelled"))
+            raise
+        self.adopt(svc, instance)
+        if cold and svc.wake_requested_at is not None:
+            svc.status.cold_starts += 1
+            svc.status.last_cold_start_ms = round((time.monotonic() - svc.wake_requested_at) * 1000, 2)
+        svc.wake_requested_at = None
+        self.settle(svc, None)  # first, so held requests go out before the publishing work queued below
+        self.set_state(svc, ServiceState.ready)
+
+    def adopt(self, svc: ManagedService, instance: Instance) -> None:
+        """Make ``instance`` the one that serves, and watch it."""
+        svc.instance = instance
+        svc.ready_since = time.monotonic()
+        svc.status.started_at = now()
+        svc.status.last_activity = svc.status.started_at
+        self._spawn(self.supervise(svc, instance, svc.epoch))
+
+    async def stop(self, svc: ManagedService, final: ServiceState, message: str = "") -> None:
+        """Stop whatever runs (caller holds the lock) and rest in ``final``."""
+        svc.epoch += 1
+        instance, svc.instance = svc.instance, None
+        if instance is not None:
+            self.set_state(svc, ServiceState.stopping, message)
+            if self.drain is not None:
+                await self.drain(svc.name, self.settings.stop_grace * 2)
+            svc.status.last_exit_code = await instance.stop(self.settings.stop_grace)
+        if final is ServiceState.disabled:  # held requests must not wait for what will not start
+            self.settle(svc, Unavailable(f"{svc.name} is disabled"))
+        self.set_state(svc, final, message)
+
+    async def supervise(self, svc: ManagedService, instance: Instance, epoch: int) -> None:
+        code = await instance.wait()
+        async with svc.lock:
+            if svc.instance is not instance or svc.epoch != epoch or svc.deleted:
+                return  # stopped on purpose, or replaced
+            svc.instance = None
+            svc.status.last_exit_code = code
+            healthy_for = time.monotonic() - svc.ready_since
+            if healthy_for >= self.settings.restart_reset_after:
+                svc.failures = 0
+            policy = svc.spec.restart_policy
+            if policy is RestartPolicy.never or (policy is RestartPolicy.on_failure and code == 0):
+                state = ServiceState.scaled_to_zero if code == 0 else ServiceState.failed
+                self.set_state(svc, state, self.failure_message(
+                    svc, f"exited with code {code} (restart_policy {policy.value}); not restarted"))
+                return
+            svc.failures += 1
+            if svc.failures > self.settings.max_restarts:
+                self.set_state(svc, ServiceState.failed, self.failure_message(
+                    svc, f"crash loop: exited {svc.failures} times in a row (last exit code {code}); "
+                         "gave up restarting. Fix the command and update or restart the service"))
+                return
+            delay = min(self.settings.restart_backoff_initial * 2 ** (svc.failures - 1),
+                        self.settings.restart_backoff_max)
+            svc.status.restarts += 1
+            self.set_state(svc, ServiceState.starting, f"exited with code {code}; restarting in {delay:.2g}s")
+            epoch = svc.epoch
+        await asyncio.sleep(delay)
+        async with svc.lock:
+            if svc.epoch == epoch and svc.instance is None and not svc.deleted:
+                await self.start(svc)
+
+    async def replace(self, svc: ManagedService, old_spec: ServiceSpec) -> None:
+        """Run the new spec in place of the old; if it cannot start, the old one keeps serving."""
+        if svc.spec.port == 0 and svc.instance is not None:
+            svc.status.message = "starting the new version beside the current one"
+            self._publish(svc)
+            try:
+                instance = await self.launch(svc, svc.spec)
+            except SvcError as exc:
+                new_spec, svc.spec = svc.spec, old_spec
+                self.set_state(svc, ServiceState.ready, f"update failed, previous version still running: {exc}")
+                raise StartFailed(f"update of {new_spec.name} failed; the previous version is still "
+                                  f"running: {exc.message}") from exc
+            old, svc.instance = svc.instance, None
+            svc.epoch += 1
+            self.adopt(svc, instance)
+            self.set_state(svc, ServiceState.ready)
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await old.stop(self.settings.stop_grace)
+            return
+        await self.stop(svc, ServiceState.pending, "restarting with the new version")
+        await self.start(svc)
+        if svc.status.state is not ServiceState.failed:
+            return
+        reason = svc.status.message
+        svc.spec = old_spec
+        await self.start(svc)
+        svc.status.message = f"update failed, previous version restored: {reason}"
+        self._publish(svc)
+        raise StartFailed(f"update of {svc.name} failed; the previous version was restored: {reason}")

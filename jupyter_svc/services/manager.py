@@ -1,0 +1,370 @@
+"""Desired state and the operations on it; the only writer of specs and statuses.
+
+Every operation validates first (so bad input fails fast and changes nothing), then runs under
+the service's own lock as a task: callers may await it or let it go on and watch the status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext
+from jupyter_svc.model.errors import Conflict, FieldError, NotFound, SpecInvalid, Unavailable, from_validation_error
+from jupyter_svc.model.placeholders import env_var_for
+from jupyter_svc.model.spec import DesiredState, ServiceSpec
+from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
+from jupyter_svc.upstream.pool import UpstreamPool
+
+from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
+from .store import Store
+
+Operation = asyncio.Task[ServiceView]
+
+
+@dataclass
+class Event:
+    """A change pushed to subscribers: the new view, or a deletion."""
+
+    kind: str  # "service" | "deleted"
+    name: str
+    view: ServiceView | None = None
+
+
+class ServiceManager:
+    def __init__(self, store: Store, backends: dict[str, Backend], default_backend: str,
+                 settings: LifecycleSettings, base_url: str = "/", server_url: str = "",
+                 upstream: UpstreamPool | None = None) -> None:
+        self.store = store
+        self.backends = backends
+        self.default_backend = default_backend
+        self.base_url = base_url
+        self.server_url = server_url.rstrip("/")
+        self.services: dict[str, ManagedService] = {}
+        self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn, upstream)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._subscribers: set[asyncio.Queue[Event]] = set()
+
+    # ---------------------------------------------------------------- plumbing
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def url_of(self, name: str) -> str:
+        return f"{self.base_url}svc/{name}/"
+
+    def _context_for(self, svc: ManagedService) -> LaunchContext:
+        deps = {env_var_for(d): f"{self.server_url}{self.url_of(d)}" for d in svc.spec.depends_on}
+        return LaunchContext(base_url=self.url_of(svc.name), env=deps)
+
+    def view(self, svc: ManagedService) -> ServiceView:
+        return ServiceView(name=svc.name, spec=svc.spec, status=svc.status.model_copy())
+
+    def _publish(self, svc: ManagedService) -> None:
+        if svc.deleted:
+            return
+        svc.status.revision += 1
+        if self._subscribers:
+            event = Event("service", svc.name, self.view(svc))
+            for queue in self._subscribers:
+                queue.put_nowait(event)
+        if self.store.is_durable(svc.spec):
+            self.store.save_status_later(svc.spec, svc.status)
+        else:
+            self.spawn(self.store.save(svc.spec, svc.status))
+
+    async def subscribe(self) -> AsyncIterator[Event]:
+        """Every change from now on, in order; the caller stops by leaving the loop."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.discard(queue)
+
+    def _get(self, name: str) -> ManagedService:
+        svc = self.services.get(name)
+        if svc is None:
+            raise NotFound(f"no service named {name!r}")
+        return svc
+
+    def _backend_for(self, spec: ServiceSpec) -> Backend:
+        return self.backends[spec.backend or self.default_backend]
+
+    def _operation(self, svc: ManagedService, coro: Coroutine[Any, Any, None]) -> Operation:
+        async def run() -> ServiceView:
+            async with svc.lock:
+                await coro
+            return self.view(svc)
+
+        return self.spawn(run())
+
+    # ---------------------------------------------------------------- validation
+    def parse(self, data: Any, prefix: str = "") -> ServiceSpec:
+        try:
+            return ServiceSpec.model_validate(data)
+        except ValidationError as exc:
+            raise SpecInvalid("invalid service spec", from_validation_error(exc, prefix)) from None
+
+    def validate(self, spec: ServiceSpec, known: set[str] | None = None, prefix: str = "") -> None:
+        """Checks that need more than the model: the backend's abilities, dependencies."""
+        where = (prefix + ".") if prefix else ""
+        errors: list[FieldError] = []
+        backend_name = spec.backend or self.default_backend
+        backend = self.backends.get(backend_name)
+        if backend is None:
+            errors.append(FieldError(f"{where}backend", f"unknown backend {backend_name!r}; "
+                                     f"available: {', '.join(sorted(self.backends))}"))
+        elif spec.url is None:
+            errors += [FieldError(where + e.field, e.message) for e in backend.check(spec)]
+        names = known if known is not None else set(self.services)
+        for i, dep in enumerate(spec.depends_on):
+            if dep not in names and dep != spec.name:
+                errors.append(FieldError(f"{where}depends_on[{i}]", f"no service named {dep!r}"))
+        if errors:
+            raise SpecInvalid(f"service {spec.name!r} cannot run here", errors)
+
+    def check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            if state.get(name) == 1:
+                cycle = " -> ".join([*path[path.index(name):], name])
+                raise SpecInvalid("dependency cycle", [FieldError("depends_on", cycle)])
+            if state.get(name) == 2 or name not in specs:
+                return
+            state[name] = 1
+            for dep in specs[name].depends_on:
+                visit(dep, [*path, name])
+            state[name] = 2
+
+        for name in specs:
+            visit(name, [])
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Restore every stored service and bring it to its desired state."""
+        for spec, status in await self.store.load():
+            backend = self.backends.get(spec.backend or self.default_backend)
+            if backend is None:
+                continue
+            status.replicas_ready = 0
+            status.url = self.url_of(spec.name)
+            status.backend = backend.name
+            svc = ManagedService(spec=spec, status=status, backend=backend)
+            self.services[spec.name] = svc
+            self._operation(svc, self._converge(svc, fresh=True))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        stops = [svc.instance.stop(self.lifecycle.settings.stop_grace)
+                 for svc in self.services.values() if svc.instance is not None]
+        await asyncio.gather(*stops, return_exceptions=True)
+        for backend in self.backends.values():
+            await backend.close()
+        self.store.flush()
+
+    async def _converge(self, svc: ManagedService, fresh: bool = False,
+                        old: ServiceSpec | None = None) -> None:
+        """Move what runs towards the spec (caller holds the lock)."""
+        desired = svc.spec.desired_state
+        if svc.spec.url is not None:  # external: nothing to run, only to route
+            svc.instance = None
+            self.lifecycle.set_state(
+                svc, ServiceState.disabled if desired is DesiredState.disabled else ServiceState.ready)
+            return
+        if desired is DesiredState.disabled:
+            await self.lifecycle.stop(svc, ServiceState.disabled)
+        elif desired is DesiredState.scaled_to_zero:
+            if fresh or old is None or old.desired_state is not DesiredState.scaled_to_zero:
+                await self.lifecycle.stop(svc, ServiceState.scaled_to_zero)
+        elif svc.instance is None:
+            await self.lifecycle.start(svc)
+        elif old is not None and old.runtime_view() != svc.spec.runtime_view():
+            await self.lifecycle.replace(svc, old)
+        else:
+            self.lifecycle.set_state(svc, svc.status.state)
+
+    # ---------------------------------------------------------------- operations
+    def views(self) -> list[ServiceView]:
+        return [self.view(svc) for _, svc in sorted(self.services.items())]
+
+    def get(self, name: str) -> ServiceView:
+        return self.view(self._get(name))
+
+    async def create(self, spec: ServiceSpec) -> Operation:
+        if spec.name in self.services:
+            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
+        return (await self.create_or_update(spec))[0]
+
+    async def create_or_update(self, spec: ServiceSpec) -> tuple[Operation, bool]:
+        """Validate, then apply; the operation fails (and the old version keeps running) if the
+        new one cannot start."""
+        self.validate(spec)
+        specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
+        self.check_cycles(specs)
+        backend = self._backend_for(spec)
+        svc = self.services.get(spec.name)
+        if svc is None:
+            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1)
+            svc = ManagedService(spec=spec, status=status, backend=backend)
+            self.services[spec.name] = svc
+            self.lifecycle.set_state(svc, ServiceState.pending)
+            return self._operation(svc, self._converge(svc)), True
+
+        async def update() -> None:
+            old = svc.spec
+            if spec == old:
+                return
+            svc.spec = spec
+            svc.status.generation += 1
+            if backend is not svc.backend:
+                await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
+                svc.backend = backend
+                svc.status.backend = backend.name
+            await self._converge(svc, old=old)
+
+        return self._operation(svc, update()), False
+
+    async def patch(self, name: str, changes: dict[str, Any]) -> Operation:
+        svc = self._get(name)
+        if "name" in changes and changes["name"] != name:
+            raise SpecInvalid("invalid patch", [FieldError("name", "cannot rename a service")])
+        merged = merge_patch(svc.spec.model_dump(mode="json"), changes)
+        return (await self.create_or_update(self.parse(merged)))[0]
+
+    async def delete(self, name: str) -> None:
+        svc = self._get(name)
+        dependents = sorted(n for n, s in self.services.items() if name in s.spec.depends_on)
+        if dependents:
+            raise Conflict(f"{name!r} is needed by {', '.join(dependents)}; delete or change them first")
+        self.lifecycle.settle(svc, Unavailable(f"{name} was deleted"))
+        async with svc.lock:
+            await self.lifecycle.stop(svc, ServiceState.stopping)
+            svc.deleted = True
+            self.services.pop(name, None)
+        await self.store.delete(name)
+        await svc.backend.delete(name)
+        for queue in self._subscribers:
+            queue.put_nowait(Event("deleted", name))
+
+    async def restart(self, name: str) -> Operation:
+        svc = self._get(name)
+        if svc.spec.url is not None:
+            raise Conflict(f"{name!r} is an external service; there is nothing to restart")
+        if svc.spec.desired_state is DesiredState.disabled:
+            raise Conflict(f"{name!r} is disabled; enable it first")
+
+        async def restart() -> None:
+            svc.failures = 0
+            await self.lifecycle.stop(svc, ServiceState.pending, "restarting")
+            svc.status.restarts += 1
+            await self.lifecycle.start(svc)
+
+        return self._operation(svc, restart())
+
+    async def scale(self, name: str, replicas: int) -> Operation:
+        svc = self._get(name)
+        if replicas < 0:
+            raise SpecInvalid("invalid scale", [FieldError("replicas", "must be 0 or more")])
+        if replicas == 0 and svc.spec.desired_state is DesiredState.scaled_to_zero:
+            # already meant to rest at zero, but a request woke it: stop it again
+            return self._operation(svc, self.lifecycle.stop(svc, ServiceState.scaled_to_zero, "scaled to zero"))
+        if replicas == 0:
+            changes: dict[str, Any] = {"desired_state": DesiredState.scaled_to_zero.value}
+        else:
+            changes = {"desired_state": DesiredState.ready.value, "replicas": replicas}
+        operation = await self.patch(name, changes)
+        if replicas > 0 and svc.instance is None:  # scaling up an already-ready spec after idling
+            await operation
+            return await self.wake(name)
+        return operation
+
+    async def set_enabled(self, name: str, enabled: bool) -> Operation:
+        state = DesiredState.ready if enabled else DesiredState.disabled
+        return await self.patch(name, {"desired_state": state.value})
+
+    async def wake(self, name: str) -> Operation:
+        svc = self._get(name)
+
+        async def wait() -> ServiceView:
+            await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
+            return self.view(svc)
+
+        return self.spawn(wait())
+
+    async def scale_to_zero(self, name: str, reason: str) -> None:
+        """Idle scale-down: stop the instance but keep the spec's desired state."""
+        svc = self._get(name)
+        async with svc.lock:
+            if svc.instance is not None and svc.status.state is ServiceState.ready:
+                await self.lifecycle.stop(svc, ServiceState.scaled_to_zero, reason)
+
+    async def ensure_ready(self, name: str, timeout: float) -> Endpoint:
+        """The endpoint of a ready instance, starting one if needed; exactly one start for any
+        number of concurrent callers."""
+        svc = self._get(name)
+        if svc.spec.desired_state is DesiredState.disabled:
+            raise Unavailable(f"{name} is disabled; enable it to use it")
+        deadline = time.monotonic() + timeout
+        while True:
+            if svc.deleted:
+                raise NotFound(f"no service named {name!r}")
+            if svc.status.state is ServiceState.ready and svc.instance is not None:
+                return svc.instance.endpoint  # no await since the check: the caller gets a live one
+            if svc.ready is None:
+                svc.ready = asyncio.get_running_loop().create_future()
+                svc.wake_requested_at = time.monotonic()
+                self._operation(svc, self.lifecycle.start(svc))
+            ready, left = svc.ready, deadline - time.monotonic()
+            if left <= 0:
+                raise Unavailable(f"{name} is still starting after {timeout:g}s")
+            # asyncio.wait: one callback on the shared future, which a timeout leaves alone (no
+            # shield, no extra task hops between "ready" and the held request going out)
+            done, _ = await asyncio.wait((ready,), timeout=left)
+            if not done:
+                raise Unavailable(f"{name} is still starting after {timeout:g}s")
+            ready.result()  # a failed start raises its error here
+
+    def external_endpoint(self, name: str) -> Endpoint | None:
+        url = self._get(name).spec.url
+        return None if url is None else endpoint_of_url(url)
+
+    async def wait_settled(self, operation: Operation, timeout: float) -> ServiceView | None:
+        """The operation's view if it ends in time, else None (it goes on)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(operation), timeout)
+        return None
+
+@functools.lru_cache(maxsize=1024)
+def endpoint_of_url(url: str) -> Endpoint:
+    """Where an external service's URL points (parsed once per URL, not per request)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result

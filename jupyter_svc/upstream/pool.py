@@ -1,0 +1,181 @@
+"""The proxy's one HTTP/1.1 client: a pool of keep-alive connections per service endpoint.
+
+Why not aiohttp: its client cost ~250 us of CPU per request here and one coroutine hop per body
+chunk (benchmarks/README.md). A proxy needs less than a general client: send a head, stream a
+body, parse a response head, hand each body chunk on as it is read (upstream_connection.py). No
+cookies, no redirects, no decompression, no per-request objects beyond an :class:`Exchange`.
+This module decides which connection a request gets: an idle one, a new one (a few at a time per
+endpoint), a second try when a reused one turns out closed; and it closes those left idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterable
+from typing import Any
+
+from jupyter_svc.backends.base import Endpoint
+
+from .connection import Connection, Exchange, Sink, UpstreamError
+from .read_buffers import ReadBuffers
+
+__all__ = ["Exchange", "Sink", "UpstreamError", "UpstreamPool"]
+
+#: New connections opened at the same time to one endpoint (see UpstreamPool._connect_gated).
+CONNECTS_AT_ONCE = 4
+
+
+class UpstreamPool:
+    """Keep-alive connections per (scheme, host, port), at most ``limit`` busy at once."""
+
+    def __init__(self, limit: int = 512, keepalive: float = 30.0, connect_timeout: float = 10.0) -> None:
+        self.keepalive, self.connect_timeout = keepalive, connect_timeout
+        self._slots = asyncio.Semaphore(limit)
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._gates: dict[tuple[str, str, int], asyncio.Semaphore] = {}
+        self._all: set[Connection] = set()
+        self._tls: ssl.SSLContext | None = None
+        self.buffers = ReadBuffers()
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int],
+                       sock: socket.socket | None = None) -> Connection:
+        loop = asyncio.get_running_loop()
+        tls: ssl.SSLContext | None = None
+        if endpoint.scheme == "https":
+            tls = self._tls = self._tls or ssl.create_default_context()
+        where: dict[str, Any] = {"sock": sock} if sock is not None else {"host": endpoint.host, "port": endpoint.port}
+        try:
+            _, conn = await asyncio.wait_for(loop.create_connection(
+                lambda: Connection(key, self.buffers, self.forget), ssl=tls,
+                server_hostname=endpoint.host if tls else None, **where), self.connect_timeout)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            raise UpstreamError(f"cannot connect to {endpoint.base}: {exc or type(exc).__name__}") from exc
+        self._all.add(conn)
+        return conn
+
+    async def _connect_gated(self, endpoint: Endpoint, key: tuple[str, str, int]) -> Connection:
+        """At most CONNECTS_AT_ONCE connects per endpoint: 100 requests released together by a
+        wake would otherwise overflow a small app's listen backlog (Python's http.server: 5),
+        and dropped SYNs come back only after 1, 3, 7 s. Waiting here, a request often gets a
+        connection another one just gave back."""
+        gate = self._gates.setdefault(key, asyncio.Semaphore(CONNECTS_AT_ONCE))
+        async with gate:
+            return self._pooled(key) or await self._connect(endpoint, key)
+
+    async def adopt(self, endpoint: Endpoint, sock: socket.socket) -> None:
+        """Pool a socket someone else connected (the readiness probe's): the next request uses it."""
+        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        self._park(await self._connect(endpoint, key, sock))
+
+    def _park(self, conn: Connection) -> None:
+        """Idle until reused or swept, reading (so that a close by the service is seen).
+
+        One sweeper per pool, not a timer per request: a timer handle per request lives on in the
+        loop's heap after its cancel, long enough for the cyclic GC to promote it, and enough
+        promotions trigger full passes (100 ms stalls here)."""
+        conn.idle_since = conn.loop.time()
+        conn._unpause()
+        self._idle.setdefault(conn.key, []).append(conn)
+        if self._sweeper is None:
+            self._sweeper = conn.loop.call_later(self.keepalive / 2, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close connections idle for ``keepalive`` seconds (each goes within 1.5x of it)."""
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        oldest_allowed = loop.time() - self.keepalive
+        for idle in self._idle.values():
+            for conn in [c for c in idle if c.idle_since <= oldest_allowed]:
+                idle.remove(conn)
+                if conn.transport is not None:
+                    conn.transport.close()
+        if any(self._idle.values()):
+            self._sweeper = loop.call_later(self.keepalive / 2, self._sweep)
+
+    def _pooled(self, key: tuple[str, str, int]) -> Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.reused = True
+                return conn
+        return None
+
+    async def send(self, endpoint: Endpoint, method: str, target: str, headers: dict[str, str],
+                   body: AsyncIterable[bytes] | None = None) -> Exchange:
+        """Send a request; returns once the response head is in. The caller must ``release()``."""
+        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        chunked = body is not None and "Content-Length" not in headers
+        if chunked:
+            headers = {**headers, "Transfer-Encoding": "chunked"}
+        head = (f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                + "\r\n").encode("latin-1")
+        await self._slots.acquire()
+        conn: Connection | None = None
+        sender: asyncio.Future[None] | None = None
+        try:
+            for _attempt in range(2):
+                conn = self._pooled(key) or await self._connect_gated(endpoint, key)
+                exchange = conn.begin(head, bodyless=method == "HEAD")
+                sender = None if body is None else asyncio.ensure_future(conn.send_body(body, chunked))
+                try:
+                    await exchange.head
+                except UpstreamError:
+                    if conn.reused and body is None:
+                        continue  # the service closed an idle connection as we sent: try a fresh one
+                    raise
+                exchange.sender = sender
+                return exchange
+            raise UpstreamError(f"{endpoint.base} closed the connection twice")  # pragma: no cover
+        except BaseException:  # failed, or cancelled because the browser left: nothing is reusable
+            self._slots.release()
+            if sender is not None:
+                sender.cancel()
+            if conn is not None and conn.transport is not None:
+                conn.transport.close()
+            raise
+
+    def release(self, exchange: Exchange) -> None:
+        """Give the connection back (kept alive if the exchange ended cleanly) and free the slot."""
+        self._slots.release()
+        conn = exchange.conn
+        sender = exchange.sender
+        if sender is not None and not sender.done():
+            sender.cancel()  # the service answered before taking the whole body
+            exchange.keep_alive = False
+        elif sender is not None and not sender.cancelled() and sender.exception() is not None:
+            exchange.keep_alive = False  # the body broke off (the browser left): seen here, not logged
+        reusable = conn.reusable
+        conn.give_back_buffer()
+        # No reference cycle may outlive the request: a cycle through the caller's frames (an
+        # error kept by these futures, raised there, keeps their traceback) or through the sink
+        # (which closes over its request handler) leaves that whole object graph to the cyclic
+        # GC, whose full passes over a busy Jupyter server took 100-280 ms (p99 stalls).
+        for future in (exchange.head, exchange.finished):
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                future.exception().__traceback__ = None  # type: ignore[union-attr]
+        exchange.sink, exchange.sender, conn.exchange = None, None, None
+        if reusable:
+            self._park(conn)
+        elif conn.transport is not None:
+            conn.transport.close()
+
+    def forget(self, conn: Connection) -> None:
+        self._all.discard(conn)
+        conn.give_back_buffer()
+        idle = self._idle.get(conn.key)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    async def close(self) -> None:
+        for conn in list(self._all):
+            if conn.transport is not None:
+                conn.transport.close()
+        self._idle.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        await asyncio.sleep(0)  # let the transports run their connection_lost
