@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -99,3 +102,32 @@ async def wait_for_state(api: Api, name: str, states: set[str], timeout: float =
             return view
         await asyncio.sleep(0.05)
     raise AssertionError(f"{name} never reached {states}; last: {view}")
+
+
+#: The one variable that names the cluster the Kubernetes tests use (.ci/run starts one with
+#: ../shared/k8s/up.sh and exports its admin kubeconfig here).
+KUBECONFIG_VAR = "JUPYTER_SVC_TEST_KUBECONFIG"
+
+
+@pytest.fixture(scope="session")
+def kube_client() -> Any:
+    """A `kubernetes` ApiClient for the cluster ``$JUPYTER_SVC_TEST_KUBECONFIG`` names; the test skips,
+    saying why, when it is unset. The apiserver must be on loopback (a local control plane, kind):
+    tests talk to 127.0.0.1 / ::1 only, so a kubeconfig that points elsewhere fails loudly."""
+    path = os.environ.get(KUBECONFIG_VAR)
+    if not path:
+        pytest.skip(f"{KUBECONFIG_VAR} is unset: no Kubernetes cluster to test against "
+                    "(.ci/run starts one with ../shared/k8s/up.sh)")
+    from kubernetes import config
+
+    api = config.new_client_from_config(config_file=path, persist_config=False)
+    host = urlsplit(api.configuration.host).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        api.close()
+        pytest.fail(f"{KUBECONFIG_VAR} names the apiserver {api.configuration.host}: tests connect to loopback only")
+    yield api
+    api.close()
