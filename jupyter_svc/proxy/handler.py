@@ -362,18 +362,16 @@ class ProxyHandler(JupyterHandler):
             assert service.transport is not None
             service.transport.write(head.encode("latin-1"))
             answer = await asyncio.wait_for(asyncio.shield(service.answer), 30)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (OSError, asyncio.TimeoutError, UpstreamError) as exc:
             service.close()
             proxy.metrics.errors.labels(name, "upstream").inc()
             return self._fail(502, f"{name} did not accept the WebSocket: {exc or type(exc).__name__}")
-        status = answer.split(b" ", 2)[1] if answer.count(b" ") >= 2 else b"502"
-        if status != b"101":
+        if answer.status != 101:
             service.close()
-            code = int(status) if status.isdigit() and 400 <= int(status) < 600 else 502
-            return self._fail(code, f"{name} refused the WebSocket (HTTP {status.decode('latin-1')})")
+            return self._fail(*answer.refusal(name))
         client = self.request.connection.detach()  # type: ignore[union-attr]
         self._finished = True  # tornado must not write a response of its own on this connection
-        await client.write(answer)
+        await client.write(answer.head)
         tunnel = Tunnel(client, service, proxy.settings.websocket_max_message_size,
                         lambda: proxy.tracker.socket_message(name, id(tunnel)))
         proxy.tracker.socket_opened(name, id(tunnel), tunnel.close)

@@ -14,10 +14,12 @@ import contextlib
 import os
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from tornado.iostream import IOStream, StreamClosedError
 
-from jupyter_svc.upstream.connection import WriteFlow
+from jupyter_svc.upstream.connection import UpstreamError, WriteFlow
+from jupyter_svc.upstream.parsing import ResponseHead
 
 
 class MessageTooBig(Exception):
@@ -84,6 +86,21 @@ def close_frame(code: int, reason: str, masked: bool) -> bytes:
     return bytes([0x88, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
+@dataclass
+class HandshakeAnswer:
+    """The service's answer to the WebSocket handshake, as llhttp read it."""
+
+    status: int
+    reason: str
+    head: bytes  # passed on to the browser as is when it is a 101
+
+    def refusal(self, name: str) -> tuple[int, str]:
+        """Status and message for the browser when it is not a 101: the service's own status, as
+        a reverse proxy answers (502 for those that cannot carry a message)."""
+        status = self.status if 200 <= self.status < 600 and self.status not in (204, 304) else 502
+        return status, f"{name} refused the WebSocket: HTTP {self.status} {self.reason}".rstrip()
+
+
 class ServiceSide(WriteFlow, asyncio.Protocol):
     """The service's end of a tunnel. It reads the handshake answer, then writes whatever the
     service sends straight to the browser's stream from ``data_received`` (no coroutine, no
@@ -91,9 +108,11 @@ class ServiceSide(WriteFlow, asyncio.Protocol):
 
     def __init__(self) -> None:
         loop = asyncio.get_running_loop()
-        self.answer: asyncio.Future[bytes] = loop.create_future()  # the handshake's response head
+        self.answer: asyncio.Future[HandshakeAnswer] = loop.create_future()  # raises UpstreamError if malformed
         self.closed: asyncio.Future[None] = loop.create_future()
         self.transport: asyncio.Transport | None = None
+        self._head = ResponseHead()
+        self._parser = self._head.new_parser()
         self._early = b""
         self._client: IOStream | None = None
         self._on_traffic: Callable[[], None] = lambda: None
@@ -109,12 +128,19 @@ class ServiceSide(WriteFlow, asyncio.Protocol):
         self._early += data
         if self.answer.done():
             return  # frames that came right after the answer wait for attach()
-        end = self._early.find(b"\r\n\r\n")
-        if end >= 0:
-            answer, self._early = self._early[:end + 4], self._early[end + 4:]
-            self.answer.set_result(answer)
-        elif len(self._early) > 65536 and self.transport is not None:
-            self.transport.close()  # no end of head in 64 KiB: not an HTTP answer
+        head = self._head
+        error = head.feed(self._parser, data)
+        if error is not None:
+            self.answer.set_exception(UpstreamError(f"its handshake answer is malformed HTTP: {error}"))
+            self.answer.exception()  # retrieved: nobody may be waiting any more
+            self.close()
+        elif head.upgrade_at is not None:  # a 101: what follows is the service's frames
+            end = len(self._early) - len(data) + head.upgrade_at
+            answer, self._early = self._early[:end], self._early[end:]
+            self.answer.set_result(HandshakeAnswer(head.status, head.reason, answer))
+        elif head.head_done:  # refused: its body is of no use
+            self.answer.set_result(HandshakeAnswer(head.status, head.reason, b""))
+            self._early = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.answer.done():

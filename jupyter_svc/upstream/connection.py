@@ -1,8 +1,11 @@
 """One keep-alive HTTP/1.1 connection to a service, and the exchange of one request on it.
 
-The connection parses the response head, frames the body (length, chunked, until close) and hands
-each piece to the exchange's sink straight from the socket read, pausing the socket while the sink
-is behind. Bodies for a borrowing sink are lent from a kept read buffer (read_buffers.py).
+llhttp (parsing.py) reads each response head and decides the body's framing: a chunked body, a
+body that comes with its head, one nobody takes yet, all go through it and reach the exchange's
+sink as the copies httptools makes. A body with a Content-Length (validated by llhttp) or one that
+runs until the service closes, taken by a borrowing sink, is instead read into a kept buffer
+(read_buffers.py) and lent as is, no copy: those reads are counted against that length, not fed
+to the parser, which the next exchange then replaces. The socket pauses while the sink is behind.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import traceback
 from collections.abc import AsyncIterable, Callable
 from typing import Any
 
-from .http1 import MAX_HEAD, ChunkedDecoder, MalformedHTTP, framing_headers, parse_response_head
+import httptools
+
+from .parsing import MAX_HEAD, Response
 from .read_buffers import ReadBuffers
 
 #: A sink takes a body chunk and may answer a future: while it is pending, the service is not read.
@@ -28,16 +33,13 @@ class UpstreamError(Exception):
     """The service could not be reached, or broke off, or answered something that is not HTTP."""
 
 
-def _malformed(exc: MalformedHTTP) -> UpstreamError:
-    return UpstreamError(str(exc))
-
-
 class Exchange:
     """One request and its response on one connection."""
 
     status = 0
     reason = ""
     headers: list[tuple[str, str]]
+    answered = False  # a byte of the answer came: a failure is not an idle connection's close
 
     def __init__(self, conn: Connection, bodyless: bool) -> None:
         self.conn = conn
@@ -78,6 +80,8 @@ class Exchange:
         early = self.take_early()
         if early:
             self.conn.deliver(early)
+        if borrow:
+            self.conn.lend()
         self.conn.reading()
         return self.finished
 
@@ -101,7 +105,7 @@ class WriteFlow:
 
 
 class Connection(WriteFlow, asyncio.BufferedProtocol):
-    """One keep-alive connection to a service: writes request heads, frames response bodies."""
+    """One keep-alive connection to a service: writes request heads, reads responses."""
 
     def __init__(self, key: tuple[str, str, int], buffers: ReadBuffers,
                  on_lost: Callable[[Connection], None]) -> None:
@@ -109,10 +113,10 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.exchange: Exchange | None = None
-        self.buffer = b""
-        self.framing = ""  # head | length | chunked | close | done
-        self.left = 0
-        self.chunked: ChunkedDecoder | None = None
+        self.framing = ""  # head | parser (llhttp reads it) | length | close (lent, counted) | done
+        self.left = 0  # body bytes still to come, in the lent "length" framing
+        self.response: Response | None = None  # llhttp's reading of the answer in flight
+        self._parser: httptools.HttpResponseParser | None = None
         self.reused = False
         self.idle_since = 0.0  # loop time it went back to the pool
         self.paused = False  # by a sink's pending write
@@ -122,12 +126,11 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
 
     # -------------------------------------------------------------- transport callbacks
     def get_buffer(self, sizehint: int) -> memoryview:
-        """Where the next read goes. A body for a borrowing sink is read into this connection's
-        own buffer and lent as is (no copy, no allocation per read); the buffer is read into again
-        only once the write of the last chunk lent from it is done, else a fresh one is taken.
-        Anything else goes to the pool's scratch buffer and is copied out at once."""
-        ex = self.exchange
-        if ex is not None and ex.borrow and ex.sink is not None and self.framing in ("length", "close"):
+        """Where the next read goes. A lent body is read into this connection's own buffer and
+        lent as is (no copy, no allocation per read); the buffer is read into again only once the
+        write of the last chunk lent from it is done, else a fresh one is taken. Anything else
+        goes to the pool's scratch buffer, whose bytes the parser copies out at once."""
+        if self.framing in ("length", "close"):
             if self._own is None or (self._lent is not None and not self._lent.done()):
                 self._own = self.buffers.take()  # a still-lent one is left to its writer
             self._lent = None
@@ -139,10 +142,13 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         buffer, self._reading = self._reading, None
         assert buffer is not None
-        if buffer is self.buffers.scratch:
-            self.data_received(bytes(memoryview(buffer)[:nbytes]))  # one copy, not two
-        else:
-            self._body(memoryview(buffer)[:nbytes])
+        data = memoryview(buffer)[:nbytes]
+        if self.framing in ("head", "parser"):
+            self._parse(data)
+        elif self.framing in ("length", "close"):
+            self._count(data)
+        elif bytes(data).strip() and self.transport is not None:
+            self.transport.close()  # bytes nobody asked for: this connection is not reusable
 
     def give_back_buffer(self) -> None:
         """Return the body buffer to the pool, unless a write still holds part of it."""
@@ -161,66 +167,50 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
         ex = self.exchange
         if ex is None:
             return
-        if self.framing == "close":  # the body ran until the service closed: that is its end
-            self._end()
+        response = self.response
+        if self.framing == "close" or (self.framing == "parser" and response is not None and response.until_close):
+            self._end()  # the body ran until the service closed: that is its end
             return
-        error = UpstreamError(f"connection closed by the service{f': {exc}' if exc else ''}")
-        for future in (ex.head, ex.finished):
-            if not future.done():
-                future.set_exception(error)
-                future.exception()  # retrieved: nobody may be waiting on both
+        self._fail(UpstreamError(f"connection closed by the service{f': {exc}' if exc else ''}"))
 
-    def data_received(self, data: bytes) -> None:
-        if self.framing == "head":
-            self.buffer = self.buffer + data if self.buffer else data  # no copy in the usual case
-            if not self._parse_head():
-                return
-            data, self.buffer = self.buffer, b""
-        if data:
-            self._body(data)
+    # -------------------------------------------------------------- reading
+    def _parse(self, data: memoryview) -> None:
+        ex, response, parser = self.exchange, self.response, self._parser
+        assert ex is not None and response is not None and parser is not None
+        ex.answered = True
+        error = response.feed(parser, data)
+        if self.framing == "head" and response.head_done:
+            ex.status, ex.reason, ex.headers = response.status, response.reason, response.headers
+            ex.keep_alive = response.keep_alive
+            self.framing = "parser"
+            ex.head.set_result(None)
+        for piece in response.take_body():
+            self.deliver(piece)
+        if response.stray or (error is not None and response.ended):
+            ex.keep_alive = False  # bytes after the end of the answer: not reusable
+        elif error is not None:
+            self._fail(UpstreamError(f"malformed HTTP response: {error}"))
+            return
+        if response.stopped:  # a HEAD's answer: anything read past its head is not a next answer
+            ex.keep_alive = ex.keep_alive and data[-4:] == b"\r\n\r\n"
+            self._end()
+        elif response.ended:
+            self._end()
 
-    # -------------------------------------------------------------- parsing
-    def _parse_head(self) -> bool:
+    def lend(self) -> None:
+        """A borrowing sink takes the body: if its length is known or it runs until the service
+        closes, read it into lent buffers from now on, counted rather than parsed."""
+        response = self.response
+        if self.framing != "parser" or response is None:
+            return
+        if response.length is not None:
+            self.framing, self.left = "length", response.length - response.body_seen
+        elif response.until_close:
+            self.framing = "close"
+
+    def _count(self, data: memoryview) -> None:
         ex = self.exchange
         assert ex is not None
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buffer) > MAX_HEAD:
-                    self._fail(UpstreamError("response head too large"))
-                return False
-            head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
-            try:
-                version, status, reason, headers = parse_response_head(head)
-            except MalformedHTTP as exc:
-                self._fail(_malformed(exc))
-                return False
-            if 100 <= status < 200:  # 100 Continue, 103 Early Hints: the real answer follows
-                continue
-            ex.status, ex.reason, ex.headers = status, reason, headers
-            connection, encoding, length = framing_headers(headers)
-            ex.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-            if ex.bodyless or status in (204, 304):
-                self.framing = "done"
-            elif "chunked" in encoding:
-                self.framing, self.chunked = "chunked", ChunkedDecoder()
-            elif length is not None and length.strip().isdigit():
-                self.framing, self.left = "length", int(length)
-                if not self.left:
-                    self.framing = "done"
-            else:
-                self.framing, ex.keep_alive = "close", False
-            ex.head.set_result(None)
-            if self.framing == "done":
-                self._end()
-            return True
-
-    def _body(self, data: bytes | memoryview) -> None:
-        ex = self.exchange
-        if ex is None or self.framing == "done":
-            if bytes(data).strip() and self.transport is not None:
-                self.transport.close()  # bytes nobody asked for: this connection is not reusable
-            return
         if self.framing == "length":
             if len(data) > self.left:
                 data = data[:self.left]
@@ -228,17 +218,6 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
             self.left -= len(data)
             self.deliver(data)
             if not self.left:
-                self._end()
-        elif self.framing == "chunked":
-            assert self.chunked is not None
-            try:
-                pieces, ended, _ = self.chunked.feed(bytes(data))  # never lent: bytes already
-            except MalformedHTTP as exc:
-                self._fail(_malformed(exc))
-                return
-            for piece in pieces:
-                self.deliver(piece)
-            if ended:
                 self._end()
         else:
             self.deliver(data)
@@ -248,7 +227,7 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
         if ex is None or not data or ex.finished.done():
             return  # aborted (the browser left): what still arrives is dropped
         if ex.sink is None:
-            ex.early.append(bytes(data))
+            ex.early.append(data if isinstance(data, bytes) else bytes(data))
             if sum(map(len, ex.early)) > MAX_HEAD and self.transport is not None:
                 self.transport.pause_reading()  # nobody reads yet: stop until someone does
             return
@@ -288,12 +267,16 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
             ex.finished.set_result(None)
 
     def _fail(self, error: UpstreamError) -> None:
+        """The answer is broken: the exchange raises ``error`` and the connection is closed (the
+        pool forgets it when it is lost, so it is never reused)."""
         ex = self.exchange
+        self.framing = "done"
         if ex is not None:
+            ex.keep_alive = False
             for future in (ex.head, ex.finished):
                 if not future.done():
                     future.set_exception(error)
-                    future.exception()
+                    future.exception()  # retrieved: nobody may be waiting on both
         if self.transport is not None:
             self.transport.close()
 
@@ -301,7 +284,13 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
     def begin(self, head: bytes, bodyless: bool) -> Exchange:
         assert self.transport is not None
         self.exchange = Exchange(self, bodyless)
-        self.framing, self.buffer = "head", b""
+        response = self.response
+        if response is not None and self._parser is not None and response.clean:
+            response.start(bodyless)  # its parser stands at the start of the next response
+        else:
+            self.response = response = Response(bodyless)
+            self._parser = response.new_parser()
+        self.framing = "head"
         self._unpause()  # the last exchange may have left it paused (its last write still pending)
         self.transport.write(head)
         return self.exchange

@@ -2,7 +2,7 @@
 
 Why not aiohttp: its client cost ~250 us of CPU per request here and one coroutine hop per body
 chunk (benchmarks/README.md). A proxy needs less than a general client: send a head, stream a
-body, parse a response head, hand each body chunk on as it is read (upstream_connection.py). No
+body, have llhttp read the answer, hand each body chunk on as it is read (connection.py). No
 cookies, no redirects, no decompression, no per-request objects beyond an :class:`Exchange`.
 This module decides which connection a request gets: an idle one, a new one (a few at a time per
 endpoint), a second try when a reused one turns out closed; and it closes those left idle.
@@ -123,10 +123,14 @@ class UpstreamPool:
                 sender = None if body is None else asyncio.ensure_future(conn.send_body(body, chunked))
                 try:
                     await exchange.head
-                except UpstreamError:
-                    if conn.reused and body is None:
+                except UpstreamError as exc:
+                    exc.__traceback__ = None  # kept by the future: no cycle through this frame
+                    if conn.reused and body is None and not exchange.answered:
                         continue  # the service closed an idle connection as we sent: try a fresh one
-                    raise
+                    raise UpstreamError(str(exc)) from None
+                broken = exchange.finished.done() and exchange.finished.exception()
+                if broken:  # the body broke in the head's own read: nothing was passed on yet
+                    raise UpstreamError(str(broken))
                 exchange.sender = sender
                 return exchange
             raise UpstreamError(f"{endpoint.base} closed the connection twice")  # pragma: no cover
@@ -134,8 +138,10 @@ class UpstreamPool:
             self._slots.release()
             if sender is not None:
                 sender.cancel()
-            if conn is not None and conn.transport is not None:
-                conn.transport.close()
+            if conn is not None:
+                conn.exchange = None  # no connection <-> exchange cycle left to the cyclic GC
+                if conn.transport is not None:
+                    conn.transport.close()
             raise
 
     def release(self, exchange: Exchange) -> None:
