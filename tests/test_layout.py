@@ -89,7 +89,8 @@ def test_importing_the_package_loads_neither_server_nor_kernel_side() -> None:
     """`import jupyter_svc` (and its client) in a kernel must not pull in jupyter_server or IPython."""
     code = (
         "import sys, jupyter_svc, jupyter_svc.client;"
-        "bad = [m for m in ('jupyter_server', 'IPython', 'jupyter_svc.server', 'jupyter_svc.proxy') if m in sys.modules];"
+        "bad = [m for m in ('jupyter_server', 'IPython', 'jupyter_svc.server', 'jupyter_svc.proxy')"
+        " if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
