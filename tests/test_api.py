@@ -82,7 +82,14 @@ async def test_put_creates_then_updates_and_depends_on_injects_url(api):
     code, body = await api("DELETE", "services/base")
     assert code == 409 and "user" in body["message"]
     code, body = await api("PATCH", "services/base", {"depends_on": ["user"]})
-    assert code == 422 and "cycle" in json.dumps(body)
+    assert code == 422 and body["message"].startswith("dependency cycle")
+    (error,) = body["errors"]  # the cycle named, read as "depends on"
+    assert error["field"] == "depends_on" and error["message"] in ("base -> user -> base", "user -> base -> user")
+    code, body = await api("POST", "apply", {"manifest": [  # a longer one, in a batch
+        {"name": "c1", "command": ["x"], "depends_on": ["c2"]}, {"name": "c2", "command": ["x"], "depends_on": ["c3"]},
+        {"name": "c3", "command": ["x"], "depends_on": ["c1"]}]})
+    assert code == 422 and body["errors"][0]["message"] in ("c1 -> c2 -> c3 -> c1", "c2 -> c3 -> c1 -> c2",
+                                                            "c3 -> c1 -> c2 -> c3"), body
 
 
 async def test_unauthenticated_requests_are_refused(jp_serverapp, jp_base_url, jp_http_port, api):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import uuid
 
 import psutil
 import pytest
@@ -177,6 +178,57 @@ async def test_idle_service_scales_to_zero_and_wakes(api, fetch, svc_config):
     response = await fetch("svc/idler/")
     assert response.code == 200 and json.loads(response.body)["version"] == marker
     assert response.headers["X-Svc-Cold-Start"] == "true"
+
+
+@pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1}])
+async def test_idle_scale_down_arrives_on_the_events_stream(api, jp_fetch, svc_config):
+    """What the idle loop decides (the idle deadline, then the scale-down) reaches the events stream,
+    the lab panel's source, and the stream's last word on the service is what GET answers."""
+    buffer = bytearray()
+    stream = asyncio.ensure_future(jp_fetch("svc", "api", "events", streaming_callback=buffer.extend,
+                                            request_timeout=60))
+    await asyncio.sleep(0.2)
+    await create(api, {"name": "napper", "command": echo_command(), "scale_to_zero": "1s"})
+    await wait_for_state(api, "napper", {"scaled_to_zero"}, timeout=10)
+    await asyncio.sleep(0.5)  # a few more passes of the idle loop
+    _, latest = await api("GET", "services/napper")
+    await asyncio.sleep(0.2)
+    stream.cancel()
+    blocks = [block.split("\n", 1) for block in buffer.decode().split("\n\n") if block.startswith("event: service")]
+    napper = [view for view in (json.loads(data[len("data: "):]) for _, data in blocks) if view["name"] == "napper"]
+    assert any(v["status"]["state"] == "ready" and v["status"]["idle_deadline"] for v in napper), napper
+    assert napper[-1]["status"]["state"] == "scaled_to_zero" and napper[-1]["status"]["idle_deadline"] is None
+    assert napper[-1]["status"] == latest["status"]
+
+
+async def test_deleting_a_service_under_traffic_is_never_a_500(api, fetch):
+    """A DELETE while 20 requests wait on a slow wake (10 held before it, 10 arriving during it):
+    each gets 404 or 503, and no instance outlives the service. Requests already forwarded to an
+    external service when it is deleted get the answer that comes after."""
+    from test_lifecycle import no_process_left
+
+    marker = f"doomed-{uuid.uuid4().hex[:8]}"
+    await create(api, {"name": "doomed", "command": echo_command("--delay", "2", "--version", marker),
+                       "desired_state": "scaled_to_zero"})
+    client = AsyncHTTPClient(force_instance=True, max_clients=50)
+    held = [asyncio.ensure_future(fetch(f"svc/doomed/h{i}", client=client)) for i in range(10)]
+    await wait_for_state(api, "doomed", {"waking"}, timeout=5)
+    deletion = asyncio.ensure_future(api("DELETE", "services/doomed"))
+    await asyncio.sleep(0.2)  # the deletion waits for the wake under way
+    arriving = [asyncio.ensure_future(fetch(f"svc/doomed/a{i}", client=client)) for i in range(10)]
+    codes = [r.code for r in await asyncio.gather(*held, *arriving)]
+    assert (await deletion)[0] == 204
+    assert set(codes) <= {404, 503}, codes
+    await no_process_left(marker)
+    assert (await api("GET", "services/doomed"))[0] == 404
+
+    origin = await create(api, {"name": "origin", "command": web_command()})
+    await create(api, {"name": "outside", "url": origin["status"]["endpoint"]})
+    flowing = [asyncio.ensure_future(fetch("svc/outside/slow?seconds=1.5", client=client)) for _ in range(5)]
+    await asyncio.sleep(0.5)
+    assert (await api("DELETE", "services/outside"))[0] == 204
+    assert [r.code for r in await asyncio.gather(*flowing)] == [200] * 5
+    assert (await fetch("svc/outside/slow?seconds=0")).code == 404
 
 
 async def test_request_during_scale_down_succeeds(api, fetch):

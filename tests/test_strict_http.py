@@ -242,7 +242,7 @@ async def test_failed_answers_leave_no_reference_cycles() -> None:
 
 
 async def test_readiness_probe_reads_the_head_with_the_same_parser() -> None:
-    """The bare probe: a head in pieces gives its status; an answer llhttp refuses is no answer."""
+    """The probe (through the pool): a head in pieces gives its status; an answer llhttp refuses is no answer."""
 
     async def slow_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -256,10 +256,11 @@ async def test_readiness_probe_reads_the_head_with_the_same_parser() -> None:
         writer.write(MALFORMED["obs-fold"][0])
         await writer.drain()
 
-    async with serving(slow_head) as (endpoint, _):
-        assert await probe_once(endpoint, "/") == 204
-    async with serving(folded) as (endpoint, _):
-        assert await probe_once(endpoint, "/") is None
-        pool = UpstreamPool()
-        assert await probe_once(endpoint, "/", pool=pool) is None
+    pool = UpstreamPool()
+    try:
+        async with serving(slow_head) as (endpoint, _):
+            assert await probe_once(endpoint, "/", pool) == 204
+        async with serving(folded) as (endpoint, _):
+            assert await probe_once(endpoint, "/", pool) is None
+    finally:
         await pool.close()

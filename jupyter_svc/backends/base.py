@@ -55,9 +55,6 @@ class Instance(abc.ABC):
     async def stop(self, grace: float) -> int:
         """Ask it to stop, force it after ``grace`` seconds; return the exit code."""
 
-    def describe(self) -> str:
-        return self.endpoint.base
-
 
 class Backend(abc.ABC):
     """A place where services run."""

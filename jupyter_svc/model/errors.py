@@ -48,6 +48,10 @@ class Unavailable(SvcError):
     status_code = 503
 
 
+class StillStarting(Unavailable):
+    """A wake outlasted the caller's wait: the start goes on (the proxy answers 504, the API 503)."""
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:

@@ -26,27 +26,11 @@ from pydantic import (
 )
 
 from .errors import cross_field
-from .units import format_duration, parse_duration, parse_quantity
+from .names import NAME_JSON_SCHEMA, check_name
+from .units import QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
 
-#: Names the proxy and API reserve under ``/svc/``.
-RESERVED_NAMES = frozenset({"api", "static"})
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-
-
-def _check_name(value: str) -> str:
-    if len(value) > 63:
-        raise ValueError("must be at most 63 characters")
-    if not _DNS_LABEL.match(value):
-        raise ValueError(
-            "must be a DNS-1123 label: lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
-    if value in RESERVED_NAMES:
-        raise ValueError(f"{value!r} is reserved by jupyter-svc")
-    return value
 
 
 def _check_env_name(value: str) -> str:
@@ -73,18 +57,14 @@ def _check_abs_path(value: str) -> str:
     return value
 
 
-ServiceName = Annotated[
-    str,
-    AfterValidator(_check_name),
-    WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
-]
+ServiceName = Annotated[str, AfterValidator(check_name), WithJsonSchema(NAME_JSON_SCHEMA)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 LabelKey = Annotated[str, AfterValidator(_check_label_key)]
 Quantity = Annotated[
     str,
     BeforeValidator(_check_quantity),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$", "examples": ["100m", "1.2Gi", "1"]}
+        {"type": "string", "pattern": QUANTITY_PATTERN, "examples": ["100m", "1.2Gi", "1"]}
     ),
 ]
 Duration = Annotated[

@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+from .patterns import whole
+
+#: A Kubernetes quantity: a number without sign (or with '+'), then a binary or decimal suffix
+#: or an exponent. The spec's JSON Schema states exactly this pattern.
+QUANTITY_PATTERN = whole(r"(\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
+_QUANTITY = re.compile(QUANTITY_PATTERN)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
     "n": Decimal("1e-9"),
@@ -27,8 +32,10 @@ _DECIMAL = {
 
 def parse_quantity(text: str) -> Decimal:
     """Value of a Kubernetes quantity such as ``100m``, ``1.2Gi`` or ``1``; ValueError if malformed."""
-    match = _QUANTITY.match(text.strip())
+    match = _QUANTITY.search(text)
     if not match:
+        if text.startswith("-") and _QUANTITY.search(text[1:]):
+            raise ValueError(f"{text!r} is negative")
         raise ValueError(
             f"{text!r} is not a Kubernetes quantity (examples: '100m', '0.5', '1.2Gi', '512Mi')"
         )
@@ -43,8 +50,6 @@ def parse_quantity(text: str) -> Decimal:
         value *= _DECIMAL[suffix]
     else:
         value *= Decimal(10) ** int(suffix[1:])
-    if value < 0:
-        raise ValueError(f"{text!r} is negative")
     return value
 
 

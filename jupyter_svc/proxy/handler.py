@@ -22,21 +22,20 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from jupyter_svc.backends.base import Endpoint
-from jupyter_svc.model.errors import NotFound, SvcError, Unavailable
-from jupyter_svc.model.spec import RESERVED_NAMES
+from jupyter_svc.model.errors import NotFound, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.status import ServiceState
 from jupyter_svc.services.activity import ActivityTracker
 from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
 from jupyter_svc.upstream.pool import Exchange, UpstreamError, UpstreamPool
 
+from . import compat
 from .access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
 from .headers import downstream_headers, upstream_headers
 from .tunnel import ServiceSide, Tunnel
 from .wake_page import wake_page
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
-_HANDLER_LABEL = "jupyter_svc.proxy.ProxyHandler"  # module.class, as Jupyter labels its handlers
 
 
 @dataclass
@@ -46,7 +45,6 @@ class ProxySettings:
     wake_page: bool = True
     max_body_size: int = 10 * 1024**3
     websocket_max_message_size: int = 64 * 1024**2
-    upstream_connections: int = 512
     auth_cache_seconds: float = 10.0
 
 
@@ -54,11 +52,11 @@ class Proxy:
     """What every proxy request shares: the pooled client, the wake queue counts."""
 
     def __init__(self, manager: ServiceManager, tracker: ActivityTracker, metrics: Metrics,
-                 settings: ProxySettings, upstream: UpstreamPool | None = None) -> None:
+                 settings: ProxySettings, upstream: UpstreamPool) -> None:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
         self.access = AccessMemo(settings.auth_cache_seconds)
-        self.upstream = upstream or UpstreamPool(settings.upstream_connections)
+        self.upstream = upstream
 
     async def close(self) -> None:
         await self.upstream.close()
@@ -66,12 +64,12 @@ class Proxy:
     async def endpoint(self, name: str) -> tuple[Endpoint, bool]:
         """A ready endpoint, holding the caller through a wake; True if it was a cold start."""
         manager = self.manager
+        svc = manager.service(name)
         external = manager.external_endpoint(name)
         if external is not None:
-            if manager.services[name].status.state is ServiceState.disabled:
+            if svc.status.state is ServiceState.disabled:
                 raise Unavailable(f"{name} is disabled; enable it to use it")
             return external, False
-        svc = manager.services[name]
         if svc.status.state is ServiceState.ready and svc.instance is not None:
             return svc.instance.endpoint, False
         held = self.held.get(name, 0)
@@ -91,7 +89,7 @@ class Proxy:
 
 
 @web.stream_request_body
-class ProxyHandler(JupyterHandler):
+class ProxyHandler(compat.AccessLogHook, JupyterHandler):
     """Forwards one request (or WebSocket) to the service named in the URL."""
 
     svc_name = ""
@@ -105,7 +103,7 @@ class ProxyHandler(JupyterHandler):
     # ------------------------------------------------------------------ access
     def check_xsrf_cookie(self) -> None:
         """Apps post without Jupyter's XSRF token; a same-origin check stands in for it."""
-        if not hasattr(self, "_jupyter_current_user"):
+        if not compat.identity_checked(self):
             return  # tornado calls this before prepare(); prepare() calls it again after auth
         if self.token_authenticated or not self.request.headers.get("Cookie"):
             return
@@ -127,17 +125,18 @@ class ProxyHandler(JupyterHandler):
         access = self.proxy.access
         key = credentials_key(self.request.headers, self.request.host, "token" in self.request.query_arguments)
         known = access.user(key)
-        if known is not None:  # Jupyter's IdentityProvider takes a user already set as authenticated
-            self._jupyter_current_user, self._token_authenticated = known
-        await super().prepare(_redirect_to_login=False)
-        if self._finished:
+        if known is not None:
+            compat.accept_identity(self, *known)
+        await compat.prepare_without_login_redirect(self)
+        if compat.finished(self):
             return
         if known is None:
             access.remember_user(key, self.current_user, self.token_authenticated)
         name = self.path_kwargs["name"]
-        svc = self.proxy.manager.services.get(name)
-        if svc is None:
-            raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)")
+        try:
+            svc = self.proxy.manager.service(name)
+        except NotFound:
+            raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)") from None
         self.svc_name = name
         if not svc.spec.public:
             if self.current_user is None:
@@ -147,8 +146,7 @@ class ProxyHandler(JupyterHandler):
                 raise web.HTTPError(403, "log in to Jupyter to use this service")
             if not self.authorizer.is_authorized(self, self.current_user, "execute", "svc"):
                 raise web.HTTPError(403, f"not authorized to use service {name!r}")
-        connection: Any = self.request.connection
-        connection.set_max_body_size(self.proxy.settings.max_body_size)
+        compat.limit_body_size(self, self.proxy.settings.max_body_size)
         if self._is_websocket():
             return
         if self._wants_wake_page(svc.status.state):
@@ -187,22 +185,21 @@ class ProxyHandler(JupyterHandler):
         while (chunk := await self._body.get()) is not None:
             yield chunk
 
-    def _upstream_target(self, endpoint: Endpoint) -> str:
+    def _upstream_target(self, endpoint: Endpoint, rewrite_path: bool) -> str:
         """The request target on the service: its path (stripped of the prefix if rewrite_path)
         and the query without Jupyter's token."""
-        spec = self.proxy.manager.services[self.svc_name].spec
         path = self.request.path
-        if spec.rewrite_path:
+        if rewrite_path:
             prefix = f"{self.base_url}svc/{self.svc_name}"
             path = path[len(prefix):] or "/"
         query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
         return endpoint.path + path + ("?" + query if query else "")
 
     def _fail(self, status: int, message: str, retry_after: int | None = None) -> None:
-        if self._finished:
+        if compat.finished(self):
             return
-        if self._headers_written:
-            self.request.connection.close()  # type: ignore[union-attr]
+        if compat.headers_sent(self):
+            compat.cut(self)
             return
         self.clear()
         self.set_status(status)
@@ -211,18 +208,30 @@ class ProxyHandler(JupyterHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "service": self.svc_name}))
 
+    async def _route(self) -> tuple[Endpoint, bool, bool] | None:
+        """Where the request goes: the endpoint (held through a wake), whether that was a cold
+        start, and the spec's rewrite_path as it was then; None once the error is answered."""
+        proxy, name = self.proxy, self.svc_name
+        try:
+            endpoint, cold = await proxy.endpoint(name)
+            return endpoint, cold, proxy.manager.service(name).spec.rewrite_path
+        except NotFound as exc:
+            self._fail(404, exc.message)
+        except StillStarting as exc:
+            self._fail(504, exc.message, 5)
+        except Unavailable as exc:
+            self._fail(503, exc.message, 2)
+        except SvcError as exc:
+            self._fail(503, exc.message, 5)
+        return None
+
     async def _proxy_http(self) -> None:
         proxy, name, method = self.proxy, self.svc_name, self.request.method or "GET"
         counted = proxy.tracker.counts(self.request.path)
-        try:
-            endpoint, cold = await proxy.endpoint(name)
-        except NotFound as exc:
-            return self._fail(404, exc.message)
-        except Unavailable as exc:
-            timeout = "still starting" in exc.message
-            return self._fail(504 if timeout else 503, exc.message, 5 if timeout else 2)
-        except SvcError as exc:
-            return self._fail(503, exc.message, 5)
+        route = await self._route()
+        if route is None:
+            return
+        endpoint, cold, rewrite = route
         proxy.tracker.begin(name, counted)
         status = 502
         exchange: Exchange | None = None
@@ -230,20 +239,19 @@ class ProxyHandler(JupyterHandler):
             headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
             headers.pop("Transfer-Encoding", None)  # the pool frames the body itself
             exchange = self._exchange = await proxy.upstream.send(
-                endpoint, method, self._upstream_target(endpoint), headers,
+                endpoint, method, self._upstream_target(endpoint, rewrite), headers,
                 self._request_body() if self._has_body else None)
             status = exchange.status
             self.set_status(status, exchange.reason or None)
             self.clear_header("Content-Type")
             self.clear_header("Server")
-            rewrite = proxy.manager.services[name].spec.rewrite_path
             for key, value in downstream_headers(exchange.headers, f"{self.base_url}svc/{name}", rewrite, endpoint):
                 self.add_header(key, value)
             self.set_header("X-Svc-Cold-Start", "true" if cold else "false")
-            if not self._headers.get("Access-Control-Allow-Origin"):
+            if not compat.header_set(self, "Access-Control-Allow-Origin"):
                 self.clear_header("Access-Control-Allow-Origin")
             await self._relay(exchange, counted)
-            if not self._finished:
+            if not compat.finished(self):
                 self.finish()
         except UpstreamError as exc:
             proxy.metrics.errors.labels(name, "upstream").inc()
@@ -267,7 +275,7 @@ class ProxyHandler(JupyterHandler):
             return
         touch, name = self.proxy.tracker.touch, self.svc_name
         connection: Any = self.request.connection
-        lend = not self._transforms
+        lend = not compat.output_transformed(self)
 
         def sink(chunk: bytes | memoryview) -> asyncio.Future[Any]:
             if lend:
@@ -284,16 +292,16 @@ class ProxyHandler(JupyterHandler):
         self.flush()  # the head first; the chunks then go straight to the connection
         await exchange.stream(sink, borrow=lend)
 
-    def _log(self) -> None:
+    def log_request(self) -> None:
         """Jupyter's access log formats a line for every request, even at debug level when no
         handler shows it; successes skip that unless debug output is on. Jupyter's request-duration
         histogram still counts every request."""
         metrics = jupyter_log_metrics(self.settings.get("log_function"))
         if metrics is None or self.get_status() >= 300 or emits_debug(self.log):
-            super()._log()
+            super().log_request()
         elif metrics:
             # Jupyter's request-duration histogram, labelled as its own request logger does
-            self.proxy.metrics.child(HTTP_REQUEST_DURATION_SECONDS, self.request.method or "", _HANDLER_LABEL,
+            self.proxy.metrics.child(HTTP_REQUEST_DURATION_SECONDS, self.request.method or "", _HISTOGRAM_LABEL,
                                      str(self.get_status())).observe(self.request.request_time())
 
     def compute_etag(self) -> None:
@@ -308,7 +316,7 @@ class ProxyHandler(JupyterHandler):
         super().set_secure_cookie(name, value, *args, **kwargs)
 
     async def _finish_http(self, *args: Any, **kwargs: Any) -> None:
-        if self._finished:
+        if compat.finished(self):
             return
         if not self._has_body:
             await self._proxy_http()
@@ -320,7 +328,7 @@ class ProxyHandler(JupyterHandler):
 
     @allow_unauthenticated  # prepare() decides: public services need no login
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        if self._finished:
+        if compat.finished(self):
             return
         if self._is_websocket():
             await self._tunnel_websocket()
@@ -335,10 +343,7 @@ class ProxyHandler(JupyterHandler):
             forward.cancel()
         if self._exchange is not None:
             self._exchange.abort(StreamClosedError())
-        stream = getattr(self.request.connection, "stream", None)
-        error = getattr(stream, "error", None)
-        if error is not None:  # tornado keeps why the stream closed; its traceback would keep the
-            error.__traceback__ = None  # frames (this handler among them) alive in a cycle
+        compat.forget_close_reason(self)
 
     # ------------------------------------------------------------------ WebSocket
     async def _tunnel_websocket(self) -> None:
@@ -347,13 +352,13 @@ class ProxyHandler(JupyterHandler):
         origin = self.request.headers.get("Origin")
         if origin and not self.check_origin():
             return self._fail(403, "cross-origin WebSocket refused")
-        try:
-            endpoint, _ = await proxy.endpoint(name)
-        except SvcError as exc:
-            return self._fail(503, exc.message, 2)
+        route = await self._route()
+        if route is None:
+            return
+        endpoint, _, rewrite = route
         headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
-        target = self._upstream_target(endpoint)
+        target = self._upstream_target(endpoint, rewrite)
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         service = ServiceSide()
         try:
@@ -369,8 +374,7 @@ class ProxyHandler(JupyterHandler):
         if answer.status != 101:
             service.close()
             return self._fail(*answer.refusal(name))
-        client = self.request.connection.detach()  # type: ignore[union-attr]
-        self._finished = True  # tornado must not write a response of its own on this connection
+        client = self.detach()  # tornado writes no response of its own on this connection
         await client.write(answer.head)
         tunnel = Tunnel(client, service, proxy.settings.websocket_max_message_size,
                         lambda: proxy.tracker.socket_message(name, id(tunnel)))
@@ -382,28 +386,4 @@ class ProxyHandler(JupyterHandler):
             proxy.tracker.socket_closed(name, id(tunnel))
 
 
-class ServiceRootRedirect(JupyterHandler):
-    """``svc/<name>`` -> ``svc/<name>/`` so that relative links in the app resolve."""
-
-    @allow_unauthenticated
-    def get(self, name: str) -> None:
-        query = f"?{self.request.query}" if self.request.query else ""
-        self.redirect(f"{self.base_url}svc/{name}/{query}", permanent=False)
-
-
-def route_first(app: web.Application) -> bool:
-    """Move the rules of this extension to the front of the server's routing table: a request is
-    matched against every pattern before its own, and those of the extensions loaded earlier
-    cost each proxied request ~10 us. Nothing else serves ``svc/``, so no other route changes."""
-    rules = app.default_router.rules
-    for index, rule in enumerate(rules):
-        if any(getattr(inner, "target", None) is ProxyHandler for inner in getattr(rule.target, "rules", ())):
-            rules.insert(0, rules.pop(index))
-            return True
-    return False
-
-
-def proxy_routes() -> list[tuple[str, type[web.RequestHandler]]]:
-    reserved = "|".join(sorted(RESERVED_NAMES))  # svc/api/... is the REST API, never a service
-    name = rf"(?P<name>(?!(?:{reserved})(?:/|$))[a-z0-9](?:[-a-z0-9]{{0,61}}[a-z0-9])?)"
-    return [(rf"/svc/{name}", ServiceRootRedirect), (rf"/svc/{name}(?P<path>/.*)", ProxyHandler)]
+_HISTOGRAM_LABEL = compat.histogram_label(ProxyHandler)

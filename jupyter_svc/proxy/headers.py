@@ -17,8 +17,6 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "proxy-connection",
 })
-_WS_HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
-                           "sec-websocket-protocol", "sec-websocket-accept"})
 #: The proxy answers with its own Date and Server, as nginx does.
 _PROXY_OWN = frozenset({"date", "server"})
 #: Jupyter's own cookies: a service has no business seeing the user's Jupyter session.
@@ -30,7 +28,7 @@ def _strip_jupyter_cookies(value: str) -> str:
     return ";".join(kept).strip()
 
 
-def upstream_headers(request: Any, endpoint: Endpoint, prefix: str, websocket: bool = False) -> dict[str, str]:
+def upstream_headers(request: Any, endpoint: Endpoint, prefix: str) -> dict[str, str]:
     """Headers to send to the service for a tornado ``request`` arriving under ``prefix``."""
     connection_listed = {h.strip().lower() for h in request.headers.get("Connection", "").split(",")}
     out: dict[str, str] = {}
@@ -38,8 +36,6 @@ def upstream_headers(request: Any, endpoint: Endpoint, prefix: str, websocket: b
         lower = key.lower()
         if lower in HOP_BY_HOP or lower in connection_listed or lower == "host":
             continue
-        if websocket and lower in _WS_HANDSHAKE:
-            continue  # the client library makes its own handshake
         if lower == "authorization" and value.lower().startswith("token "):
             continue  # Jupyter's token stays with Jupyter
         if lower == "cookie":

@@ -12,7 +12,8 @@ from traitlets import Bool, Float, Int, List, Tuple, Unicode, default
 
 from jupyter_svc.backends.local.backend import LocalBackend, PortAllocator
 from jupyter_svc.model.units import parse_duration
-from jupyter_svc.proxy.handler import Proxy, ProxySettings, proxy_routes, route_first
+from jupyter_svc.proxy.handler import Proxy, ProxySettings
+from jupyter_svc.proxy.routes import proxy_routes, route_first
 from jupyter_svc.services.activity import ActivitySettings, ActivityTracker
 from jupyter_svc.services.lifecycle import LifecycleSettings
 from jupyter_svc.services.manager import ServiceManager
@@ -125,7 +126,7 @@ class SvcExtension(ExtensionApp):
         base_url = self.serverapp.base_url if self.serverapp else "/"
         upstream = UpstreamPool(self.upstream_connections)  # the proxy's and the readiness probes'
         self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
-                                      settings, base_url=base_url, upstream=upstream)
+                                      settings, upstream, base_url=base_url)
         metrics = Metrics()
         activity = ActivitySettings(
             default_idle_window=parse_duration(self.default_idle_window) if self.default_idle_window else 0.0,
@@ -139,7 +140,7 @@ class SvcExtension(ExtensionApp):
         self.proxy = Proxy(self.manager, self.tracker, metrics, ProxySettings(
             wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
             max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
-            upstream_connections=self.upstream_connections, auth_cache_seconds=self.auth_cache_seconds,
+            auth_cache_seconds=self.auth_cache_seconds,
         ), upstream)
         self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
                               "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy})

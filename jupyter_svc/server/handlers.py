@@ -14,14 +14,16 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError, from_validation_error
+from jupyter_svc.model.names import name_route
 from jupyter_svc.model.spec import ApplyMode, Manifest, spec_json_schema_text
 from jupyter_svc.model.status import ServiceView
+from jupyter_svc.proxy.compat import not_server_activity
 from jupyter_svc.services.batch import apply_manifest
 from jupyter_svc.services.manager import Operation, ServiceManager
 
 #: The resource name Jupyter's authorizer sees for everything in this extension.
 AUTH_RESOURCE = "svc"
-NAME = r"(?P<name>[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)"
+NAME = name_route(reserved=True)
 
 
 class BadRequest(SvcError):
@@ -192,7 +194,7 @@ class LogsHandler(SvcHandler):
             tail = int(self.get_query_argument("tail", "100"))
         except ValueError:
             raise SpecInvalid("invalid query", [FieldError("tail", "must be an integer")]) from None
-        backend = self.manager.services[view.name].backend
+        backend = self.manager.service(view.name).backend
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         lines = backend.log_tail(name, tail)
@@ -282,10 +284,9 @@ class ServiceActivityHandler(SvcHandler):
         self.write_view(self.manager.get(name))
 
 
+@not_server_activity  # polling this must not keep the server awake
 class ServerActivityHandler(SvcHandler):
     """The server's own idleness in one document, for scalers of the Jupyter server itself."""
-
-    _track_activity = False  # polling this must not keep the server awake
 
     @web.authenticated
     @authorized
@@ -295,9 +296,8 @@ class ServerActivityHandler(SvcHandler):
         self.finish(json.dumps(activity_document(self.settings, self.settings["jupyter_svc_activity"])))
 
 
+@not_server_activity
 class MetricsHandler(SvcHandler):
-    _track_activity = False
-
     @web.authenticated
     @authorized
     async def get(self) -> None:

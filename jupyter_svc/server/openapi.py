@@ -9,10 +9,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from jupyter_svc._version import __version__
+from jupyter_svc.model.names import NAME_PATTERN
 from jupyter_svc.model.spec import ServiceSpec
 from jupyter_svc.model.status import ServiceView
 
-_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+# the routes take reserved names too (the handlers then say why): the pattern alone, as they match
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": NAME_PATTERN}}
 _WAIT = {"name": "wait", "in": "query", "required": False, "schema": {"type": "number"},
          "description": "Answer once the service settles, waiting at most this many seconds."}
 

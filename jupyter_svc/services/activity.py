@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from jupyter_svc.model.spec import ServiceSpec
 from jupyter_svc.model.status import ServiceState
 
 from .manager import ServiceManager
@@ -112,8 +113,8 @@ class ActivityTracker:
         timeout = self.settings.websocket_idle_timeout
         return any(timeout <= 0 or now - seen < timeout for seen in usage.sockets.values())
 
-    def window_of(self, name: str) -> float:
-        window = self.manager.services[name].spec.scale_to_zero
+    def window_of(self, spec: ServiceSpec) -> float:
+        window = spec.scale_to_zero
         return self.settings.default_idle_window if window is None else window
 
     async def drain(self, name: str, deadline: float) -> None:
@@ -131,28 +132,33 @@ class ActivityTracker:
     def wall(self, monotonic: float) -> datetime:
         return datetime.fromtimestamp(monotonic + self._mono_offset, timezone.utc)
 
+    def monotonic(self, wall: datetime) -> float:
+        """The inverse of ``wall``: the same instant reads the same on every pass."""
+        return wall.timestamp() - self._mono_offset
+
     async def check(self) -> None:
-        """One pass: refresh statuses, scale down what has been idle past its window."""
-        now = time.monotonic()
-        for name in [n for n in self.usage if n not in self.manager.services]:
+        """One pass: refresh statuses (through the manager, which publishes what changed), scale
+        down what has been idle past its window."""
+        now, manager = time.monotonic(), self.manager
+        for name in [n for n in self.usage if n not in manager.services]:
             del self.usage[name]
-        for name, svc in list(self.manager.services.items()):
+        for name, svc in list(manager.services.items()):
+            if svc.deleted:
+                continue
             usage = self._usage(name)
             ready = svc.status.state is ServiceState.ready and svc.instance is not None
             if not ready:
-                svc.status.idle_deadline = None
+                manager.note_activity(svc, svc.status.last_activity, None)
                 continue
             if self.busy(usage, now):
                 usage.last = now
             started = svc.status.started_at
-            last = max(usage.last, now - (datetime.now(timezone.utc) - started).total_seconds()) if started \
-                else usage.last
-            svc.status.last_activity = self.wall(last)
-            window = self.window_of(name)
+            last = max(usage.last, self.monotonic(started)) if started else usage.last
+            window = self.window_of(svc.spec)
             if window <= 0 or svc.spec.url is not None:
-                svc.status.idle_deadline = None
+                manager.note_activity(svc, self.wall(last), None)
                 continue
-            svc.status.idle_deadline = self.wall(last) + timedelta(seconds=window)
+            manager.note_activity(svc, self.wall(last), self.wall(last) + timedelta(seconds=window))
             if now - last >= window and name not in self._scaling:
                 log.info("jupyter-svc: %s idle for %.0fs, scaling to zero", name, now - last)
                 self._scaling.add(name)

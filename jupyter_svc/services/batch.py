@@ -13,16 +13,17 @@ from .manager import Operation, ServiceManager
 async def apply_manifest(manager: ServiceManager, manifest: Manifest, mode: ApplyMode, dry_run: bool = False,
                          wait: float = 0) -> list[dict[str, str]]:
     """Validate every entry and apply nothing if one is invalid; then apply all, side by side."""
-    known = set(manager.services) | {s.name for s in manifest.services}
+    present = {n: s for n, s in manager.services.items() if not s.deleted}  # not those being deleted
+    known = set(present) | {s.name for s in manifest.services}
     listed = {s.name for s in manifest.services}
-    doomed = sorted(set(manager.services) - listed) if mode is ApplyMode.replace else []
+    doomed = sorted(set(present) - listed) if mode is ApplyMode.replace else []
     errors: list[FieldError] = []
     for i, spec in enumerate(manifest.services):
         try:
             manager.validate(spec, known - set(doomed), prefix=f"services[{i}]")
         except SpecInvalid as exc:
             errors += exc.errors
-    final = {n: s.spec for n, s in manager.services.items() if n not in doomed}
+    final = {n: s.spec for n, s in present.items() if n not in doomed}
     final |= {s.name: s for s in manifest.services}
     for name in doomed:
         users = [n for n, s in final.items() if name in s.depends_on]

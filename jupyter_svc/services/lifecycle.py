@@ -25,6 +25,11 @@ from .readiness import NotReady, wait_ready
 
 log = logging.getLogger(__name__)
 
+#: Lines of the service's log quoted in a failure message.
+LOG_LINES_IN_ERRORS = 10
+#: Starts tried when another process took the auto-picked port first.
+START_ATTEMPTS_ON_PORT_CLASH = 3
+
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
@@ -38,8 +43,6 @@ class LifecycleSettings:
     restart_backoff_max: float = 30.0
     max_restarts: int = 5
     restart_reset_after: float = 60.0
-    log_lines_in_errors: int = 10
-    start_attempts_on_port_clash: int = 3
 
 
 @dataclass
@@ -56,7 +59,7 @@ class ManagedService:
     failures: int = 0  # consecutive exits without a long enough healthy run
     ready_since: float = 0.0
     wake_requested_at: float | None = None
-    deleted: bool = False
+    deleted: bool = False  # set as its deletion starts: no new requests, operations or events
 
     @property
     def name(self) -> str:
@@ -71,7 +74,7 @@ class Lifecycle:
     def __init__(self, settings: LifecycleSettings, context_for: Callable[[ManagedService], LaunchContext],
                  publish: Callable[[ManagedService], None],
                  spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
-                 upstream: UpstreamPool | None = None) -> None:
+                 upstream: UpstreamPool) -> None:
         self.settings = settings
         self.upstream = upstream  # readiness probes go through the proxy's pool (see readiness.py)
         self._context_for = context_for
@@ -83,12 +86,14 @@ class Lifecycle:
     def set_state(self, svc: ManagedService, state: ServiceState, message: str = "") -> None:
         svc.status.state = state
         svc.status.message = message
+        if state is not ServiceState.ready:
+            svc.status.idle_deadline = None  # only a ready service goes idle
         svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
         svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
 
     def failure_message(self, svc: ManagedService, reason: str) -> str:
-        tail = svc.backend.log_tail(svc.name, self.settings.log_lines_in_errors)
+        tail = svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
         return reason + ("\nlast log lines:\n" + "\n".join(tail) if tail else "")
 
     def settle(self, svc: ManagedService, error: BaseException | None) -> None:
@@ -105,14 +110,14 @@ class Lifecycle:
         timeout = spec.readiness.timeout or self.settings.readiness_timeout
         context = self._context_for(svc)
         prefix = "" if spec.rewrite_path else context.base_url.rstrip("/")
-        for attempt in range(self.settings.start_attempts_on_port_clash):
+        for attempt in range(START_ATTEMPTS_ON_PORT_CLASH):
             instance = await svc.backend.start(spec, context)
             try:
-                await wait_ready(instance, spec.readiness, timeout, prefix, self.upstream)
+                await wait_ready(instance, spec.readiness, timeout, self.upstream, prefix)
                 return instance
             except NotReady as exc:
                 await instance.stop(self.settings.stop_grace)
-                if getattr(instance, "retryable", False) and attempt + 1 < self.settings.start_attempts_on_port_clash:
+                if getattr(instance, "retryable", False) and attempt + 1 < START_ATTEMPTS_ON_PORT_CLASH:
                     continue
                 raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}")) from None
             except BaseException:

@@ -9,16 +9,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import graphlib
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext
-from jupyter_svc.model.errors import Conflict, FieldError, NotFound, SpecInvalid, Unavailable, from_validation_error
+from jupyter_svc.model.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    SpecInvalid,
+    StillStarting,
+    Unavailable,
+    from_validation_error,
+)
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
@@ -41,8 +51,8 @@ class Event:
 
 class ServiceManager:
     def __init__(self, store: Store, backends: dict[str, Backend], default_backend: str,
-                 settings: LifecycleSettings, base_url: str = "/", server_url: str = "",
-                 upstream: UpstreamPool | None = None) -> None:
+                 settings: LifecycleSettings, upstream: UpstreamPool, base_url: str = "/",
+                 server_url: str = "") -> None:
         self.store = store
         self.backends = backends
         self.default_backend = default_backend
@@ -93,9 +103,11 @@ class ServiceManager:
         finally:
             self._subscribers.discard(queue)
 
-    def _get(self, name: str) -> ManagedService:
+    def service(self, name: str) -> ManagedService:
+        """The service's record, for a caller that reads it now; NotFound once it is gone, or
+        going (a deletion under way), so that no one keeps using or waking it."""
         svc = self.services.get(name)
-        if svc is None:
+        if svc is None or svc.deleted:
             raise NotFound(f"no service named {name!r}")
         return svc
 
@@ -105,6 +117,9 @@ class ServiceManager:
     def _operation(self, svc: ManagedService, coro: Coroutine[Any, Any, None]) -> Operation:
         async def run() -> ServiceView:
             async with svc.lock:
+                if svc.deleted:  # queued before a deletion that went first
+                    coro.close()
+                    raise NotFound(f"no service named {svc.name!r}")
                 await coro
             return self.view(svc)
 
@@ -136,21 +151,12 @@ class ServiceManager:
             raise SpecInvalid(f"service {spec.name!r} cannot run here", errors)
 
     def check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
-        state: dict[str, int] = {}
-
-        def visit(name: str, path: list[str]) -> None:
-            if state.get(name) == 1:
-                cycle = " -> ".join([*path[path.index(name):], name])
-                raise SpecInvalid("dependency cycle", [FieldError("depends_on", cycle)])
-            if state.get(name) == 2 or name not in specs:
-                return
-            state[name] = 1
-            for dep in specs[name].depends_on:
-                visit(dep, [*path, name])
-            state[name] = 2
-
-        for name in specs:
-            visit(name, [])
+        """A 422 naming the cycle if ``depends_on`` loops (``a -> b -> a``: a depends on b, ...)."""
+        try:
+            graphlib.TopologicalSorter({name: spec.depends_on for name, spec in specs.items()}).prepare()
+        except graphlib.CycleError as exc:
+            cycle = exc.args[1]  # each node a dependency of the next, the first one repeated last
+            raise SpecInvalid("dependency cycle", [FieldError("depends_on", " -> ".join(reversed(cycle)))]) from None
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -200,13 +206,14 @@ class ServiceManager:
 
     # ---------------------------------------------------------------- operations
     def views(self) -> list[ServiceView]:
-        return [self.view(svc) for _, svc in sorted(self.services.items())]
+        return [self.view(svc) for _, svc in sorted(self.services.items()) if not svc.deleted]
 
     def get(self, name: str) -> ServiceView:
-        return self.view(self._get(name))
+        return self.view(self.service(name))
 
     async def create(self, spec: ServiceSpec) -> Operation:
-        if spec.name in self.services:
+        existing = self.services.get(spec.name)
+        if existing is not None and not existing.deleted:
             raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         return (await self.create_or_update(spec))[0]
 
@@ -218,6 +225,8 @@ class ServiceManager:
         self.check_cycles(specs)
         backend = self._backend_for(spec)
         svc = self.services.get(spec.name)
+        if svc is not None and svc.deleted:
+            raise Conflict(f"{spec.name!r} is being deleted; create it again once it is gone")
         if svc is None:
             status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1)
             svc = ManagedService(spec=spec, status=status, backend=backend)
@@ -240,29 +249,33 @@ class ServiceManager:
         return self._operation(svc, update()), False
 
     async def patch(self, name: str, changes: dict[str, Any]) -> Operation:
-        svc = self._get(name)
+        svc = self.service(name)
         if "name" in changes and changes["name"] != name:
             raise SpecInvalid("invalid patch", [FieldError("name", "cannot rename a service")])
         merged = merge_patch(svc.spec.model_dump(mode="json"), changes)
         return (await self.create_or_update(self.parse(merged)))[0]
 
     async def delete(self, name: str) -> None:
-        svc = self._get(name)
-        dependents = sorted(n for n, s in self.services.items() if name in s.spec.depends_on)
+        svc = self.service(name)
+        dependents = sorted(n for n, s in self.services.items() if name in s.spec.depends_on and not s.deleted)
         if dependents:
             raise Conflict(f"{name!r} is needed by {', '.join(dependents)}; delete or change them first")
+        svc.deleted = True  # from now on requests and operations find no such service
         self.lifecycle.settle(svc, Unavailable(f"{name} was deleted"))
-        async with svc.lock:
-            await self.lifecycle.stop(svc, ServiceState.stopping)
-            svc.deleted = True
-            self.services.pop(name, None)
+        try:
+            async with svc.lock:  # after the operation under way, if any
+                await self.lifecycle.stop(svc, ServiceState.stopping)
+                self.services.pop(name, None)
+        except BaseException:
+            svc.deleted = False  # still there, and a DELETE may be tried again
+            raise
         await self.store.delete(name)
         await svc.backend.delete(name)
         for queue in self._subscribers:
             queue.put_nowait(Event("deleted", name))
 
     async def restart(self, name: str) -> Operation:
-        svc = self._get(name)
+        svc = self.service(name)
         if svc.spec.url is not None:
             raise Conflict(f"{name!r} is an external service; there is nothing to restart")
         if svc.spec.desired_state is DesiredState.disabled:
@@ -277,7 +290,7 @@ class ServiceManager:
         return self._operation(svc, restart())
 
     async def scale(self, name: str, replicas: int) -> Operation:
-        svc = self._get(name)
+        svc = self.service(name)
         if replicas < 0:
             raise SpecInvalid("invalid scale", [FieldError("replicas", "must be 0 or more")])
         if replicas == 0 and svc.spec.desired_state is DesiredState.scaled_to_zero:
@@ -298,7 +311,7 @@ class ServiceManager:
         return await self.patch(name, {"desired_state": state.value})
 
     async def wake(self, name: str) -> Operation:
-        svc = self._get(name)
+        svc = self.service(name)
 
         async def wait() -> ServiceView:
             await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
@@ -308,15 +321,17 @@ class ServiceManager:
 
     async def scale_to_zero(self, name: str, reason: str) -> None:
         """Idle scale-down: stop the instance but keep the spec's desired state."""
-        svc = self._get(name)
+        svc = self.services.get(name)
+        if svc is None:
+            return  # deleted since the idle loop saw it
         async with svc.lock:
-            if svc.instance is not None and svc.status.state is ServiceState.ready:
+            if svc.instance is not None and svc.status.state is ServiceState.ready and not svc.deleted:
                 await self.lifecycle.stop(svc, ServiceState.scaled_to_zero, reason)
 
     async def ensure_ready(self, name: str, timeout: float) -> Endpoint:
         """The endpoint of a ready instance, starting one if needed; exactly one start for any
         number of concurrent callers."""
-        svc = self._get(name)
+        svc = self.service(name)
         if svc.spec.desired_state is DesiredState.disabled:
             raise Unavailable(f"{name} is disabled; enable it to use it")
         deadline = time.monotonic() + timeout
@@ -331,16 +346,24 @@ class ServiceManager:
                 self._operation(svc, self.lifecycle.start(svc))
             ready, left = svc.ready, deadline - time.monotonic()
             if left <= 0:
-                raise Unavailable(f"{name} is still starting after {timeout:g}s")
+                raise StillStarting(f"{name} is still starting after {timeout:g}s")
             # asyncio.wait: one callback on the shared future, which a timeout leaves alone (no
             # shield, no extra task hops between "ready" and the held request going out)
             done, _ = await asyncio.wait((ready,), timeout=left)
             if not done:
-                raise Unavailable(f"{name} is still starting after {timeout:g}s")
+                raise StillStarting(f"{name} is still starting after {timeout:g}s")
             ready.result()  # a failed start raises its error here
 
+    def note_activity(self, svc: ManagedService, last_activity: datetime | None,
+                      idle_deadline: datetime | None) -> None:
+        """The idle loop's reading of a service's traffic; published (SSE, panel) when it changed."""
+        status = svc.status
+        if status.last_activity != last_activity or status.idle_deadline != idle_deadline:
+            status.last_activity, status.idle_deadline = last_activity, idle_deadline
+            self._publish(svc)
+
     def external_endpoint(self, name: str) -> Endpoint | None:
-        url = self._get(name).spec.url
+        url = self.service(name).spec.url
         return None if url is None else endpoint_of_url(url)
 
     async def wait_settled(self, operation: Operation, timeout: float) -> ServiceView | None:

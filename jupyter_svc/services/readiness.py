@@ -1,8 +1,8 @@
 """Knowing when an instance answers: an HTTP probe that starts fast and backs off.
 
-The probe sends one GET and has llhttp read the answer's head, over a fresh connection made with
-bare socket calls: no client object, no pool to go stale, 0.1-0.2 ms per try. Early tries come every
-few milliseconds so that a wake from zero adds little to the app's own start-up time.
+A bare non-blocking connect says whether anything listens yet (~0.1 ms per try); the socket that
+connects joins the proxy's pool and carries the probe's GET. Early tries come every few
+milliseconds so that a wake from zero adds little to the app's own start-up time.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import time
 
 from jupyter_svc.backends.base import Endpoint, Instance
 from jupyter_svc.model.spec import Readiness
-from jupyter_svc.upstream.parsing import ResponseHead
 from jupyter_svc.upstream.pool import UpstreamError, UpstreamPool
 
 #: Probe every EAGER_PAUSE seconds for the first EAGER_PHASE seconds of a start (fast apps: a wake
@@ -27,10 +26,9 @@ class NotReady(Exception):
     """The instance exited or never answered as the spec asks."""
 
 
-async def probe_once(endpoint: Endpoint, path: str, timeout: float = 2.0,
-                     pool: UpstreamPool | None = None) -> int | None:
+async def probe_once(endpoint: Endpoint, path: str, pool: UpstreamPool, timeout: float = 2.0) -> int | None:
     """The status of one GET, or None if nothing answered."""
-    probe = _probe(endpoint, path) if pool is None else _probe_pooled(pool, endpoint, path)
+    probe = _probe_pooled(pool, endpoint, path)
     try:
         if sys.version_info >= (3, 11):  # no task per probe, unlike wait_for
             async with asyncio.timeout(timeout):
@@ -79,26 +77,8 @@ async def _connected(endpoint: Endpoint) -> socket.socket | None:
     return sock
 
 
-async def _probe(endpoint: Endpoint, path: str) -> int | None:
-    """Bare non-blocking socket calls: a refused connect costs ~0.1 ms, an answer ~0.2 ms. The
-    answer's head is read by llhttp, as the proxy reads it: what it would refuse is no answer."""
-    loop = asyncio.get_running_loop()
-    head = ResponseHead()
-    parser = head.new_parser()
-    with _socket_for(endpoint) as sock:
-        await loop.sock_connect(sock, (endpoint.host, endpoint.port))  # names resolve here, IPs skip it
-        await loop.sock_sendall(sock, (
-            f"GET {endpoint.path + path} HTTP/1.1\r\nHost: {endpoint.host}:{endpoint.port}\r\n"
-            "User-Agent: jupyter-svc-readiness\r\nConnection: close\r\n\r\n").encode("latin-1"))
-        while not head.head_done:
-            chunk = await loop.sock_recv(sock, 4096)
-            if not chunk or head.feed(parser, chunk) is not None:
-                return None
-    return head.status
-
-
-async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, prefix: str = "",
-                     pool: UpstreamPool | None = None) -> float:
+async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, pool: UpstreamPool,
+                     prefix: str = "") -> float:
     """Return the seconds it took; raise NotReady if it exits or the timeout passes.
 
     ``prefix`` is where the app's root is: its base URL when it serves under it (rewrite_path off).
@@ -110,7 +90,7 @@ async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, p
         code = instance.poll()
         if code is not None:
             raise NotReady(f"exited with code {code} before it was ready")
-        status = await probe_once(instance.endpoint, prefix + readiness.path, pool=pool)
+        status = await probe_once(instance.endpoint, prefix + readiness.path, pool)
         if status is not None:
             if readiness.accepts(status):
                 return time.monotonic() - started

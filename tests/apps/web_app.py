@@ -1,4 +1,4 @@
-"""A real aiohttp app for proxy tests: echo, streams both ways, WebSockets, SSE, redirects.
+"""A real aiohttp app for proxy tests: echo, streams both ways, WebSockets, SSE, redirects, slow answers.
 
 Usage: web_app.py PORT [--term-delay SECONDS]
 """
@@ -48,6 +48,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def slow(request: web.Request) -> web.Response:
+    """Answers (head and all) only after ``?seconds=``."""
+    await asyncio.sleep(float(request.query.get("seconds", "1")))
+    return web.json_response({"slept": True, "pid": os.getpid()})
+
+
 async def redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound("/target?from=redirect")
 
@@ -84,6 +90,7 @@ def main() -> None:
     app.router.add_post("/upload", upload)
     app.router.add_get("/events", events)
     app.router.add_get("/redirect", redirect)
+    app.router.add_get("/slow", slow)
     app.router.add_get("/cookie", cookie)
     app.router.add_route("*", "/{tail:.*}", echo)
 

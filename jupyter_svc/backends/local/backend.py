@@ -100,10 +100,6 @@ class LocalInstance(Instance):
         await pump(stream, write)
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
     def retryable(self) -> bool:
         """True when it died because someone else took its auto-picked port first."""
         return self._auto_port and self._saw_addr_in_use
@@ -129,9 +125,6 @@ class LocalInstance(Instance):
             except asyncio.TimeoutError:
                 self._kill_group(signal.SIGKILL)
         return await self.wait()
-
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.endpoint.base}"
 
 
 class LocalBackend(Backend):
