@@ -48,7 +48,9 @@ export class ServicesModel implements IDisposable {
 
   /** Services sorted by name. */
   get services(): IServiceView[] {
-    return [...this._services.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this._services.values()].sort((a, b) =>
+      a.name.localeCompare(b.name)
+    );
   }
 
   get(name: string): IServiceView | undefined {
@@ -141,7 +143,11 @@ export class ServicesModel implements IDisposable {
     }
     if (event.event === 'service' && isView(data)) {
       this.upsert(data);
-    } else if (event.event === 'deleted' && data && typeof (data as { name?: unknown }).name === 'string') {
+    } else if (
+      event.event === 'deleted' &&
+      data &&
+      typeof (data as { name?: unknown }).name === 'string'
+    ) {
       this.remove((data as { name: string }).name);
     }
   }
@@ -166,7 +172,10 @@ export class ServicesModel implements IDisposable {
       // the stream failed or ended: poll until it is time to try it again
       this._startPolling();
       await new Promise<void>(resolve => {
-        this._reconnectTimer = setTimeout(resolve, ok ? 1000 : this._reconnectDelay);
+        this._reconnectTimer = setTimeout(
+          resolve,
+          ok ? 1000 : this._reconnectDelay
+        );
       });
     }
   }
@@ -251,5 +260,11 @@ export class ServicesModel implements IDisposable {
 
 function isView(data: unknown): data is IServiceView {
   const v = data as IServiceView;
-  return !!v && typeof v.name === 'string' && !!v.spec && !!v.status && typeof v.status.state === 'string';
+  return (
+    !!v &&
+    typeof v.name === 'string' &&
+    !!v.spec &&
+    !!v.status &&
+    typeof v.status.state === 'string'
+  );
 }

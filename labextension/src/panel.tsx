@@ -121,7 +121,10 @@ export function ServicesList(props: IServicesPanelOptions): JSX.Element {
       {services.length === 0 ? (
         <div className="jp-svc-Empty">
           <p>{trans.__('No services yet.')}</p>
-          <button className="jp-mod-styled jp-mod-accept" onClick={() => run(CommandIDs.create)}>
+          <button
+            className="jp-mod-styled jp-mod-accept"
+            onClick={() => run(CommandIDs.create)}
+          >
             {trans.__('Create a service')}
           </button>
         </div>
@@ -178,7 +181,11 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
   const Icon = iconForUrl(spec.icon);
   const showMessage = !!status.message && status.state !== 'ready';
   return (
-    <li className="jp-svc-Service" data-service={view.name} data-state={status.state}>
+    <li
+      className="jp-svc-Service"
+      data-service={view.name}
+      data-state={status.state}
+    >
       <div className="jp-svc-ServiceHeader">
         <Icon.react tag="span" className="jp-svc-ServiceIcon" />
         <span className="jp-svc-Name" title={spec.description || view.name}>
@@ -192,32 +199,62 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
           {stateLabel(status.state, trans)}
         </span>
       </div>
-      {spec.description ? <div className="jp-svc-Description">{spec.description}</div> : null}
-      <a className="jp-svc-Url" href={url} target="_blank" rel="noopener noreferrer">
+      {spec.description ? (
+        <div className="jp-svc-Description">{spec.description}</div>
+      ) : null}
+      <a
+        className="jp-svc-Url"
+        href={url}
+        target="_blank"
+        rel="noopener noreferrer"
+      >
         {url}
       </a>
-      {showMessage ? <div className="jp-svc-Message">{status.message}</div> : null}
+      {showMessage ? (
+        <div className="jp-svc-Message">{status.message}</div>
+      ) : null}
       <dl className="jp-svc-Details">
         <dt>{trans.__('Backend')}</dt>
         <dd data-field="backend">{status.backend || spec.backend || '—'}</dd>
         <dt>{trans.__('Restarts')}</dt>
         <dd data-field="restarts">{status.restarts}</dd>
         <dt>{trans.__('Idle window')}</dt>
-        <dd data-field="idle-window">{formatIdleWindow(spec.scale_to_zero, trans)}</dd>
+        <dd data-field="idle-window">
+          {formatIdleWindow(spec.scale_to_zero, trans)}
+        </dd>
         <dt>{trans.__('Scales down')}</dt>
         <dd data-field="idle-deadline">
-          {status.state === 'ready' ? formatDeadline(status.idle_deadline, now, trans) : '—'}
+          {status.state === 'ready'
+            ? formatDeadline(status.idle_deadline, now, trans)
+            : '—'}
         </dd>
         <dt>{trans.__('Last activity')}</dt>
-        <dd data-field="last-activity">{formatAgo(status.last_activity, now, trans)}</dd>
+        <dd data-field="last-activity">
+          {formatAgo(status.last_activity, now, trans)}
+        </dd>
       </dl>
       <div className="jp-svc-Actions">
-        <ActionButton action="open" icon={launchIcon} title={trans.__('Open in a new tab')} onClick={() => run(CommandIDs.open)} />
+        <ActionButton
+          action="open"
+          icon={launchIcon}
+          title={trans.__('Open in a new tab')}
+          onClick={() => run(CommandIDs.open)}
+        />
         {can.wake ? (
-          <ActionButton action="wake" icon={runIcon} title={trans.__('Wake')} onClick={() => run(CommandIDs.wake)} />
+          <ActionButton
+            action="wake"
+            icon={runIcon}
+            title={trans.__('Wake')}
+            onClick={() => run(CommandIDs.wake)}
+          />
         ) : null}
         {can.stop ? (
-          <ActionButton action="stop" icon={stopIcon} title={trans.__('Stop (scale to zero)')} onClick={() => run(CommandIDs.stop)} />
+          <ActionButton
+            action="stop"
+            icon={stopIcon}
+            title={trans.__('Stop (scale to zero)')}
+            onClick={() => run(CommandIDs.stop)}
+          />
         ) : null}
         <ActionButton
           action="restart"
@@ -226,18 +263,41 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
           disabled={!can.restart}
           onClick={() => run(CommandIDs.restart)}
         />
-        <ActionButton action="logs" icon={textEditorIcon} title={trans.__('Logs')} onClick={() => run(CommandIDs.logs)} />
-        <ActionButton action="edit" icon={editIcon} title={trans.__('Edit')} onClick={() => run(CommandIDs.edit)} />
+        <ActionButton
+          action="logs"
+          icon={textEditorIcon}
+          title={trans.__('Logs')}
+          onClick={() => run(CommandIDs.logs)}
+        />
+        <ActionButton
+          action="edit"
+          icon={editIcon}
+          title={trans.__('Edit')}
+          onClick={() => run(CommandIDs.edit)}
+        />
         {can.enable ? (
-          <button className="jp-svc-Toggle jp-mod-styled" data-action="enable" onClick={() => run(CommandIDs.enable)}>
+          <button
+            className="jp-svc-Toggle jp-mod-styled"
+            data-action="enable"
+            onClick={() => run(CommandIDs.enable)}
+          >
             {trans.__('Enable')}
           </button>
         ) : (
-          <button className="jp-svc-Toggle jp-mod-styled" data-action="disable" onClick={() => run(CommandIDs.disable)}>
+          <button
+            className="jp-svc-Toggle jp-mod-styled"
+            data-action="disable"
+            onClick={() => run(CommandIDs.disable)}
+          >
             {trans.__('Disable')}
           </button>
         )}
-        <ActionButton action="delete" icon={deleteIcon} title={trans.__('Delete')} onClick={() => run(CommandIDs.remove)} />
+        <ActionButton
+          action="delete"
+          icon={deleteIcon}
+          title={trans.__('Delete')}
+          onClick={() => run(CommandIDs.remove)}
+        />
       </div>
     </li>
   );

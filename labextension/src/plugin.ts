@@ -1,6 +1,10 @@
 /** The plugin: sidebar panel, commands, launcher cards, logs and form tabs. */
 
-import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import {
   Dialog,
   ICommandPalette,
@@ -28,7 +32,8 @@ const PLUGIN_ID = 'jupyter-svc:plugin';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'See, create and control the web services jupyter-svc runs, scaled to zero when idle.',
+  description:
+    'See, create and control the web services jupyter-svc runs, scaled to zero when idle.',
   autoStart: true,
   optional: [ITranslator, ICommandPalette, ILauncher, ILayoutRestorer],
   activate: (
@@ -55,22 +60,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
     let schema: Promise<Record<string, unknown>> | null = null;
 
     /** The service a command acts on: its `name` argument, else one the user picks. */
-    const pickName = async (args: Record<string, unknown>, title: string): Promise<string | null> => {
+    const pickName = async (
+      args: Record<string, unknown>,
+      title: string
+    ): Promise<string | null> => {
       if (typeof args.name === 'string' && args.name) {
         return args.name;
       }
       const names = model.services.map(s => s.name);
       if (!names.length) {
-        Notification.info(trans.__('There are no services yet.'), { autoClose: 4000 });
+        Notification.info(trans.__('There are no services yet.'), {
+          autoClose: 4000
+        });
         return null;
       }
-      const result = await InputDialog.getItem({ title, items: names, current: 0 });
+      const result = await InputDialog.getItem({
+        title,
+        items: names,
+        current: 0
+      });
       return result.button.accept ? result.value : null;
     };
 
     const reportError = (what: string, error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      Notification.error(trans.__('%1: %2', what, message), { autoClose: 8000 });
+      Notification.error(trans.__('%1: %2', what, message), {
+        autoClose: 8000
+      });
     };
 
     /** Texts of an action command; each a literal trans.__ call, so that they can be extracted. */
@@ -80,9 +96,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       done: (name: string) => string;
     }
 
-    const actionCommand = (id: string, action: ServiceAction, texts: IActionTexts) => {
+    const actionCommand = (
+      id: string,
+      action: ServiceAction,
+      texts: IActionTexts
+    ) => {
       commands.addCommand(id, {
-        label: args => (args.name ? texts.label(args.name as string) : texts.pick),
+        label: args =>
+          args.name ? texts.label(args.name as string) : texts.pick,
         caption: texts.pick,
         execute: async args => {
           const name = await pickName(args, texts.pick);
@@ -101,17 +122,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.open, {
       label: args =>
-        args.isLauncher ? String(args.name) : args.name ? trans.__('Open %1', args.name as string) : trans.__('Open Service…'),
+        args.isLauncher
+          ? String(args.name)
+          : args.name
+            ? trans.__('Open %1', args.name as string)
+            : trans.__('Open Service…'),
       caption: args =>
-        (args.name && model.get(args.name as string)?.spec.description) || trans.__('Open the service in a new browser tab'),
-      icon: args => (args.isLauncher ? iconForUrl(model.get(args.name as string)?.spec.icon) : undefined),
+        (args.name && model.get(args.name as string)?.spec.description) ||
+        trans.__('Open the service in a new browser tab'),
+      icon: args =>
+        args.isLauncher
+          ? iconForUrl(model.get(args.name as string)?.spec.icon)
+          : undefined,
       execute: async args => {
         const name = await pickName(args, trans.__('Open Service…'));
         const view = name ? model.get(name) : undefined;
         if (!name) {
           return;
         }
-        const url = view ? serviceUrl(view, baseUrl) : `${baseUrl}svc/${encodeURIComponent(name)}/`;
+        const url = view
+          ? serviceUrl(view, baseUrl)
+          : `${baseUrl}svc/${encodeURIComponent(name)}/`;
         window.open(url, '_blank', 'noopener');
       }
     });
@@ -142,7 +173,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(CommandIDs.remove, {
-      label: args => (args.name ? trans.__('Delete %1', args.name as string) : trans.__('Delete Service…')),
+      label: args =>
+        args.name
+          ? trans.__('Delete %1', args.name as string)
+          : trans.__('Delete Service…'),
       caption: trans.__('Stop a service and forget its spec'),
       execute: async args => {
         const name = await pickName(args, trans.__('Delete Service…'));
@@ -151,8 +185,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const answer = await showDialog({
           title: trans.__('Delete service %1?', name),
-          body: trans.__('This stops %1 and removes its spec. Its URL stops working.', name),
-          buttons: [Dialog.cancelButton({ label: trans.__('Cancel') }), Dialog.warnButton({ label: trans.__('Delete') })]
+          body: trans.__(
+            'This stops %1 and removes its spec. Its URL stops working.',
+            name
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Cancel') }),
+            Dialog.warnButton({ label: trans.__('Delete') })
+          ]
         });
         if (!answer.button.accept) {
           return;
@@ -160,7 +200,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         try {
           await api.remove(name);
           model.remove(name);
-          Notification.success(trans.__('Deleted %1', name), { autoClose: 3000 });
+          Notification.success(trans.__('Deleted %1', name), {
+            autoClose: 3000
+          });
         } catch (error) {
           reportError(trans.__('Delete %1', name), error);
         }
@@ -168,7 +210,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(CommandIDs.logs, {
-      label: args => (args.name ? trans.__('Logs of %1', args.name as string) : trans.__('Show Service Logs…')),
+      label: args =>
+        args.name
+          ? trans.__('Logs of %1', args.name as string)
+          : trans.__('Show Service Logs…'),
       caption: trans.__('Follow the log of a service'),
       execute: async args => {
         const name = await pickName(args, trans.__('Show Service Logs…'));
@@ -227,7 +272,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         onSaved: (saved, created) => {
           model.applyAnswer(saved);
           Notification.success(
-            created ? trans.__('Created %1', saved.name) : trans.__('Saved %1', saved.name),
+            created
+              ? trans.__('Created %1', saved.name)
+              : trans.__('Saved %1', saved.name),
             { autoClose: 3000 }
           );
           widget?.dispose();
@@ -236,7 +283,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
       widget = new MainAreaWidget({ content });
       widget.id = `jupyter-svc-form-${key || 'new'}-${Date.now()}`;
-      widget.title.label = view ? trans.__('Edit %1', view.name) : trans.__('New Service');
+      widget.title.label = view
+        ? trans.__('Edit %1', view.name)
+        : trans.__('New Service');
       widget.title.icon = servicesIcon;
       widget.title.closable = true;
       forms.set(key, widget);
@@ -247,14 +296,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     commands.addCommand(CommandIDs.create, {
-      label: args => (args.isLauncher ? trans.__('New Service') : trans.__('New Service…')),
+      label: args =>
+        args.isLauncher ? trans.__('New Service') : trans.__('New Service…'),
       caption: trans.__('Create a service from a form'),
       icon: args => (args.isLauncher ? servicesIcon : undefined),
       execute: () => openForm(null)
     });
 
     commands.addCommand(CommandIDs.edit, {
-      label: args => (args.name ? trans.__('Edit %1', args.name as string) : trans.__('Edit Service…')),
+      label: args =>
+        args.name
+          ? trans.__('Edit %1', args.name as string)
+          : trans.__('Edit Service…'),
       caption: trans.__('Change the spec of a service'),
       execute: async args => {
         const name = await pickName(args, trans.__('Edit Service…'));
@@ -306,7 +359,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (launcher) {
-      launcher.add({ command: CommandIDs.create, args: { isLauncher: true }, category, rank: 0 });
+      launcher.add({
+        command: CommandIDs.create,
+        args: { isLauncher: true },
+        category,
+        rank: 0
+      });
       const cards = new Map<string, { icon: string; item: IDisposable }>();
       const sync = () => {
         const current = new Set<string>();

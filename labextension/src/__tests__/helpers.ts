@@ -7,10 +7,21 @@ import type { IServiceView, ServiceState } from '../types';
 
 export const trans = nullTranslator.load('jupyter_svc');
 
-export function view(name: string, state: ServiceState = 'ready', extra: Partial<IServiceView['status']> = {}): IServiceView {
+export function view(
+  name: string,
+  state: ServiceState = 'ready',
+  extra: Partial<IServiceView['status']> = {}
+): IServiceView {
   return {
     name,
-    spec: { name, description: `the ${name} app`, scale_to_zero: '5m', desired_state: 'ready', icon: null, backend: null },
+    spec: {
+      name,
+      description: `the ${name} app`,
+      scale_to_zero: '5m',
+      desired_state: 'ready',
+      icon: null,
+      backend: null
+    },
     status: {
       state,
       message: '',
@@ -42,7 +53,11 @@ export class StreamController {
   readonly stream: ReadableStream<Uint8Array>;
   constructor() {
     const encoder = new TextEncoder();
-    let ctrl!: { enqueue: (c: Uint8Array) => void; close: () => void; error: (e: unknown) => void };
+    let ctrl!: {
+      enqueue: (c: Uint8Array) => void;
+      close: () => void;
+      error: (e: unknown) => void;
+    };
     this.stream = new NodeReadableStream<Uint8Array>({
       start: c => {
         ctrl = c;
@@ -60,7 +75,10 @@ export class StreamController {
 export type Route = (request: IRecordedRequest) => Response | Promise<Response>;
 
 /** ServerConnection settings whose fetch answers from `route` and records every request. */
-export function fakeServer(route: Route): { settings: ServerConnection.ISettings; requests: IRecordedRequest[] } {
+export function fakeServer(route: Route): {
+  settings: ServerConnection.ISettings;
+  requests: IRecordedRequest[];
+} {
   const requests: IRecordedRequest[] = [];
   const settings = ServerConnection.makeSettings({
     baseUrl: 'http://lab.test/base/',
@@ -71,7 +89,10 @@ export function fakeServer(route: Route): { settings: ServerConnection.ISettings
       const recorded = {
         method: request.method,
         url: request.url,
-        body: request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text(),
+        body:
+          request.method === 'GET' || request.method === 'HEAD'
+            ? ''
+            : await request.text(),
         headers: request.headers
       };
       requests.push(recorded);
@@ -82,7 +103,10 @@ export function fakeServer(route: Route): { settings: ServerConnection.ISettings
 }
 
 export function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' }
+  });
 }
 
 /** The request's path under the API, without the cache-busting query. */
@@ -91,7 +115,10 @@ export function apiPath(url: string): string {
   return u.pathname.replace(/^\/base\/svc\/api\//, '');
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
+export async function waitFor(
+  check: () => boolean,
+  timeoutMs = 2000
+): Promise<void> {
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > timeoutMs) {

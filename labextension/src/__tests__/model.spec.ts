@@ -1,6 +1,13 @@
 import { SvcApi } from '../api';
 import { ServicesModel } from '../model';
-import { apiPath, fakeServer, json, StreamController, view, waitFor } from './helpers';
+import {
+  apiPath,
+  fakeServer,
+  json,
+  StreamController,
+  view,
+  waitFor
+} from './helpers';
 
 function sse(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -18,13 +25,17 @@ describe('ServicesModel', () => {
     const { settings, requests } = fakeServer(r => {
       const path = apiPath(r.url);
       if (path === 'events') {
-        return new Response(stream.stream as any, { headers: { 'Content-Type': 'text/event-stream' } });
+        return new Response(stream.stream as any, {
+          headers: { 'Content-Type': 'text/event-stream' }
+        });
       }
       return json({ services: [] });
     });
     model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
     const names: string[][] = [];
-    model.changed.connect(m => names.push(m.services.map(s => `${s.name}:${s.status.state}`)));
+    model.changed.connect(m =>
+      names.push(m.services.map(s => `${s.name}:${s.status.state}`))
+    );
     model.start();
     await waitFor(() => model!.mode === 'live');
 
@@ -54,17 +65,31 @@ describe('ServicesModel', () => {
     const { settings } = fakeServer(r => {
       const path = apiPath(r.url);
       if (path === 'events') {
-        return eventsUp ? new Response(stream.stream as any) : json({ message: 'Not Found' }, 404);
+        return eventsUp
+          ? new Response(stream.stream as any)
+          : json({ message: 'Not Found' }, 404);
       }
       return json({ services });
     });
-    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10, reconnectDelay: 50 });
+    model = new ServicesModel({
+      api: new SvcApi(settings),
+      pollInterval: 10,
+      reconnectDelay: 50
+    });
     model.start();
-    await waitFor(() => model!.mode === 'polling' && model!.services.length === 1);
+    await waitFor(
+      () => model!.mode === 'polling' && model!.services.length === 1
+    );
     services = [view('a', 'ready'), view('c', 'pending')];
-    await waitFor(() => model!.services.length === 2 && model!.get('a')?.status.state === 'ready');
+    await waitFor(
+      () =>
+        model!.services.length === 2 &&
+        model!.get('a')?.status.state === 'ready'
+    );
     services = [view('c', 'ready')];
-    await waitFor(() => model!.services.length === 1 && model!.get('a') === undefined);
+    await waitFor(
+      () => model!.services.length === 1 && model!.get('a') === undefined
+    );
 
     eventsUp = true;
     await waitFor(() => model!.mode === 'live', 3000);
@@ -76,7 +101,11 @@ describe('ServicesModel', () => {
     const { settings } = fakeServer(() => {
       throw new TypeError('Failed to fetch');
     });
-    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10, reconnectDelay: 1000 });
+    model = new ServicesModel({
+      api: new SvcApi(settings),
+      pollInterval: 10,
+      reconnectDelay: 1000
+    });
     model.start();
     await waitFor(() => model!.mode === 'offline');
     expect(model.error).toContain('Failed to fetch');
@@ -85,7 +114,9 @@ describe('ServicesModel', () => {
   it('lets live events win over answers that cross them', async () => {
     const stream = new StreamController();
     const { settings } = fakeServer(r =>
-      apiPath(r.url) === 'events' ? new Response(stream.stream as any) : json({ services: [] })
+      apiPath(r.url) === 'events'
+        ? new Response(stream.stream as any)
+        : json({ services: [] })
     );
     model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
     model.start();
