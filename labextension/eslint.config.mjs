@@ -32,6 +32,11 @@ export default defineConfig([
   },
   jupyterPlugin.configs.recommended,
   {
+    // the build's own scripts run in Node
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: globals.node }
+  },
+  {
     files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       globals: {

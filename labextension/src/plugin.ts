@@ -25,7 +25,7 @@ import { LogView } from './logs';
 import { ServicesModel } from './model';
 import { PANEL_ID, ServicesPanel } from './panel';
 import { CommandIDs } from './tokens';
-import type { IServiceSpec, IServiceView, ServiceAction } from './types';
+import type { IServiceView, ServiceAction } from './types';
 import { serviceUrl } from './format';
 
 const PLUGIN_ID = 'jupyter-svc:plugin';
@@ -266,7 +266,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const content = new SpecFormWidget({
         api,
         schema: spec,
-        initial: view ? (view.spec as IServiceSpec) : null,
+        initial: view ? view.spec : null,
         trans,
         translator: translator!,
         onSaved: (saved, created) => {

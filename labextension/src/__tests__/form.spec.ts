@@ -4,7 +4,7 @@ import { SvcApi } from '../api';
 import { SpecFormWidget } from '../form';
 import type { IServiceView } from '../types';
 import { apiPath, fakeServer, json, trans, view, waitFor } from './helpers';
-import specSchema from './service-spec.schema.json';
+import specSchema from '../generated/service-spec.schema.json';
 
 describe('SpecForm', () => {
   let widget: SpecFormWidget | null = null;

@@ -7,6 +7,13 @@ import type { IServiceView, ServiceState } from '../types';
 
 export const trans = nullTranslator.load('jupyter_svc');
 
+/** Resources as served when none are set. */
+const NO_RESOURCES = {
+  requests: { cpu: null, memory: null, gpu: null },
+  limits: { cpu: null, memory: null, gpu: null }
+};
+
+/** A service as the server answers for it: every spec and status field is there. */
 export function view(
   name: string,
   state: ServiceState = 'ready',
@@ -17,17 +24,42 @@ export function view(
     spec: {
       name,
       description: `the ${name} app`,
+      labels: {},
+      annotations: {},
+      icon: null,
+      backend: null,
+      command: ['python', '-m', 'http.server', '{port}'],
+      shell: false,
+      cwd: null,
+      env: {},
+      image: null,
+      image_pull_secrets: [],
+      url: null,
+      port: 0,
+      ports: [],
+      rewrite_path: true,
+      public: false,
+      readiness: { path: '/', statuses: null, timeout: null, interval: '1s' },
+      restart_policy: 'always',
+      replicas: 1,
       scale_to_zero: '5m',
       desired_state: 'ready',
-      icon: null,
-      backend: null
+      resources: NO_RESOURCES,
+      node_selector: {},
+      priority_class: null,
+      volumes: [],
+      sidecars: [],
+      init: [],
+      depends_on: []
     },
     status: {
       state,
       message: '',
       url: `/svc/${name}/`,
       backend: 'local',
+      endpoint: state === 'ready' ? '127.0.0.1:40000' : '',
       generation: 1,
+      revision: 1,
       replicas_ready: state === 'ready' ? 1 : 0,
       started_at: '2026-01-01T00:00:00Z',
       last_activity: '2026-01-01T00:00:00Z',

@@ -5,8 +5,8 @@ import {
   parseFieldPath,
   prepareSchema
 } from '../schema';
-// the JSON Schema jupyter_svc.spec.spec_json_schema() returns (what GET svc/api/schema answers)
-import specSchema from './service-spec.schema.json';
+// the JSON Schema GET svc/api/schema answers (jupyter_svc.model.spec.spec_json_schema), generated
+import specSchema from '../generated/service-spec.schema.json';
 
 describe('prepareSchema', () => {
   const prepared = prepareSchema(specSchema as any);
