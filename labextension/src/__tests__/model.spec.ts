@@ -121,14 +121,77 @@ describe('ServicesModel', () => {
     model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
     model.start();
     await waitFor(() => model!.mode === 'live');
-    stream.write(sse('service', view('a', 'stopping')));
+    stream.write(sse('service', view('a', 'stopping', { revision: 3 })));
     await waitFor(() => model!.get('a')?.status.state === 'stopping');
     // the answer to "restart", computed before the stop began, arrives after the event
-    model.applyAnswer(view('a', 'ready'));
+    model.applyAnswer(view('a', 'ready', { revision: 2 }));
     expect(model.get('a')?.status.state).toBe('stopping');
     // a service the stream has not shown yet is taken from the answer
     model.applyAnswer(view('new', 'pending'));
     expect(model.get('new')?.status.state).toBe('pending');
+  });
+
+  it('orders events by status.revision, per service', async () => {
+    const stream = new StreamController();
+    const { settings } = fakeServer(r =>
+      apiPath(r.url) === 'events'
+        ? new Response(stream.stream as any)
+        : json({ services: [] })
+    );
+    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
+    model.start();
+    await waitFor(() => model!.mode === 'live');
+    const changes: string[] = [];
+    model.changed.connect(m =>
+      changes.push(m.services.map(s => `${s.name}:${s.status.state}`).join())
+    );
+    stream.write(sse('service', view('a', 'starting', { revision: 4 })));
+    stream.write(sse('service', view('a', 'ready', { revision: 5 })));
+    // a late event with an older revision: ignored, no change signalled
+    stream.write(sse('service', view('a', 'starting', { revision: 4 })));
+    // the same revision again is taken (the same status, as a reconnect resends it)
+    stream.write(sse('service', view('a', 'ready', { revision: 5 })));
+    // revisions are counted per service: another one's lower number is not older
+    stream.write(sse('service', view('b', 'pending', { revision: 1 })));
+    stream.write(sse('service', view('a', 'stopping', { revision: 6 })));
+    await waitFor(() => model!.get('a')?.status.state === 'stopping');
+    expect(changes).toEqual([
+      'a:starting',
+      'a:ready',
+      'a:ready',
+      'a:ready,b:pending',
+      'a:stopping,b:pending'
+    ]);
+  });
+
+  it('applies a new poll interval and reconnect delay at once', async () => {
+    let eventsUp = false;
+    let polls = 0;
+    const stream = new StreamController();
+    const { settings } = fakeServer(r => {
+      if (apiPath(r.url) === 'events') {
+        return eventsUp
+          ? new Response(stream.stream as any)
+          : json({ message: 'Not Found' }, 404);
+      }
+      polls += 1;
+      return json({ services: [] });
+    });
+    model = new ServicesModel({
+      api: new SvcApi(settings),
+      pollInterval: 60_000,
+      reconnectDelay: 60_000
+    });
+    model.start();
+    await waitFor(() => model!.mode === 'polling' && polls === 1);
+    // the next poll was a minute away: it is rescheduled with the new interval
+    model.pollInterval = 10;
+    expect(model.pollInterval).toBe(10);
+    await waitFor(() => polls >= 3);
+    // so was the next try of the event stream
+    eventsUp = true;
+    model.reconnectDelay = 20;
+    await waitFor(() => model!.mode === 'live');
   });
 
   it('takes answers as they come while polling', () => {
