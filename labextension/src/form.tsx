@@ -4,6 +4,7 @@ import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { FormComponent, ReactWidget } from '@jupyterlab/ui-components';
 import type { IChangeEvent } from '@rjsf/core';
 import type { UiSchema } from '@rjsf/utils';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- commands.ts loads this module lazily
 import validator from '@rjsf/validator-ajv8';
 import * as React from 'react';
 import { ApiError, SvcApi } from './api';
@@ -179,6 +180,11 @@ export class SpecFormWidget extends ReactWidget {
   constructor(private readonly props: ISpecFormProps) {
     super();
     this.addClass('jp-svc-FormWidget');
+  }
+
+  /** The service being edited; null while it is a new one (what a restored tab reopens). */
+  get serviceName(): string | null {
+    return this.props.initial?.name ?? null;
   }
 
   render(): JSX.Element {

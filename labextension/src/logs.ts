@@ -60,6 +60,11 @@ export class LogView extends Widget {
     this.node.tabIndex = 0;
   }
 
+  /** The service whose log this is (what a restored tab reopens). */
+  get name(): string {
+    return this.options.name;
+  }
+
   get state(): LogState {
     return this._state;
   }

@@ -135,4 +135,39 @@ describe('ServicesPanel', () => {
       [CommandIDs.create, {}]
     ]);
   });
+
+  it('lists services compactly, from the setting or the header button', async () => {
+    model.replaceAll([
+      view('app', 'failed', { message: 'exited with code 1' })
+    ]);
+    await waitFor(() => !!card('app'));
+    const list = () => panel.node.querySelector('.jp-svc-List') as HTMLElement;
+    expect(list().dataset.view).toBe('detailed');
+    expect(card('app')!.querySelector('.jp-svc-Details')).not.toBeNull();
+
+    panel.listView = 'compact'; // what the defaultView setting does
+    await waitFor(() => list().dataset.view === 'compact');
+    const el = card('app')!;
+    expect(el.querySelector('.jp-svc-Details')).toBeNull();
+    expect(el.querySelector('.jp-svc-Url')).toBeNull();
+    expect(el.querySelector('.jp-svc-Description')).toBeNull();
+    // what still matters stays: the state, why it failed, the actions
+    expect(el.querySelector('.jp-svc-Badge')!.textContent).toBe('failed');
+    expect(el.querySelector('.jp-svc-Message')!.textContent).toBe(
+      'exited with code 1'
+    );
+    expect(el.querySelector('[data-action="restart"]')).not.toBeNull();
+
+    const toggle = () =>
+      panel.node.querySelector(
+        '.jp-svc-Header [data-action="toggle-view"]'
+      ) as HTMLButtonElement;
+    expect(toggle().title).toBe('Show details');
+    toggle().click();
+    await waitFor(() => list().dataset.view === 'detailed');
+    expect(panel.listView).toBe('detailed');
+    expect(card('app')!.querySelector('.jp-svc-Details')).not.toBeNull();
+    expect(toggle().title).toBe('Compact view');
+    expect(executed).toEqual([]);
+  });
 });
