@@ -223,9 +223,10 @@ export function addCommands(
       if (!name) {
         return;
       }
+      // loaded before the look-up: no await between it and the tab's creation
+      const { LogView } = await import('./logs');
       let widget = trackers.logs.find(w => w.content.name === name);
       if (!widget) {
-        const { LogView } = await import('./logs');
         const content = new LogView({ api, name, trans });
         widget = new MainAreaWidget({ content });
         widget.id = `jupyter-svc-logs-${name}`;
@@ -251,12 +252,6 @@ export function addCommands(
 
   /** The form for a new service (view null) or for editing one; one tab per service. */
   const openForm = async (view: IServiceView | null) => {
-    const name = view?.name ?? null;
-    const existing = trackers.forms.find(w => w.content.serviceName === name);
-    if (existing) {
-      shell.activateById(existing.id);
-      return existing;
-    }
     let spec: Record<string, unknown>;
     try {
       schema = schema ?? api.schema();
@@ -267,6 +262,13 @@ export function addCommands(
       return;
     }
     const { SpecFormWidget } = await import('./form');
+    // looked up after the awaits: two quick clicks open one tab
+    const name = view?.name ?? null;
+    const existing = trackers.forms.find(w => w.content.serviceName === name);
+    if (existing) {
+      shell.activateById(existing.id);
+      return existing;
+    }
     let widget: MainAreaWidget<SpecFormWidget> | null = null;
     const content = new SpecFormWidget({
       api,

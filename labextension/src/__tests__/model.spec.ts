@@ -20,6 +20,21 @@ describe('ServicesModel', () => {
     model = null;
   });
 
+  /** A model following a live event stream (of no services at first) that the test writes. */
+  const followLive = async () => {
+    const stream = new StreamController();
+    const { settings } = fakeServer(r =>
+      apiPath(r.url) === 'events'
+        ? new Response(stream.stream as any)
+        : json({ services: [] })
+    );
+    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
+    model.start();
+    const live = model;
+    await waitFor(() => live.mode === 'live');
+    return { live, stream };
+  };
+
   it('follows the event stream: new services, changes and deletions, without polling', async () => {
     const stream = new StreamController();
     const { settings, requests } = fakeServer(r => {
@@ -112,37 +127,21 @@ describe('ServicesModel', () => {
   });
 
   it('lets live events win over answers that cross them', async () => {
-    const stream = new StreamController();
-    const { settings } = fakeServer(r =>
-      apiPath(r.url) === 'events'
-        ? new Response(stream.stream as any)
-        : json({ services: [] })
-    );
-    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
-    model.start();
-    await waitFor(() => model!.mode === 'live');
+    const { live, stream } = await followLive();
     stream.write(sse('service', view('a', 'stopping', { revision: 3 })));
-    await waitFor(() => model!.get('a')?.status.state === 'stopping');
+    await waitFor(() => live.get('a')?.status.state === 'stopping');
     // the answer to "restart", computed before the stop began, arrives after the event
-    model.applyAnswer(view('a', 'ready', { revision: 2 }));
-    expect(model.get('a')?.status.state).toBe('stopping');
+    live.applyAnswer(view('a', 'ready', { revision: 2 }));
+    expect(live.get('a')?.status.state).toBe('stopping');
     // a service the stream has not shown yet is taken from the answer
-    model.applyAnswer(view('new', 'pending'));
-    expect(model.get('new')?.status.state).toBe('pending');
+    live.applyAnswer(view('new', 'pending'));
+    expect(live.get('new')?.status.state).toBe('pending');
   });
 
   it('orders events by status.revision, per service', async () => {
-    const stream = new StreamController();
-    const { settings } = fakeServer(r =>
-      apiPath(r.url) === 'events'
-        ? new Response(stream.stream as any)
-        : json({ services: [] })
-    );
-    model = new ServicesModel({ api: new SvcApi(settings), pollInterval: 10 });
-    model.start();
-    await waitFor(() => model!.mode === 'live');
+    const { live, stream } = await followLive();
     const changes: string[] = [];
-    model.changed.connect(m =>
+    live.changed.connect(m =>
       changes.push(m.services.map(s => `${s.name}:${s.status.state}`).join())
     );
     stream.write(sse('service', view('a', 'starting', { revision: 4 })));
@@ -154,7 +153,7 @@ describe('ServicesModel', () => {
     // revisions are counted per service: another one's lower number is not older
     stream.write(sse('service', view('b', 'pending', { revision: 1 })));
     stream.write(sse('service', view('a', 'stopping', { revision: 6 })));
-    await waitFor(() => model!.get('a')?.status.state === 'stopping');
+    await waitFor(() => live.get('a')?.status.state === 'stopping');
     expect(changes).toEqual([
       'a:starting',
       'a:ready',
