@@ -4,9 +4,15 @@ Starts `jupyter lab` with jupyter-svc on a free port, drives Debian's Chromium t
 Playwright (its own browser download does not work here), creates a service through the REST
 API, and checks that the panel shows it without a reload (with its launcher card), that restart
 changes its state, that the edit form shows the server's field error next to the field and then
-saves, that the logs viewer follows the log, that the panel follows the dark theme, and that
-delete asks first. Screenshots go to test-artifacts/ (lab-panel.png, lab-panel-only.png,
-lab-form-errors.png, lab-panel-dark.png).
+saves, that the logs viewer follows the log, that the panel follows the dark theme, that its
+settings are in the Settings Editor and apply at once, that the logs and edit tabs come back
+after a page reload, and that delete asks first. Screenshots go to test-artifacts/
+(lab-panel.png, lab-panel-only.png, lab-form-errors.png, lab-panel-dark.png, lab-settings.png,
+lab-reloaded.png).
+
+JupyterLab loads the first jupyter-svc it finds on its data path; the test puts a link to the
+build beside the jupyter_svc it imports (a checkout's `jlpm build`) first on that path, so the
+browser runs the code under test and not a copy an earlier `pip install` left in sys.prefix.
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from notebook_helpers.fixtures import api, fetch
 from notebook_helpers.server import LiveServer, _wait_up, free_port
+
+import jupyter_svc
 
 CHROMIUM = os.environ.get("JUPYTER_SVC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -55,15 +64,19 @@ except ImportError:  # pragma: no cover - CI installs it through the test extra
 pytestmark = pytest.mark.timeout(120)
 
 
+def _listed_from(output: str) -> Path | None:
+    """The folder `jupyter labextension list` shows jupyter-svc under, if it is there and enabled."""
+    folder = None
+    for line in output.splitlines():
+        if line.startswith("/"):
+            folder = Path(line.strip())
+        elif line.split()[:1] == [LAB_EXTENSION] and "enabled" in line:
+            return folder
+    return None
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[LiveServer]:
-    listed = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
-                            capture_output=True, text=True, timeout=60)
-    output = listed.stdout + listed.stderr
-    assert any(line.split()[:1] == [LAB_EXTENSION] and "enabled" in line for line in output.splitlines()), (
-        f"the {LAB_EXTENSION} lab extension is not installed and enabled "
-        f"(pip install . builds it):\n{output}"
-    )
     port, token = free_port(), os.urandom(16).hex()
     root, runtime, state, config, data = (tmp_path / d
                                           for d in ("root", "runtime", "state", "config", "data"))
@@ -83,6 +96,20 @@ def lab(tmp_path: Path) -> Iterator[LiveServer]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_SVC_", "JPY_"))}
     env.update({"JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
                 "JUPYTER_RUNTIME_DIR": str(runtime)})
+    build = Path(jupyter_svc.__file__).resolve().parent / "labextension"
+    if (build / "package.json").exists():
+        (data / "labextensions").mkdir()
+        (data / "labextensions" / LAB_EXTENSION).symlink_to(build, target_is_directory=True)
+    listed = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    output = listed.stdout + listed.stderr
+    folder = _listed_from(output)
+    assert folder is not None, (
+        f"the {LAB_EXTENSION} lab extension is not installed and enabled "
+        f"(pip install . or `jlpm build` in labextension/ builds it):\n{output}"
+    )
+    if (build / "package.json").exists():
+        assert folder == data / "labextensions", f"JupyterLab would load another build:\n{output}"
     log_path = tmp_path / "lab.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -246,6 +273,58 @@ def test_panel_follows_services_live(lab: LiveServer) -> None:
             badge = f'[data-service="{SERVICE}"] .jp-svc-Badge'
             assert page.evaluate(luminance, badge) > 0.1  # the badge keeps its colour
             panel.screenshot(path=str(ARTIFACTS / "lab-panel-dark.png"))
+
+            # the settings: in the REST API and the Settings Editor, today's timings as defaults
+            status, text = fetch(lab, "lab/api/settings/jupyter-svc:plugin")
+            assert status == 200, text
+            schema = json.loads(text)["schema"]
+            assert schema["jupyter.lab.setting-icon"] == "jupyter-svc:services"
+            assert {name: prop["default"] for name, prop in schema["properties"].items()} == {
+                "pollInterval": 3, "reconnectDelay": 10, "defaultView": "detailed"}
+            assert all(prop["title"] and prop["description"] for prop in schema["properties"].values())
+            page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Settings Editor").first.click()
+            page.locator('.jp-PluginList-entry[data-id="jupyter-svc:plugin"]').click()
+            editor = page.locator(".jp-SettingsForm", has_text="Services (jupyter-svc)")
+            field = 'jp-SettingsEditor-jupyter-svc:plugin_{}'
+            editor.locator(f'[id="{field.format("pollInterval")}"]').wait_for(timeout=10_000)
+            assert editor.locator(f'[id="{field.format("pollInterval")}"]').input_value() == "3"
+            assert editor.locator(f'[id="{field.format("reconnectDelay")}"]').input_value() == "10"
+            assert "Poll interval" in editor.inner_text() and "Reconnect delay" in editor.inner_text()
+            # a change applies at once: the panel turns compact, and the choice is saved
+            view_select = editor.locator(f'[id="{field.format("defaultView")}"]')
+            view_select.select_option(label="Compact: each service's name, state and actions")
+            panel.locator('.jp-svc-List[data-view="compact"]').wait_for(timeout=10_000)
+            assert card.locator('[data-field="backend"]').count() == 0
+            page.screenshot(path=str(ARTIFACTS / "lab-settings.png"))
+            deadline = time.monotonic() + 10
+            while '"compact"' not in json.loads(fetch(lab, "lab/api/settings/jupyter-svc:plugin")[1])["raw"]:
+                assert time.monotonic() < deadline, "the Settings Editor did not save the view"
+                time.sleep(0.2)
+
+            # after a reload the logs tab and the edit form come back (and the view stays compact)
+            card.locator('[data-action="edit"]').click()
+            page.locator(".jp-svc-Form #root_port").wait_for(timeout=10_000)
+            # JupyterLab saves its workspace a moment after a change: reload once it holds both tabs
+            deadline = time.monotonic() + 10
+            while not all(key in fetch(lab, "lab/api/workspaces/default")[1] for key in
+                          (f"jupyter-svc-logs:{SERVICE}", f"jupyter-svc-form:{SERVICE}")):
+                assert time.monotonic() < deadline, "JupyterLab did not save the tabs in its workspace"
+                time.sleep(0.2)
+            page.reload()
+            reloaded_logs = f'[id="jupyter-svc-logs-{SERVICE}"]'
+            # (a tab behind the edit form's: there, not visible)
+            page.locator(f"{reloaded_logs} .jp-svc-LogView[data-state='following']").wait_for(
+                state="attached", timeout=30_000)
+            page.wait_for_function(
+                "([sel, text]) => (document.querySelector(sel)?.textContent || '').includes(text)",
+                arg=[f"{reloaded_logs} .jp-svc-LogText", marker], timeout=15_000,
+            )
+            form = page.locator(".jp-svc-Form", has_text=f"Edit service {SERVICE}")
+            form.locator("#root_port").wait_for(timeout=15_000)
+            assert form.locator("#root_name").input_value() == SERVICE
+            panel.locator('.jp-svc-List[data-view="compact"]').wait_for(timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "lab-reloaded.png"))
 
             # delete asks first, then the card and the launcher card go
             card.locator('[data-action="delete"]').click()

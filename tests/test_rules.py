@@ -118,9 +118,8 @@ def test_the_browser_reads_the_patterns_alike() -> None:
     assert not wrong, wrong
 
 
-def test_lab_panel_tests_read_the_current_schema() -> None:
-    """labextension's tests build forms from a copy of the schema; regenerate it with
-    ``python -c 'import json; from jupyter_svc.model.spec import spec_json_schema as s;
-    print(json.dumps(s(), indent=1))' > labextension/src/__tests__/service-spec.schema.json``."""
-    copy = Path(__file__).parent.parent / "labextension" / "src" / "__tests__" / "service-spec.schema.json"
+def test_lab_panel_types_come_from_the_current_schema() -> None:
+    """The panel's TypeScript types and form tests are generated from this schema
+    (``cd labextension && jlpm generate:types``); .ci/run fails on drift, this says so sooner."""
+    copy = Path(__file__).parent.parent / "labextension" / "src" / "generated" / "service-spec.schema.json"
     assert json.loads(copy.read_text()) == SCHEMA

@@ -2,7 +2,13 @@
 
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import type { IErrorBody, IFieldError, IServiceSpec, IServiceView, ServiceAction } from './types';
+import type {
+  IErrorBody,
+  IFieldError,
+  IServiceSpec,
+  IServiceView,
+  ServiceAction
+} from './types';
 
 export const API_PATH = 'svc/api';
 
@@ -18,8 +24,15 @@ export class ApiError extends Error {
   }
 }
 
-export function apiUrl(settings: ServerConnection.ISettings, ...parts: string[]): string {
-  return URLExt.join(settings.baseUrl, API_PATH, ...parts.map(p => p.split('/').map(encodeURIComponent).join('/')));
+export function apiUrl(
+  settings: ServerConnection.ISettings,
+  ...parts: string[]
+): string {
+  return URLExt.join(
+    settings.baseUrl,
+    API_PATH,
+    ...parts.map(p => p.split('/').map(encodeURIComponent).join('/'))
+  );
 }
 
 /** Turn a failed Response into an ApiError carrying the server's message and field errors. */
@@ -36,21 +49,39 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
   } catch {
     body = { message: text };
   }
-  const message = body.message || body.reason || response.statusText || `HTTP ${response.status}`;
-  return new ApiError(response.status, message, Array.isArray(body.errors) ? body.errors : []);
+  const message =
+    body.message ||
+    body.reason ||
+    response.statusText ||
+    `HTTP ${response.status}`;
+  return new ApiError(
+    response.status,
+    message,
+    Array.isArray(body.errors) ? body.errors : []
+  );
 }
 
 export class SvcApi {
-  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+  constructor(
+    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
 
   url(...parts: string[]): string {
     return apiUrl(this.settings, ...parts);
   }
 
   /** A raw request (streams read the Response body themselves). */
-  async fetch(path: string, init: RequestInit = {}, query = ''): Promise<Response> {
+  async fetch(
+    path: string,
+    init: RequestInit = {},
+    query = ''
+  ): Promise<Response> {
     // makeRequest adds the token and XSRF headers; network failures reject with NetworkError
-    const response = await ServerConnection.makeRequest(this.url(path) + query, init, this.settings);
+    const response = await ServerConnection.makeRequest(
+      this.url(path) + query,
+      init,
+      this.settings
+    );
     if (!response.ok) {
       throw await errorFromResponse(response);
     }
@@ -95,16 +126,26 @@ export class SvcApi {
         body: JSON.stringify({ replicas: 0 })
       });
     }
-    return this.json<IServiceView>(`services/${name}/${action}`, { method: 'POST', body: '{}' });
+    return this.json<IServiceView>(`services/${name}/${action}`, {
+      method: 'POST',
+      body: '{}'
+    });
   }
 
   /** Follow a service's log: the last `tail` lines, then new ones as they come. */
   logs(name: string, signal: AbortSignal, tail = 200): Promise<Response> {
-    return this.fetch(`services/${name}/logs`, { signal }, `?follow=1&tail=${tail}`);
+    return this.fetch(
+      `services/${name}/logs`,
+      { signal },
+      `?follow=1&tail=${tail}`
+    );
   }
 
   /** The server-sent events stream of service changes. */
   events(signal: AbortSignal): Promise<Response> {
-    return this.fetch('events', { signal, headers: { Accept: 'text/event-stream' } });
+    return this.fetch('events', {
+      signal,
+      headers: { Accept: 'text/event-stream' }
+    });
   }
 }

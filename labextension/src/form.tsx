@@ -4,10 +4,19 @@ import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { FormComponent, ReactWidget } from '@jupyterlab/ui-components';
 import type { IChangeEvent } from '@rjsf/core';
 import type { UiSchema } from '@rjsf/utils';
+// eslint-disable-next-line jupyter/prefer-lazy-imports -- commands.ts loads this module lazily
 import validator from '@rjsf/validator-ajv8';
 import * as React from 'react';
 import { ApiError, SvcApi } from './api';
-import { cleanFormData, defaultsFor, errorsToTree, ErrorTree, IPreparedSchema, JSONSchema, prepareSchema } from './schema';
+import {
+  cleanFormData,
+  defaultsFor,
+  errorsToTree,
+  ErrorTree,
+  IPreparedSchema,
+  JSONSchema,
+  prepareSchema
+} from './schema';
 import type { IFieldError, IServiceSpec, IServiceView } from './types';
 
 /** Fields first in the form (the rest follow in the schema's order). */
@@ -39,7 +48,9 @@ export interface ISpecFormProps {
 
 export function uiSchemaFor(schema: JSONSchema, editing: boolean): UiSchema {
   const ui: UiSchema = {
-    'ui:order': FIELD_ORDER.filter(f => f === '*' || f in (schema.properties ?? {})),
+    'ui:order': FIELD_ORDER.filter(
+      f => f === '*' || f in (schema.properties ?? {})
+    ),
     'ui:submitButtonOptions': { norender: true },
     name: { 'ui:readonly': editing, 'ui:autofocus': !editing }
   };
@@ -48,20 +59,37 @@ export function uiSchemaFor(schema: JSONSchema, editing: boolean): UiSchema {
 
 export function SpecForm(props: ISpecFormProps): JSX.Element {
   const { api, trans, translator, initial } = props;
-  const prepared: IPreparedSchema = React.useMemo(() => prepareSchema(props.schema), [props.schema]);
+  const prepared: IPreparedSchema = React.useMemo(
+    () => prepareSchema(props.schema),
+    [props.schema]
+  );
   const editing = initial !== null;
-  const uiSchema = React.useMemo(() => uiSchemaFor(prepared.schema, editing), [prepared, editing]);
+  const uiSchema = React.useMemo(
+    () => uiSchemaFor(prepared.schema, editing),
+    [prepared, editing]
+  );
   const [formData, setFormData] = React.useState<Record<string, unknown>>(() =>
     initial ? { ...initial } : defaultsFor(prepared.schema)
   );
-  const [errorTree, setErrorTree] = React.useState<ErrorTree | undefined>(undefined);
-  const [problem, setProblem] = React.useState<{ message: string; errors: IFieldError[] } | null>(null);
+  const [errorTree, setErrorTree] = React.useState<ErrorTree | undefined>(
+    undefined
+  );
+  const [problem, setProblem] = React.useState<{
+    message: string;
+    errors: IFieldError[];
+  } | null>(null);
   const [saving, setSaving] = React.useState(false);
 
   const save = async () => {
-    const spec = cleanFormData(formData, prepared.schema, prepared) as IServiceSpec;
+    const spec = cleanFormData(
+      formData,
+      prepared.schema,
+      prepared
+    ) as IServiceSpec;
     if (!spec.name) {
-      const errors = [{ field: 'name', message: trans.__('a service needs a name') }];
+      const errors = [
+        { field: 'name', message: trans.__('a service needs a name') }
+      ];
       setErrorTree(errorsToTree(errors, prepared.schema));
       setProblem({ message: trans.__('The service cannot be saved.'), errors });
       return;
@@ -78,7 +106,10 @@ export function SpecForm(props: ISpecFormProps): JSX.Element {
         setProblem({ message: error.message, errors: error.errors });
       } else {
         setErrorTree(undefined);
-        setProblem({ message: (error as Error).message || String(error), errors: [] });
+        setProblem({
+          message: (error as Error).message || String(error),
+          errors: []
+        });
       }
     } finally {
       setSaving(false);
@@ -87,7 +118,11 @@ export function SpecForm(props: ISpecFormProps): JSX.Element {
 
   const buttons = (
     <div className="jp-svc-FormButtons">
-      <button className="jp-mod-styled jp-mod-reject" onClick={props.onCancel} disabled={saving}>
+      <button
+        className="jp-mod-styled jp-mod-reject"
+        onClick={props.onCancel}
+        disabled={saving}
+      >
         {trans.__('Cancel')}
       </button>
       <button
@@ -103,7 +138,11 @@ export function SpecForm(props: ISpecFormProps): JSX.Element {
 
   return (
     <div className="jp-svc-Form">
-      <h2>{editing ? trans.__('Edit service %1', initial!.name) : trans.__('New service')}</h2>
+      <h2>
+        {editing
+          ? trans.__('Edit service %1', initial!.name)
+          : trans.__('New service')}
+      </h2>
       {problem ? (
         <div className="jp-svc-FormProblem" role="alert">
           <strong>{problem.message}</strong>
@@ -141,6 +180,11 @@ export class SpecFormWidget extends ReactWidget {
   constructor(private readonly props: ISpecFormProps) {
     super();
     this.addClass('jp-svc-FormWidget');
+  }
+
+  /** The service being edited; null while it is a new one (what a restored tab reopens). */
+  get serviceName(): string | null {
+    return this.props.initial?.name ?? null;
   }
 
   render(): JSX.Element {

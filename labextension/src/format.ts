@@ -24,7 +24,10 @@ export function stateTone(state: ServiceState | string): Tone {
   }
 }
 
-export function stateLabel(state: ServiceState | string, trans: TranslationBundle): string {
+export function stateLabel(
+  state: ServiceState | string,
+  trans: TranslationBundle
+): string {
   switch (state) {
     case 'pending':
       return trans.__('pending');
@@ -84,7 +87,11 @@ export function parseTime(value: string | null | undefined): number | null {
 }
 
 /** "12s ago", "3m ago", "just now", or "—" for no time. */
-export function formatAgo(value: string | null | undefined, now: number, trans: TranslationBundle): string {
+export function formatAgo(
+  value: string | null | undefined,
+  now: number,
+  trans: TranslationBundle
+): string {
   const ms = parseTime(value);
   if (ms === null) {
     return '—';
@@ -97,7 +104,11 @@ export function formatAgo(value: string | null | undefined, now: number, trans: 
 }
 
 /** Time left before an idle service scales to zero: "in 4m 10s", "due", or "—". */
-export function formatDeadline(value: string | null | undefined, now: number, trans: TranslationBundle): string {
+export function formatDeadline(
+  value: string | null | undefined,
+  now: number,
+  trans: TranslationBundle
+): string {
   const ms = parseTime(value);
   if (ms === null) {
     return '—';
@@ -125,7 +136,10 @@ export function serviceUrl(view: IServiceView, baseUrl: string): string {
 }
 
 /** A spec's idle window: "5m"; "never" for 0 (kept up); null follows the server's default. */
-export function formatIdleWindow(window: string | null | undefined, trans: TranslationBundle): string {
+export function formatIdleWindow(
+  window: string | null | undefined,
+  trans: TranslationBundle
+): string {
   if (window === null || window === undefined || window === '') {
     return trans.__('server default');
   }
@@ -144,10 +158,12 @@ export function availableActions(view: IServiceView): {
   disable: boolean;
 } {
   const state = view.status.state;
-  const disabled = state === 'disabled' || view.spec.desired_state === 'disabled';
+  const disabled =
+    state === 'disabled' || view.spec.desired_state === 'disabled';
   return {
     wake: !disabled && (state === 'scaled_to_zero' || state === 'failed'),
-    stop: !disabled && ['ready', 'starting', 'waking', 'pending'].includes(state),
+    stop:
+      !disabled && ['ready', 'starting', 'waking', 'pending'].includes(state),
     restart: !disabled,
     enable: disabled,
     disable: !disabled

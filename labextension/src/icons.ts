@@ -7,12 +7,18 @@ const SERVICES_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox
 </svg>`;
 
 /** The sidebar tab's and the default launcher card's icon. */
-export const servicesIcon = new LabIcon({ name: 'jupyter-svc:services', svgstr: SERVICES_SVG });
+export const servicesIcon = new LabIcon({
+  name: 'jupyter-svc:services',
+  svgstr: SERVICES_SVG
+});
 
 const urlIcons = new Map<string, LabIcon>();
 
 function escapeAttribute(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/"/g, '&quot;')
+    .replace(/</g, '&lt;');
 }
 
 function hash(text: string): string {

@@ -22,7 +22,9 @@ export class LineBuffer {
   }
 
   get text(): string {
-    return this._lines.join('\n') + (this._lines.length ? '\n' : '') + this._partial;
+    return (
+      this._lines.join('\n') + (this._lines.length ? '\n' : '') + this._partial
+    );
   }
 
   get lineCount(): number {
@@ -56,6 +58,11 @@ export class LogView extends Widget {
     this.node.appendChild(this._status);
     this.node.appendChild(this._pre);
     this.node.tabIndex = 0;
+  }
+
+  /** The service whose log this is (what a restored tab reopens). */
+  get name(): string {
+    return this.options.name;
   }
 
   get state(): LogState {
@@ -93,7 +100,11 @@ export class LogView extends Widget {
   private async _run(abort: AbortController): Promise<void> {
     const { api, name, trans } = this.options;
     try {
-      const response = await api.logs(name, abort.signal, this.options.tail ?? 200);
+      const response = await api.logs(
+        name,
+        abort.signal,
+        this.options.tail ?? 200
+      );
       if (abort.signal.aborted) {
         return;
       }
@@ -111,7 +122,10 @@ export class LogView extends Widget {
       }
     } catch (error) {
       if (!abort.signal.aborted) {
-        this._setState('error', trans.__('Cannot read the log: %1', (error as Error).message));
+        this._setState(
+          'error',
+          trans.__('Cannot read the log: %1', (error as Error).message)
+        );
       }
     }
   }
@@ -133,7 +147,8 @@ export class LogView extends Widget {
       return;
     }
     const node = this.node;
-    const atBottom = node.scrollHeight - node.scrollTop - node.clientHeight < 40;
+    const atBottom =
+      node.scrollHeight - node.scrollTop - node.clientHeight < 40;
     this._pre.textContent = this._buffer.text;
     if (atBottom) {
       node.scrollTop = node.scrollHeight;

@@ -11,6 +11,13 @@ import type { IServiceView } from './types';
 
 export type ConnectionMode = 'connecting' | 'live' | 'polling' | 'offline';
 
+/** Milliseconds between polls while the event stream is down, unless configured. */
+export const DEFAULT_POLL_INTERVAL = 3000;
+/** Milliseconds before a failed event stream is tried again, unless configured. */
+export const DEFAULT_RECONNECT_DELAY = 10000;
+/** Milliseconds before an event stream that ended (it was open) is tried again. */
+const RECONNECT_AFTER_END = 1000;
+
 export interface IServicesModelOptions {
   api: SvcApi;
   /** Milliseconds between polls while the event stream is down. */
@@ -22,11 +29,38 @@ export interface IServicesModelOptions {
 export class ServicesModel implements IDisposable {
   constructor(options: IServicesModelOptions) {
     this.api = options.api;
-    this._pollInterval = options.pollInterval ?? 3000;
-    this._reconnectDelay = options.reconnectDelay ?? 10000;
+    this._pollInterval = options.pollInterval ?? DEFAULT_POLL_INTERVAL;
+    this._reconnectDelay = options.reconnectDelay ?? DEFAULT_RECONNECT_DELAY;
   }
 
   readonly api: SvcApi;
+
+  /** Milliseconds between polls while the event stream is down; a pending poll is rescheduled. */
+  get pollInterval(): number {
+    return this._pollInterval;
+  }
+
+  set pollInterval(ms: number) {
+    this._pollInterval = ms;
+    if (this._pollTimer !== null) {
+      clearTimeout(this._pollTimer);
+      this._schedulePoll(ms);
+    }
+  }
+
+  /** Milliseconds before a failed event stream is tried again; a pending wait restarts. */
+  get reconnectDelay(): number {
+    return this._reconnectDelay;
+  }
+
+  set reconnectDelay(ms: number) {
+    this._reconnectDelay = ms;
+    const wait = this._reconnect;
+    if (wait?.afterFailure && this._reconnectTimer !== null) {
+      clearTimeout(this._reconnectTimer);
+      this._reconnectTimer = setTimeout(wait.resolve, ms);
+    }
+  }
 
   /** Emitted whenever the list or a service changes. */
   get changed(): ISignal<this, void> {
@@ -48,7 +82,9 @@ export class ServicesModel implements IDisposable {
 
   /** Services sorted by name. */
   get services(): IServiceView[] {
-    return [...this._services.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this._services.values()].sort((a, b) =>
+      a.name.localeCompare(b.name)
+    );
   }
 
   get(name: string): IServiceView | undefined {
@@ -101,11 +137,14 @@ export class ServicesModel implements IDisposable {
     this._changed.emit();
   }
 
-  /** Apply one service change (an event, or the answer to an action). */
+  /**
+   * Apply one service change (an event, or the answer to an action). Events and answers can
+   * cross: a view older than the one held (a lower status revision, or an older spec
+   * generation) is ignored.
+   */
   upsert(view: IServiceView): void {
     const current = this._services.get(view.name);
-    // answers and events can cross: never go back to an older spec generation
-    if (current && current.status.generation > view.status.generation) {
+    if (current && isOlder(view, current)) {
       return;
     }
     this._services.set(view.name, view);
@@ -113,15 +152,11 @@ export class ServicesModel implements IDisposable {
   }
 
   /**
-   * Apply the answer to a request (an action, a save). While the event stream is live its
-   * events are the ordered truth, and an answer can arrive after a newer event of the same
-   * generation (the status has no revision number to compare): then only a service not yet
-   * seen is taken from the answer. Without the stream, the answer is the latest news.
+   * Apply the answer to a request (an action, a save). The answer of a "restart" computed
+   * before the stop that an event already showed carries a lower revision and is ignored.
    */
   applyAnswer(view: IServiceView): void {
-    if (this._mode !== 'live' || !this._services.has(view.name)) {
-      this.upsert(view);
-    }
+    this.upsert(view);
   }
 
   remove(name: string): void {
@@ -141,7 +176,11 @@ export class ServicesModel implements IDisposable {
     }
     if (event.event === 'service' && isView(data)) {
       this.upsert(data);
-    } else if (event.event === 'deleted' && data && typeof (data as { name?: unknown }).name === 'string') {
+    } else if (
+      event.event === 'deleted' &&
+      data &&
+      typeof (data as { name?: unknown }).name === 'string'
+    ) {
       this.remove((data as { name: string }).name);
     }
   }
@@ -166,8 +205,14 @@ export class ServicesModel implements IDisposable {
       // the stream failed or ended: poll until it is time to try it again
       this._startPolling();
       await new Promise<void>(resolve => {
-        this._reconnectTimer = setTimeout(resolve, ok ? 1000 : this._reconnectDelay);
+        this._reconnect = { resolve, afterFailure: !ok };
+        this._reconnectTimer = setTimeout(
+          resolve,
+          ok ? RECONNECT_AFTER_END : this._reconnectDelay
+        );
       });
+      this._reconnect = null;
+      this._reconnectTimer = null;
     }
   }
 
@@ -192,27 +237,38 @@ export class ServicesModel implements IDisposable {
   }
 
   private _startPolling(): void {
-    if (this._pollTimer !== null || this._disposed) {
+    if (this._polling || this._disposed) {
       return;
     }
+    this._polling = true;
     this._setMode('polling');
-    const tick = async () => {
-      try {
-        await this.refresh();
-        if (this._mode === 'offline') {
-          this._setMode('polling');
-        }
-      } catch {
-        this._setMode('offline');
+    this._schedulePoll(0);
+  }
+
+  /** The next poll; one at a time: none is scheduled while one is in flight. */
+  private _schedulePoll(delay: number): void {
+    this._pollTimer = setTimeout(() => {
+      this._pollTimer = null;
+      void this._poll();
+    }, delay);
+  }
+
+  private async _poll(): Promise<void> {
+    try {
+      await this.refresh();
+      if (this._mode === 'offline') {
+        this._setMode('polling');
       }
-      if (this._pollTimer !== null) {
-        this._pollTimer = setTimeout(tick, this._pollInterval);
-      }
-    };
-    this._pollTimer = setTimeout(tick, 0);
+    } catch {
+      this._setMode('offline');
+    }
+    if (this._polling && this._pollTimer === null && !this._disposed) {
+      this._schedulePoll(this._pollInterval);
+    }
   }
 
   private _stopPolling(): void {
+    this._polling = false;
     if (this._pollTimer !== null) {
       clearTimeout(this._pollTimer);
       this._pollTimer = null;
@@ -243,13 +299,31 @@ export class ServicesModel implements IDisposable {
   private _started = false;
   private _disposed = false;
   private _abort: AbortController | null = null;
+  private _polling = false;
   private _pollTimer: ReturnType<typeof setTimeout> | null = null;
   private _reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The wait before the event stream is tried again, while there is one. */
+  private _reconnect: { resolve: () => void; afterFailure: boolean } | null =
+    null;
   private _pollInterval: number;
   private _reconnectDelay: number;
 }
 
+/** The server bumps status.revision on every change of a service, generation on every spec change. */
+function isOlder(view: IServiceView, than: IServiceView): boolean {
+  return (
+    view.status.revision < than.status.revision ||
+    view.status.generation < than.status.generation
+  );
+}
+
 function isView(data: unknown): data is IServiceView {
   const v = data as IServiceView;
-  return !!v && typeof v.name === 'string' && !!v.spec && !!v.status && typeof v.status.state === 'string';
+  return (
+    !!v &&
+    typeof v.name === 'string' &&
+    !!v.spec &&
+    !!v.status &&
+    typeof v.status.state === 'string'
+  );
 }

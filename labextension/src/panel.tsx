@@ -1,4 +1,4 @@
-/** The left sidebar: every service with its state, details and actions, kept live. */
+/** The left sidebar: every service with its state, details (or not: compact) and actions, kept live. */
 
 import { CommandRegistry } from '@lumino/commands';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -8,10 +8,12 @@ import {
   editIcon,
   LabIcon,
   launchIcon,
+  listIcon,
   ReactWidget,
   refreshIcon,
   runIcon,
   stopIcon,
+  tableRowsIcon,
   textEditorIcon
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -31,11 +33,16 @@ import type { IServiceView } from './types';
 
 export const PANEL_ID = 'jupyter-svc:panel';
 
+/** How the panel lists services: a card with details each, or just names, states and actions. */
+export type PanelView = 'detailed' | 'compact';
+
 export interface IServicesPanelOptions {
   model: ServicesModel;
   commands: CommandRegistry;
   trans: TranslationBundle;
   baseUrl: string;
+  /** The view it opens with (the defaultView setting). */
+  listView?: PanelView;
 }
 
 export class ServicesPanel extends ReactWidget {
@@ -45,12 +52,32 @@ export class ServicesPanel extends ReactWidget {
     this.addClass('jp-svc-Panel');
     this.title.icon = servicesIcon;
     this.title.caption = options.trans.__('Services');
+    this._view = options.listView ?? 'detailed';
     options.model.changed.connect(this.update, this);
     options.model.modeChanged.connect(this.update, this);
   }
 
+  get listView(): PanelView {
+    return this._view;
+  }
+
+  set listView(view: PanelView) {
+    if (view !== this._view) {
+      this._view = view;
+      this.update();
+    }
+  }
+
   render(): JSX.Element {
-    return <ServicesList {...this.options} />;
+    return (
+      <ServicesList
+        {...this.options}
+        listView={this._view}
+        onToggleView={() => {
+          this.listView = this._view === 'compact' ? 'detailed' : 'compact';
+        }}
+      />
+    );
   }
 
   dispose(): void {
@@ -58,6 +85,13 @@ export class ServicesPanel extends ReactWidget {
     this.options.model.modeChanged.disconnect(this.update, this);
     super.dispose();
   }
+
+  private _view: PanelView;
+}
+
+interface IServicesListProps extends IServicesPanelOptions {
+  listView: PanelView;
+  onToggleView: () => void;
 }
 
 /** Re-render every second so that countdowns and "ago" times move. */
@@ -83,15 +117,16 @@ function modeText(mode: ConnectionMode, trans: TranslationBundle): string {
   }
 }
 
-export function ServicesList(props: IServicesPanelOptions): JSX.Element {
-  const { model, commands, trans } = props;
+export function ServicesList(props: IServicesListProps): JSX.Element {
+  const { model, commands, trans, listView } = props;
+  const compact = listView === 'compact';
   const now = useNow();
   const services = model.services;
   const run = (id: string, args: Record<string, string> = {}) => {
     void commands.execute(id, args);
   };
   return (
-    <div className="jp-svc-List">
+    <div className="jp-svc-List" data-view={listView}>
       <div className="jp-svc-Header">
         <h2 className="jp-svc-Title">{trans.__('Services')}</h2>
         <span
@@ -105,6 +140,12 @@ export function ServicesList(props: IServicesPanelOptions): JSX.Element {
           icon={addIcon}
           title={trans.__('New service')}
           onClick={() => run(CommandIDs.create)}
+        />
+        <ActionButton
+          action="toggle-view"
+          icon={compact ? listIcon : tableRowsIcon}
+          title={compact ? trans.__('Show details') : trans.__('Compact view')}
+          onClick={props.onToggleView}
         />
         <ActionButton
           action="refresh"
@@ -121,14 +162,23 @@ export function ServicesList(props: IServicesPanelOptions): JSX.Element {
       {services.length === 0 ? (
         <div className="jp-svc-Empty">
           <p>{trans.__('No services yet.')}</p>
-          <button className="jp-mod-styled jp-mod-accept" onClick={() => run(CommandIDs.create)}>
+          <button
+            className="jp-mod-styled jp-mod-accept"
+            onClick={() => run(CommandIDs.create)}
+          >
             {trans.__('Create a service')}
           </button>
         </div>
       ) : (
         <ul className="jp-svc-Services">
           {services.map(view => (
-            <ServiceCard key={view.name} view={view} now={now} {...props} />
+            <ServiceCard
+              key={view.name}
+              {...props}
+              view={view}
+              now={now}
+              compact={compact}
+            />
           ))}
         </ul>
       )}
@@ -165,10 +215,12 @@ function ActionButton(props: IActionButtonProps): JSX.Element {
 interface IServiceCardProps extends IServicesPanelOptions {
   view: IServiceView;
   now: number;
+  /** Name, state, message and actions only. */
+  compact: boolean;
 }
 
 function ServiceCard(props: IServiceCardProps): JSX.Element {
-  const { view, now, trans, commands, baseUrl } = props;
+  const { view, now, trans, commands, baseUrl, compact } = props;
   const { spec, status } = view;
   const url = serviceUrl(view, baseUrl);
   const can = availableActions(view);
@@ -178,7 +230,11 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
   const Icon = iconForUrl(spec.icon);
   const showMessage = !!status.message && status.state !== 'ready';
   return (
-    <li className="jp-svc-Service" data-service={view.name} data-state={status.state}>
+    <li
+      className="jp-svc-Service"
+      data-service={view.name}
+      data-state={status.state}
+    >
       <div className="jp-svc-ServiceHeader">
         <Icon.react tag="span" className="jp-svc-ServiceIcon" />
         <span className="jp-svc-Name" title={spec.description || view.name}>
@@ -192,32 +248,66 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
           {stateLabel(status.state, trans)}
         </span>
       </div>
-      {spec.description ? <div className="jp-svc-Description">{spec.description}</div> : null}
-      <a className="jp-svc-Url" href={url} target="_blank" rel="noopener noreferrer">
-        {url}
-      </a>
-      {showMessage ? <div className="jp-svc-Message">{status.message}</div> : null}
-      <dl className="jp-svc-Details">
-        <dt>{trans.__('Backend')}</dt>
-        <dd data-field="backend">{status.backend || spec.backend || '—'}</dd>
-        <dt>{trans.__('Restarts')}</dt>
-        <dd data-field="restarts">{status.restarts}</dd>
-        <dt>{trans.__('Idle window')}</dt>
-        <dd data-field="idle-window">{formatIdleWindow(spec.scale_to_zero, trans)}</dd>
-        <dt>{trans.__('Scales down')}</dt>
-        <dd data-field="idle-deadline">
-          {status.state === 'ready' ? formatDeadline(status.idle_deadline, now, trans) : '—'}
-        </dd>
-        <dt>{trans.__('Last activity')}</dt>
-        <dd data-field="last-activity">{formatAgo(status.last_activity, now, trans)}</dd>
-      </dl>
+      {spec.description && !compact ? (
+        <div className="jp-svc-Description">{spec.description}</div>
+      ) : null}
+      {compact ? null : (
+        <a
+          className="jp-svc-Url"
+          href={url}
+          target="_blank"
+          rel="noopener noreferrer"
+        >
+          {url}
+        </a>
+      )}
+      {showMessage ? (
+        <div className="jp-svc-Message">{status.message}</div>
+      ) : null}
+      {compact ? null : (
+        <dl className="jp-svc-Details">
+          <dt>{trans.__('Backend')}</dt>
+          <dd data-field="backend">{status.backend || spec.backend || '—'}</dd>
+          <dt>{trans.__('Restarts')}</dt>
+          <dd data-field="restarts">{status.restarts}</dd>
+          <dt>{trans.__('Idle window')}</dt>
+          <dd data-field="idle-window">
+            {formatIdleWindow(spec.scale_to_zero, trans)}
+          </dd>
+          <dt>{trans.__('Scales down')}</dt>
+          <dd data-field="idle-deadline">
+            {status.state === 'ready'
+              ? formatDeadline(status.idle_deadline, now, trans)
+              : '—'}
+          </dd>
+          <dt>{trans.__('Last activity')}</dt>
+          <dd data-field="last-activity">
+            {formatAgo(status.last_activity, now, trans)}
+          </dd>
+        </dl>
+      )}
       <div className="jp-svc-Actions">
-        <ActionButton action="open" icon={launchIcon} title={trans.__('Open in a new tab')} onClick={() => run(CommandIDs.open)} />
+        <ActionButton
+          action="open"
+          icon={launchIcon}
+          title={trans.__('Open in a new tab')}
+          onClick={() => run(CommandIDs.open)}
+        />
         {can.wake ? (
-          <ActionButton action="wake" icon={runIcon} title={trans.__('Wake')} onClick={() => run(CommandIDs.wake)} />
+          <ActionButton
+            action="wake"
+            icon={runIcon}
+            title={trans.__('Wake')}
+            onClick={() => run(CommandIDs.wake)}
+          />
         ) : null}
         {can.stop ? (
-          <ActionButton action="stop" icon={stopIcon} title={trans.__('Stop (scale to zero)')} onClick={() => run(CommandIDs.stop)} />
+          <ActionButton
+            action="stop"
+            icon={stopIcon}
+            title={trans.__('Stop (scale to zero)')}
+            onClick={() => run(CommandIDs.stop)}
+          />
         ) : null}
         <ActionButton
           action="restart"
@@ -226,18 +316,41 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
           disabled={!can.restart}
           onClick={() => run(CommandIDs.restart)}
         />
-        <ActionButton action="logs" icon={textEditorIcon} title={trans.__('Logs')} onClick={() => run(CommandIDs.logs)} />
-        <ActionButton action="edit" icon={editIcon} title={trans.__('Edit')} onClick={() => run(CommandIDs.edit)} />
+        <ActionButton
+          action="logs"
+          icon={textEditorIcon}
+          title={trans.__('Logs')}
+          onClick={() => run(CommandIDs.logs)}
+        />
+        <ActionButton
+          action="edit"
+          icon={editIcon}
+          title={trans.__('Edit')}
+          onClick={() => run(CommandIDs.edit)}
+        />
         {can.enable ? (
-          <button className="jp-svc-Toggle jp-mod-styled" data-action="enable" onClick={() => run(CommandIDs.enable)}>
+          <button
+            className="jp-svc-Toggle jp-mod-styled"
+            data-action="enable"
+            onClick={() => run(CommandIDs.enable)}
+          >
             {trans.__('Enable')}
           </button>
         ) : (
-          <button className="jp-svc-Toggle jp-mod-styled" data-action="disable" onClick={() => run(CommandIDs.disable)}>
+          <button
+            className="jp-svc-Toggle jp-mod-styled"
+            data-action="disable"
+            onClick={() => run(CommandIDs.disable)}
+          >
             {trans.__('Disable')}
           </button>
         )}
-        <ActionButton action="delete" icon={deleteIcon} title={trans.__('Delete')} onClick={() => run(CommandIDs.remove)} />
+        <ActionButton
+          action="delete"
+          icon={deleteIcon}
+          title={trans.__('Delete')}
+          onClick={() => run(CommandIDs.remove)}
+        />
       </div>
     </li>
   );

@@ -24,7 +24,10 @@ const MAX_DEPTH = 32;
 
 /** Resolve `$ref`s, fold optional types into plain ones, drop server-only formats. */
 export function prepareSchema(input: JSONSchema): IPreparedSchema {
-  const defs: JSONSchema = { ...(input.$defs ?? {}), ...(input.definitions ?? {}) };
+  const defs: JSONSchema = {
+    ...(input.$defs ?? {}),
+    ...(input.definitions ?? {})
+  };
   const nullable = new WeakSet<object>();
 
   const resolveRef = (ref: string): JSONSchema => {
@@ -61,7 +64,10 @@ export function prepareSchema(input: JSONSchema): IPreparedSchema {
       }
       if (key === 'properties' && value && typeof value === 'object') {
         out.properties = Object.fromEntries(
-          Object.entries(value as JSONSchema).map(([name, sub]) => [name, walk(sub, depth + 1)])
+          Object.entries(value as JSONSchema).map(([name, sub]) => [
+            name,
+            walk(sub, depth + 1)
+          ])
         );
         continue;
       }
@@ -76,7 +82,13 @@ export function prepareSchema(input: JSONSchema): IPreparedSchema {
       if (options.length === 1) {
         folded = { ...options[0], ...rest };
       } else {
-        folded = { ...rest, anyOf: options.map((o: JSONSchema) => ({ title: optionTitle(o), ...o })) };
+        folded = {
+          ...rest,
+          anyOf: options.map((o: JSONSchema) => ({
+            title: optionTitle(o),
+            ...o
+          }))
+        };
       }
       if (folded.default === null) {
         delete folded.default;
@@ -109,21 +121,32 @@ function optionTitle(option: JSONSchema): string {
  * The data to send: drop `undefined`, and empty or null optional fields (the server's
  * default, null, applies); keep everything else as the user left it.
  */
-export function cleanFormData(data: unknown, schema: JSONSchema | undefined, prepared: IPreparedSchema): unknown {
+export function cleanFormData(
+  data: unknown,
+  schema: JSONSchema | undefined,
+  prepared: IPreparedSchema
+): unknown {
   if (Array.isArray(data)) {
-    const itemSchema = schema && !Array.isArray(schema.items) ? schema.items : undefined;
+    const itemSchema =
+      schema && !Array.isArray(schema.items) ? schema.items : undefined;
     return data
       .filter(item => item !== undefined && item !== null)
       .map(item => cleanFormData(item, itemSchema, prepared));
   }
   if (data && typeof data === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    for (const [key, value] of Object.entries(
+      data as Record<string, unknown>
+    )) {
       const sub = childSchema(schema, key);
       if (value === undefined) {
         continue;
       }
-      if ((value === '' || value === null) && sub && prepared.nullable.has(sub)) {
+      if (
+        (value === '' || value === null) &&
+        sub &&
+        prepared.nullable.has(sub)
+      ) {
         continue;
       }
       out[key] = cleanFormData(value, sub, prepared);
@@ -133,14 +156,20 @@ export function cleanFormData(data: unknown, schema: JSONSchema | undefined, pre
   return data;
 }
 
-function childSchema(schema: JSONSchema | undefined, key: string): JSONSchema | undefined {
+function childSchema(
+  schema: JSONSchema | undefined,
+  key: string
+): JSONSchema | undefined {
   if (!schema) {
     return undefined;
   }
   if (schema.properties && key in schema.properties) {
     return schema.properties[key];
   }
-  if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+  if (
+    schema.additionalProperties &&
+    typeof schema.additionalProperties === 'object'
+  ) {
     return schema.additionalProperties;
   }
   return undefined;
@@ -168,7 +197,10 @@ export function parseFieldPath(field: string): (string | number)[] {
  * beyond the form's fields (a union member, say) is kept in the message. Errors without a
  * field go on the form itself (the root `__errors`).
  */
-export function errorsToTree(errors: IFieldError[], schema: JSONSchema): ErrorTree {
+export function errorsToTree(
+  errors: IFieldError[],
+  schema: JSONSchema
+): ErrorTree {
   const tree: ErrorTree = {};
   for (const error of errors) {
     const path = parseFieldPath(error.field || '');
@@ -187,39 +219,53 @@ export function errorsToTree(errors: IFieldError[], schema: JSONSchema): ErrorTr
       consumed += 1;
     }
     const rest = path.slice(consumed);
-    const message = rest.length ? `${formatPath(rest)}: ${error.message}` : error.message;
+    const message = rest.length
+      ? `${formatPath(rest)}: ${error.message}`
+      : error.message;
     node.__errors = [...(node.__errors ?? []), message];
   }
   return tree;
 }
 
-function step(schema: JSONSchema | undefined, part: string | number): JSONSchema | undefined {
+function step(
+  schema: JSONSchema | undefined,
+  part: string | number
+): JSONSchema | undefined {
   if (!schema) {
     return undefined;
   }
   if (typeof part === 'number') {
     if (schema.type === 'array' || schema.items) {
-      return (Array.isArray(schema.items) ? schema.items[part] : schema.items) ?? {};
+      return (
+        (Array.isArray(schema.items) ? schema.items[part] : schema.items) ?? {}
+      );
     }
     return undefined;
   }
   if (schema.properties && part in schema.properties) {
     return schema.properties[part];
   }
-  if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+  if (
+    schema.additionalProperties &&
+    typeof schema.additionalProperties === 'object'
+  ) {
     return schema.additionalProperties;
   }
   return undefined;
 }
 
 function formatPath(path: (string | number)[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p))
+    .join('');
 }
 
 /** A new spec's starting data: the schema's defaults for the top-level fields. */
 export function defaultsFor(schema: JSONSchema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, sub] of Object.entries((schema.properties ?? {}) as JSONSchema)) {
+  for (const [name, sub] of Object.entries(
+    (schema.properties ?? {}) as JSONSchema
+  )) {
     if (sub && sub.default !== undefined && sub.default !== null) {
       out[name] = sub.default;
     }

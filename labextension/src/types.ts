@@ -1,71 +1,52 @@
-/** The REST API's data shapes (see jupyter_svc/spec.py and status.py). */
+/**
+ * The REST API's data shapes. The models come from the server's pydantic models through
+ * src/generated/ (`jlpm generate:types`, checked in CI); this module names them for the panel
+ * and adds only what the schemas do not say.
+ */
 
-export type ServiceState =
-  | 'pending'
-  | 'starting'
-  | 'ready'
-  | 'stopping'
-  | 'scaled_to_zero'
-  | 'waking'
-  | 'failed'
-  | 'disabled';
+import type { ApiErrorBody } from './generated/error';
+import type { ServiceSpec } from './generated/service-spec';
+import type {
+  ServiceState,
+  ServiceStatus,
+  ServiceView
+} from './generated/service-view';
 
-export const SERVICE_STATES: ServiceState[] = [
-  'pending',
-  'starting',
-  'ready',
-  'stopping',
-  'scaled_to_zero',
-  'waking',
-  'failed',
-  'disabled'
-];
+export type { ServiceState };
 
-/** The parts of a ServiceSpec the panel reads; the form handles the rest generically. */
-export interface IServiceSpec {
-  name: string;
-  description?: string;
-  icon?: string | null;
-  backend?: string | null;
-  scale_to_zero?: string | null;
-  desired_state?: 'ready' | 'scaled_to_zero' | 'disabled';
-  url?: string | null;
-  [key: string]: unknown;
-}
+/** What a write sends (PUT services/<name>): fields with a server default may be left out. */
+export type IServiceSpec = ServiceSpec;
 
-export interface IServiceStatus {
-  state: ServiceState;
-  message: string;
-  url: string;
-  backend: string;
-  generation: number;
-  replicas_ready: number;
-  started_at: string | null;
-  last_activity: string | null;
-  restarts: number;
-  last_exit_code: number | null;
-  cold_starts: number;
-  last_cold_start_ms: number | null;
-  idle_deadline: string | null;
-}
+/** What runs, as the server reports it. */
+export type IServiceStatus = ServiceStatus;
 
-export interface IServiceView {
-  name: string;
-  spec: IServiceSpec;
-  status: IServiceStatus;
-}
+/** One service as the server answers: its name, its spec (every field set) and its status. */
+export type IServiceView = ServiceView;
 
+/** Each state once, in the server's order; tsc fails here when the schema's states change. */
+const STATES: Record<ServiceState, null> = {
+  pending: null,
+  starting: null,
+  ready: null,
+  stopping: null,
+  scaled_to_zero: null,
+  waking: null,
+  failed: null,
+  disabled: null
+};
+
+export const SERVICE_STATES = Object.keys(STATES) as ServiceState[];
+
+/** One entry of an error body's `errors` (the OpenAPI document says only "string to string"). */
 export interface IFieldError {
   field: string;
   message: string;
 }
 
-/** The error body of every 4xx answer. */
-export interface IErrorBody {
-  message: string;
-  reason?: string;
-  errors?: IFieldError[];
-}
+/** The error body jupyter-svc writes for a 4xx; Jupyter's own errors may carry less. */
+export type IErrorBody = Omit<ApiErrorBody, 'errors'> & {
+  errors: IFieldError[];
+};
 
-/** Actions posted to services/<name>/<action>. */
+/** Actions posted to services/<name>/<action> (route names, not a schema). */
 export type ServiceAction = 'restart' | 'enable' | 'disable' | 'wake' | 'stop';

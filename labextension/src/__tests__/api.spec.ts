@@ -3,7 +3,9 @@ import { apiPath, fakeServer, json, view } from './helpers';
 
 describe('SvcApi', () => {
   it('lists services with the token header under {base_url}svc/api/', async () => {
-    const { settings, requests } = fakeServer(() => json({ services: [view('a'), view('b')] }));
+    const { settings, requests } = fakeServer(() =>
+      json({ services: [view('a'), view('b')] })
+    );
     const api = new SvcApi(settings);
     const services = await api.list();
     expect(services.map(s => s.name)).toEqual(['a', 'b']);
@@ -15,7 +17,13 @@ describe('SvcApi', () => {
   it('maps actions to their routes; stop is a scale to zero', async () => {
     const { settings, requests } = fakeServer(() => json(view('a')));
     const api = new SvcApi(settings);
-    for (const action of ['restart', 'enable', 'disable', 'wake', 'stop'] as const) {
+    for (const action of [
+      'restart',
+      'enable',
+      'disable',
+      'wake',
+      'stop'
+    ] as const) {
       await api.action('a', action);
     }
     expect(requests.map(r => [r.method, apiPath(r.url)])).toEqual([
@@ -29,7 +37,11 @@ describe('SvcApi', () => {
   });
 
   it('creates and updates with PUT services/<name>, deletes with DELETE', async () => {
-    const { settings, requests } = fakeServer(r => (r.method === 'DELETE' ? new Response(null, { status: 204 }) : json(view('a'), 201)));
+    const { settings, requests } = fakeServer(r =>
+      r.method === 'DELETE'
+        ? new Response(null, { status: 204 })
+        : json(view('a'), 201)
+    );
     const api = new SvcApi(settings);
     await api.put({ name: 'a', command: ['x'] });
     await api.remove('a');
@@ -54,7 +66,13 @@ describe('SvcApi', () => {
   });
 
   it('keeps the status of answers that are not JSON', async () => {
-    const { settings } = fakeServer(() => new Response('<html>gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
+    const { settings } = fakeServer(
+      () =>
+        new Response('<html>gateway</html>', {
+          status: 502,
+          statusText: 'Bad Gateway'
+        })
+    );
     const error = await new SvcApi(settings).list().catch(e => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(502);

@@ -4,13 +4,16 @@ import { SvcApi } from '../api';
 import { SpecFormWidget } from '../form';
 import type { IServiceView } from '../types';
 import { apiPath, fakeServer, json, trans, view, waitFor } from './helpers';
-import specSchema from './service-spec.schema.json';
+import specSchema from '../generated/service-spec.schema.json';
 
 describe('SpecForm', () => {
   let widget: SpecFormWidget | null = null;
   afterEach(() => widget?.dispose());
 
-  const mount = (answer: () => Response, initial: Record<string, unknown> | null) => {
+  const mount = (
+    answer: () => Response,
+    initial: Record<string, unknown> | null
+  ) => {
     const { settings, requests } = fakeServer(answer);
     const saved: [IServiceView, boolean][] = [];
     widget = new SpecFormWidget({
@@ -29,10 +32,18 @@ describe('SpecForm', () => {
   it('renders a field per schema property, nested objects and lists included', async () => {
     const { node } = mount(() => json({}), null);
     await waitFor(() => !!node.querySelector('#root_name'));
-    for (const id of ['root_description', 'root_port', 'root_resources_limits_cpu', 'root_readiness_path', 'root_shell']) {
+    for (const id of [
+      'root_description',
+      'root_port',
+      'root_resources_limits_cpu',
+      'root_readiness_path',
+      'root_shell'
+    ]) {
       expect(node.querySelector(`#${id}`)).not.toBeNull();
     }
-    expect((node.querySelector('#root_port') as HTMLInputElement).value).toBe('0');
+    expect((node.querySelector('#root_port') as HTMLInputElement).value).toBe(
+      '0'
+    );
     expect(node.textContent).toContain('New service');
   });
 
@@ -41,24 +52,43 @@ describe('SpecForm', () => {
       message: 'invalid service spec',
       errors: [
         { field: 'resources.limits.cpu', message: 'not a quantity: lots' },
-        { field: 'port', message: 'Input should be less than or equal to 65535' },
+        {
+          field: 'port',
+          message: 'Input should be less than or equal to 65535'
+        },
         { field: '', message: 'set command, image or url' }
       ]
     };
-    const spec = { ...view('app').spec, command: ['python', 'app.py'], port: 70000, resources: { limits: { cpu: 'lots' }, requests: {} } };
+    const spec = {
+      ...view('app').spec,
+      command: ['python', 'app.py'],
+      port: 70000,
+      resources: { limits: { cpu: 'lots' }, requests: {} }
+    };
     const { node, requests, saved } = mount(() => json(body, 422), spec);
     await waitFor(() => !!node.querySelector('[data-action="save"]'));
-    expect((node.querySelector('#root_name') as HTMLInputElement).readOnly).toBe(true);
+    expect(
+      (node.querySelector('#root_name') as HTMLInputElement).readOnly
+    ).toBe(true);
     (node.querySelector('[data-action="save"]') as HTMLButtonElement).click();
     await waitFor(() => !!node.querySelector('.jp-svc-FormProblem'));
-    await waitFor(() => node.querySelectorAll('.validationErrors li').length >= 2);
-
-    const fieldGroup = (id: string) => node.querySelector(`#${id}`)!.closest('.form-group')!;
-    expect(fieldGroup('root_resources_limits_cpu').querySelector('.validationErrors')!.textContent).toContain(
-      'not a quantity: lots'
+    await waitFor(
+      () => node.querySelectorAll('.validationErrors li').length >= 2
     );
-    expect(fieldGroup('root_port').querySelector('.validationErrors')!.textContent).toContain('less than or equal');
-    expect(node.querySelector('.jp-svc-FormProblem')!.textContent).toContain('set command, image or url');
+
+    const fieldGroup = (id: string) =>
+      node.querySelector(`#${id}`)!.closest('.form-group')!;
+    expect(
+      fieldGroup('root_resources_limits_cpu').querySelector(
+        '.validationErrors'
+      )!.textContent
+    ).toContain('not a quantity: lots');
+    expect(
+      fieldGroup('root_port').querySelector('.validationErrors')!.textContent
+    ).toContain('less than or equal');
+    expect(node.querySelector('.jp-svc-FormProblem')!.textContent).toContain(
+      'set command, image or url'
+    );
     expect(saved).toEqual([]);
 
     expect(requests).toHaveLength(1);
@@ -72,7 +102,10 @@ describe('SpecForm', () => {
 
   it('reports the saved service', async () => {
     const answer = view('app');
-    const { node, saved } = mount(() => json(answer, 201), { ...answer.spec, command: ['x'] });
+    const { node, saved } = mount(() => json(answer, 201), {
+      ...answer.spec,
+      command: ['x']
+    });
     await waitFor(() => !!node.querySelector('[data-action="save"]'));
     (node.querySelector('[data-action="save"]') as HTMLButtonElement).click();
     await waitFor(() => saved.length === 1);
@@ -85,7 +118,9 @@ describe('SpecForm', () => {
     await waitFor(() => !!node.querySelector('[data-action="save"]'));
     (node.querySelector('[data-action="save"]') as HTMLButtonElement).click();
     await waitFor(() => !!node.querySelector('.jp-svc-FormProblem'));
-    expect(node.querySelector('#root_name')!.closest('.form-group')!.textContent).toContain('a service needs a name');
+    expect(
+      node.querySelector('#root_name')!.closest('.form-group')!.textContent
+    ).toContain('a service needs a name');
     expect(requests).toHaveLength(0);
   });
 });

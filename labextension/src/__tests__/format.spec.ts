@@ -60,7 +60,9 @@ describe('times', () => {
     expect(formatAgo('2026-01-01T00:00:00Z', now, trans)).toBe('5m ago');
     expect(formatAgo('2026-01-01T00:04:59.5Z', now, trans)).toBe('just now');
     expect(formatAgo(null, now, trans)).toBe('—');
-    expect(formatDeadline('2026-01-01T00:09:30Z', now, trans)).toBe('in 4m 30s');
+    expect(formatDeadline('2026-01-01T00:09:30Z', now, trans)).toBe(
+      'in 4m 30s'
+    );
     expect(formatDeadline('2026-01-01T00:04:00Z', now, trans)).toBe('due');
     expect(formatDeadline(null, now, trans)).toBe('—');
   });
@@ -77,24 +79,41 @@ describe('formatIdleWindow', () => {
 
 describe('serviceUrl', () => {
   it('puts the status path on the origin of base_url', () => {
-    expect(serviceUrl(view('app'), 'http://h:8888/user/me/')).toBe('http://h:8888/svc/app/');
+    expect(serviceUrl(view('app'), 'http://h:8888/user/me/')).toBe(
+      'http://h:8888/svc/app/'
+    );
     const v = view('app');
     v.status.url = '/user/me/svc/app/';
-    expect(serviceUrl(v, 'http://h:8888/user/me/')).toBe('http://h:8888/user/me/svc/app/');
+    expect(serviceUrl(v, 'http://h:8888/user/me/')).toBe(
+      'http://h:8888/user/me/svc/app/'
+    );
   });
 
   it('falls back to {base_url}svc/<name>/ without a status URL', () => {
     const v = view('app');
     v.status.url = '';
-    expect(serviceUrl(v, 'http://h:8888/user/me')).toBe('http://h:8888/user/me/svc/app/');
+    expect(serviceUrl(v, 'http://h:8888/user/me')).toBe(
+      'http://h:8888/user/me/svc/app/'
+    );
   });
 });
 
 describe('availableActions', () => {
   it('offers wake for idle services and stop for running ones', () => {
-    expect(availableActions(view('a', 'scaled_to_zero'))).toMatchObject({ wake: true, stop: false, disable: true });
-    expect(availableActions(view('a', 'ready'))).toMatchObject({ wake: false, stop: true, restart: true });
-    expect(availableActions(view('a', 'failed'))).toMatchObject({ wake: true, stop: false });
+    expect(availableActions(view('a', 'scaled_to_zero'))).toMatchObject({
+      wake: true,
+      stop: false,
+      disable: true
+    });
+    expect(availableActions(view('a', 'ready'))).toMatchObject({
+      wake: false,
+      stop: true,
+      restart: true
+    });
+    expect(availableActions(view('a', 'failed'))).toMatchObject({
+      wake: true,
+      stop: false
+    });
   });
 
   it('offers only enable for disabled services', () => {

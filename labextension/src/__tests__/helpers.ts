@@ -7,16 +7,59 @@ import type { IServiceView, ServiceState } from '../types';
 
 export const trans = nullTranslator.load('jupyter_svc');
 
-export function view(name: string, state: ServiceState = 'ready', extra: Partial<IServiceView['status']> = {}): IServiceView {
+/** Resources as served when none are set. */
+const NO_RESOURCES = {
+  requests: { cpu: null, memory: null, gpu: null },
+  limits: { cpu: null, memory: null, gpu: null }
+};
+
+/** A service as the server answers for it: every spec and status field is there. */
+export function view(
+  name: string,
+  state: ServiceState = 'ready',
+  extra: Partial<IServiceView['status']> = {}
+): IServiceView {
   return {
     name,
-    spec: { name, description: `the ${name} app`, scale_to_zero: '5m', desired_state: 'ready', icon: null, backend: null },
+    spec: {
+      name,
+      description: `the ${name} app`,
+      labels: {},
+      annotations: {},
+      icon: null,
+      backend: null,
+      command: ['python', '-m', 'http.server', '{port}'],
+      shell: false,
+      cwd: null,
+      env: {},
+      image: null,
+      image_pull_secrets: [],
+      url: null,
+      port: 0,
+      ports: [],
+      rewrite_path: true,
+      public: false,
+      readiness: { path: '/', statuses: null, timeout: null, interval: '1s' },
+      restart_policy: 'always',
+      replicas: 1,
+      scale_to_zero: '5m',
+      desired_state: 'ready',
+      resources: NO_RESOURCES,
+      node_selector: {},
+      priority_class: null,
+      volumes: [],
+      sidecars: [],
+      init: [],
+      depends_on: []
+    },
     status: {
       state,
       message: '',
       url: `/svc/${name}/`,
       backend: 'local',
+      endpoint: state === 'ready' ? '127.0.0.1:40000' : '',
       generation: 1,
+      revision: 1,
       replicas_ready: state === 'ready' ? 1 : 0,
       started_at: '2026-01-01T00:00:00Z',
       last_activity: '2026-01-01T00:00:00Z',
@@ -42,7 +85,11 @@ export class StreamController {
   readonly stream: ReadableStream<Uint8Array>;
   constructor() {
     const encoder = new TextEncoder();
-    let ctrl!: { enqueue: (c: Uint8Array) => void; close: () => void; error: (e: unknown) => void };
+    let ctrl!: {
+      enqueue: (c: Uint8Array) => void;
+      close: () => void;
+      error: (e: unknown) => void;
+    };
     this.stream = new NodeReadableStream<Uint8Array>({
       start: c => {
         ctrl = c;
@@ -60,7 +107,10 @@ export class StreamController {
 export type Route = (request: IRecordedRequest) => Response | Promise<Response>;
 
 /** ServerConnection settings whose fetch answers from `route` and records every request. */
-export function fakeServer(route: Route): { settings: ServerConnection.ISettings; requests: IRecordedRequest[] } {
+export function fakeServer(route: Route): {
+  settings: ServerConnection.ISettings;
+  requests: IRecordedRequest[];
+} {
   const requests: IRecordedRequest[] = [];
   const settings = ServerConnection.makeSettings({
     baseUrl: 'http://lab.test/base/',
@@ -71,7 +121,10 @@ export function fakeServer(route: Route): { settings: ServerConnection.ISettings
       const recorded = {
         method: request.method,
         url: request.url,
-        body: request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text(),
+        body:
+          request.method === 'GET' || request.method === 'HEAD'
+            ? ''
+            : await request.text(),
         headers: request.headers
       };
       requests.push(recorded);
@@ -82,7 +135,10 @@ export function fakeServer(route: Route): { settings: ServerConnection.ISettings
 }
 
 export function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' }
+  });
 }
 
 /** The request's path under the API, without the cache-busting query. */
@@ -91,7 +147,10 @@ export function apiPath(url: string): string {
   return u.pathname.replace(/^\/base\/svc\/api\//, '');
 }
 
-export async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
+export async function waitFor(
+  check: () => boolean,
+  timeoutMs = 2000
+): Promise<void> {
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > timeoutMs) {

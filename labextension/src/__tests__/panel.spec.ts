@@ -17,9 +17,16 @@ describe('ServicesPanel', () => {
     const commands = new CommandRegistry();
     executed = [];
     for (const id of Object.values(CommandIDs)) {
-      commands.addCommand(id, { execute: args => void executed.push([id, args]) });
+      commands.addCommand(id, {
+        execute: args => void executed.push([id, args])
+      });
     }
-    panel = new ServicesPanel({ model, commands, trans, baseUrl: 'http://lab.test/base/' });
+    panel = new ServicesPanel({
+      model,
+      commands,
+      trans,
+      baseUrl: 'http://lab.test/base/'
+    });
     Widget.attach(panel, document.body);
   });
 
@@ -28,7 +35,8 @@ describe('ServicesPanel', () => {
     model.dispose();
   });
 
-  const card = (name: string) => panel.node.querySelector(`[data-service="${name}"]`) as HTMLElement | null;
+  const card = (name: string) =>
+    panel.node.querySelector(`[data-service="${name}"]`) as HTMLElement | null;
 
   it('has a stable id and says when there are no services', async () => {
     expect(panel.id).toBe(PANEL_ID);
@@ -49,8 +57,11 @@ describe('ServicesPanel', () => {
     expect(badge.textContent).toBe('ready');
     expect(badge.dataset.state).toBe('ready');
     expect(badge.classList).toContain('jp-svc-tone-success');
-    expect((el.querySelector('.jp-svc-Url') as HTMLAnchorElement).href).toBe('http://lab.test/svc/app/');
-    const field = (f: string) => el.querySelector(`[data-field="${f}"]`)!.textContent;
+    expect((el.querySelector('.jp-svc-Url') as HTMLAnchorElement).href).toBe(
+      'http://lab.test/svc/app/'
+    );
+    const field = (f: string) =>
+      el.querySelector(`[data-field="${f}"]`)!.textContent;
     expect(field('backend')).toBe('local');
     expect(field('restarts')).toBe('3');
     expect(field('idle-window')).toBe('5m');
@@ -59,12 +70,20 @@ describe('ServicesPanel', () => {
     // the idle one offers wake, not stop
     expect(card('zzz')!.querySelector('[data-action="wake"]')).not.toBeNull();
     expect(card('zzz')!.querySelector('[data-action="stop"]')).toBeNull();
-    expect(card('zzz')!.querySelector('.jp-svc-Badge')!.textContent).toBe('scaled to zero');
+    expect(card('zzz')!.querySelector('.jp-svc-Badge')!.textContent).toBe(
+      'scaled to zero'
+    );
 
-    model.upsert(view('app', 'failed', { message: 'exited with code 1', generation: 1 }));
+    model.upsert(
+      view('app', 'failed', { message: 'exited with code 1', generation: 1 })
+    );
     await waitFor(() => card('app')!.dataset.state === 'failed');
-    expect(card('app')!.querySelector('.jp-svc-Message')!.textContent).toBe('exited with code 1');
-    expect(card('app')!.querySelector('.jp-svc-Badge')!.classList).toContain('jp-svc-tone-error');
+    expect(card('app')!.querySelector('.jp-svc-Message')!.textContent).toBe(
+      'exited with code 1'
+    );
+    expect(card('app')!.querySelector('.jp-svc-Badge')!.classList).toContain(
+      'jp-svc-tone-error'
+    );
 
     model.remove('zzz');
     await waitFor(() => card('zzz') === null);
@@ -73,8 +92,20 @@ describe('ServicesPanel', () => {
   it('runs the matching command with the service name for each button', async () => {
     model.replaceAll([view('app', 'ready')]);
     await waitFor(() => !!card('app'));
-    for (const action of ['open', 'stop', 'restart', 'logs', 'edit', 'disable', 'delete']) {
-      (card('app')!.querySelector(`[data-action="${action}"]`) as HTMLButtonElement).click();
+    for (const action of [
+      'open',
+      'stop',
+      'restart',
+      'logs',
+      'edit',
+      'disable',
+      'delete'
+    ]) {
+      (
+        card('app')!.querySelector(
+          `[data-action="${action}"]`
+        ) as HTMLButtonElement
+      ).click();
     }
     expect(executed).toEqual([
       [CommandIDs.open, { name: 'app' }],
@@ -91,11 +122,52 @@ describe('ServicesPanel', () => {
     model.replaceAll([view('off', 'disabled')]);
     await waitFor(() => !!card('off'));
     expect(card('off')!.querySelector('[data-action="disable"]')).toBeNull();
-    (card('off')!.querySelector('[data-action="enable"]') as HTMLButtonElement).click();
-    (panel.node.querySelector('.jp-svc-Header [data-action="create"]') as HTMLButtonElement).click();
+    (
+      card('off')!.querySelector('[data-action="enable"]') as HTMLButtonElement
+    ).click();
+    (
+      panel.node.querySelector(
+        '.jp-svc-Header [data-action="create"]'
+      ) as HTMLButtonElement
+    ).click();
     expect(executed).toEqual([
       [CommandIDs.enable, { name: 'off' }],
       [CommandIDs.create, {}]
     ]);
+  });
+
+  it('lists services compactly, from the setting or the header button', async () => {
+    model.replaceAll([
+      view('app', 'failed', { message: 'exited with code 1' })
+    ]);
+    await waitFor(() => !!card('app'));
+    const list = () => panel.node.querySelector('.jp-svc-List') as HTMLElement;
+    expect(list().dataset.view).toBe('detailed');
+    expect(card('app')!.querySelector('.jp-svc-Details')).not.toBeNull();
+
+    panel.listView = 'compact'; // what the defaultView setting does
+    await waitFor(() => list().dataset.view === 'compact');
+    const el = card('app')!;
+    expect(el.querySelector('.jp-svc-Details')).toBeNull();
+    expect(el.querySelector('.jp-svc-Url')).toBeNull();
+    expect(el.querySelector('.jp-svc-Description')).toBeNull();
+    // what still matters stays: the state, why it failed, the actions
+    expect(el.querySelector('.jp-svc-Badge')!.textContent).toBe('failed');
+    expect(el.querySelector('.jp-svc-Message')!.textContent).toBe(
+      'exited with code 1'
+    );
+    expect(el.querySelector('[data-action="restart"]')).not.toBeNull();
+
+    const toggle = () =>
+      panel.node.querySelector(
+        '.jp-svc-Header [data-action="toggle-view"]'
+      ) as HTMLButtonElement;
+    expect(toggle().title).toBe('Show details');
+    toggle().click();
+    await waitFor(() => list().dataset.view === 'detailed');
+    expect(panel.listView).toBe('detailed');
+    expect(card('app')!.querySelector('.jp-svc-Details')).not.toBeNull();
+    expect(toggle().title).toBe('Compact view');
+    expect(executed).toEqual([]);
   });
 });

@@ -1,6 +1,12 @@
-import { cleanFormData, defaultsFor, errorsToTree, parseFieldPath, prepareSchema } from '../schema';
-// the JSON Schema jupyter_svc.spec.spec_json_schema() returns (what GET svc/api/schema answers)
-import specSchema from './service-spec.schema.json';
+import {
+  cleanFormData,
+  defaultsFor,
+  errorsToTree,
+  parseFieldPath,
+  prepareSchema
+} from '../schema';
+// the JSON Schema GET svc/api/schema answers (jupyter_svc.model.spec.spec_json_schema), generated
+import specSchema from '../generated/service-spec.schema.json';
 
 describe('prepareSchema', () => {
   const prepared = prepareSchema(specSchema as any);
@@ -10,7 +16,9 @@ describe('prepareSchema', () => {
     const text = JSON.stringify(prepared.schema);
     expect(text).not.toContain('$ref');
     expect(text).not.toContain('$defs');
-    expect(props.resources.properties.limits.properties.cpu.type).toBe('string');
+    expect(props.resources.properties.limits.properties.cpu.type).toBe(
+      'string'
+    );
     expect(props.ports.items.properties.protocol.enum).toEqual(['TCP', 'UDP']);
     expect(props.restart_policy.enum).toContain('on-failure');
     expect(props.restart_policy.default).toBe('always');
@@ -23,7 +31,10 @@ describe('prepareSchema', () => {
     expect(prepared.nullable.has(props.icon)).toBe(true);
     expect(prepared.nullable.has(props.description)).toBe(false);
     // a union of two real types stays a choice, with readable option titles
-    expect(props.command.anyOf.map((o: any) => o.title)).toEqual(['list', 'string']);
+    expect(props.command.anyOf.map((o: any) => o.title)).toEqual([
+      'list',
+      'string'
+    ]);
     expect(prepared.nullable.has(props.command)).toBe(true);
   });
 
@@ -34,9 +45,14 @@ describe('prepareSchema', () => {
   });
 
   it('refuses unresolvable and endless references', () => {
-    expect(() => prepareSchema({ properties: { a: { $ref: '#/$defs/Missing' } } })).toThrow('unresolvable');
     expect(() =>
-      prepareSchema({ $defs: { Loop: { properties: { next: { $ref: '#/$defs/Loop' } } } }, $ref: '#/$defs/Loop' })
+      prepareSchema({ properties: { a: { $ref: '#/$defs/Missing' } } })
+    ).toThrow('unresolvable');
+    expect(() =>
+      prepareSchema({
+        $defs: { Loop: { properties: { next: { $ref: '#/$defs/Loop' } } } },
+        $ref: '#/$defs/Loop'
+      })
     ).toThrow('recursive');
   });
 });
@@ -70,7 +86,11 @@ describe('field errors', () => {
   const prepared = prepareSchema(specSchema as any);
 
   it('parses the server error paths', () => {
-    expect(parseFieldPath('resources.limits.cpu')).toEqual(['resources', 'limits', 'cpu']);
+    expect(parseFieldPath('resources.limits.cpu')).toEqual([
+      'resources',
+      'limits',
+      'cpu'
+    ]);
     expect(parseFieldPath('ports[0].name')).toEqual(['ports', 0, 'name']);
     expect(parseFieldPath('')).toEqual([]);
   });
@@ -95,9 +115,15 @@ describe('field errors', () => {
   });
 
   it('keeps the part of a path the form has no field for in the message', () => {
-    const tree = errorsToTree([{ field: 'command.str', message: 'needs shell: true' }], prepared.schema);
+    const tree = errorsToTree(
+      [{ field: 'command.str', message: 'needs shell: true' }],
+      prepared.schema
+    );
     expect(tree.command.__errors).toEqual(['str: needs shell: true']);
-    const unknown = errorsToTree([{ field: 'nonsense.deep', message: 'unknown field' }], prepared.schema);
+    const unknown = errorsToTree(
+      [{ field: 'nonsense.deep', message: 'unknown field' }],
+      prepared.schema
+    );
     expect(unknown.__errors).toEqual(['nonsense.deep: unknown field']);
   });
 });
@@ -105,7 +131,13 @@ describe('field errors', () => {
 describe('defaultsFor', () => {
   it('starts a new spec from the schema defaults, without nulls', () => {
     const defaults = defaultsFor(prepareSchema(specSchema as any).schema);
-    expect(defaults).toMatchObject({ description: '', shell: false, port: 0, replicas: 1, restart_policy: 'always' });
+    expect(defaults).toMatchObject({
+      description: '',
+      shell: false,
+      port: 0,
+      replicas: 1,
+      restart_policy: 'always'
+    });
     expect('icon' in defaults).toBe(false);
     expect('name' in defaults).toBe(false);
   });

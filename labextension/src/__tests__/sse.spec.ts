@@ -11,7 +11,9 @@ describe('SseParser', () => {
 
   it('dispatches named events with their data', () => {
     const { events, parser } = collect();
-    parser.push('event: service\ndata: {"name":"a"}\n\nevent: deleted\ndata: {"name":"b"}\n\n');
+    parser.push(
+      'event: service\ndata: {"name":"a"}\n\nevent: deleted\ndata: {"name":"b"}\n\n'
+    );
     expect(events).toEqual([
       { event: 'service', data: '{"name":"a"}', id: undefined },
       { event: 'deleted', data: '{"name":"b"}', id: undefined }
@@ -24,7 +26,9 @@ describe('SseParser', () => {
     for (const ch of text) {
       parser.push(ch);
     }
-    expect(events).toEqual([{ event: 'service', data: '{"name":\n"x"}', id: undefined }]);
+    expect(events).toEqual([
+      { event: 'service', data: '{"name":\n"x"}', id: undefined }
+    ]);
   });
 
   it('ignores comments (keep-alives), unknown fields and events without data', () => {
@@ -71,7 +75,11 @@ describe('readText', () => {
     const s1 = new StreamController();
     const abort = new AbortController();
     const got: string[] = [];
-    const p1 = readText(new Response(s1.stream as any), t => got.push(t), abort.signal);
+    const p1 = readText(
+      new Response(s1.stream as any),
+      t => got.push(t),
+      abort.signal
+    );
     s1.write('a');
     await new Promise(r => setTimeout(r, 10));
     abort.abort();

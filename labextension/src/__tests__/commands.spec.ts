@@ -1,0 +1,234 @@
+/**
+ * The commands and the tabs they open, with JupyterLab's own shell, command registry, widget
+ * trackers, layout restorer and state database. The whole application cannot start in jest:
+ * `app` is the two parts of it the commands use (commands, shell), and the server is the fake
+ * of helpers.ts. The real reload is tests/test_labextension_e2e.py's.
+ */
+
+import {
+  JupyterFrontEnd,
+  LabShell,
+  LayoutRestorer
+} from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
+import { StateDB } from '@jupyterlab/statedb';
+import { nullTranslator } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
+import { PromiseDelegate } from '@lumino/coreutils';
+import { Widget } from '@lumino/widgets';
+import { SvcApi } from '../api';
+import { addCommands } from '../commands';
+import { ServicesModel } from '../model';
+import { createTrackers, restoreTabs } from '../tabs';
+import { CommandIDs } from '../tokens';
+import specSchema from '../generated/service-spec.schema.json';
+import {
+  apiPath,
+  fakeServer,
+  json,
+  StreamController,
+  view,
+  waitFor
+} from './helpers';
+
+/** One JupyterLab page: what a reload throws away, except the state database. */
+function page(settings: ServerConnection.ISettings, state: StateDB) {
+  const commands = new CommandRegistry();
+  const shell = new LabShell();
+  Widget.attach(shell, document.body);
+  const model = new ServicesModel({ api: new SvcApi(settings) });
+  const trackers = createTrackers();
+  addCommands(
+    { commands, shell } as unknown as JupyterFrontEnd,
+    model,
+    nullTranslator,
+    trackers
+  );
+  const started = new PromiseDelegate<void>();
+  const restorer = new LayoutRestorer({
+    connector: state,
+    first: started.promise,
+    registry: commands
+  });
+  const restored = restoreTabs(restorer, trackers);
+  /** What JupyterLab does once its plugins are activated: restore the tabs, then lay out. */
+  const start = async () => {
+    started.resolve();
+    await restored;
+    await shell.restoreLayout('multiple-document', restorer);
+  };
+  const mainArea = () => Array.from(shell.widgets('main'));
+  const close = () => {
+    if (shell.isAttached) {
+      Widget.detach(shell);
+    }
+    shell.dispose();
+    model.dispose();
+  };
+  return { commands, shell, model, trackers, start, mainArea, close };
+}
+
+/** A server with the services `alive`; logs stream until the test ends. */
+function server(alive: Set<string>) {
+  const streams: StreamController[] = [];
+  const fake = fakeServer(r => {
+    const path = apiPath(r.url);
+    const name = decodeURIComponent(path.split('/')[1] ?? '');
+    if (path === 'schema') {
+      return json(specSchema);
+    }
+    if (path.startsWith('services/') && !alive.has(name)) {
+      return json({ message: `no service named '${name}'` }, 404);
+    }
+    if (path.endsWith('/logs')) {
+      const stream = new StreamController();
+      streams.push(stream);
+      stream.write(`log of ${name}\n`);
+      return new Response(stream.stream as any);
+    }
+    if (path.startsWith('services/')) {
+      return json(view(name));
+    }
+    return json({ services: [...alive].map(n => view(n)) });
+  });
+  const end = () => {
+    for (const stream of streams) {
+      try {
+        stream.close();
+      } catch {
+        // a closed tab cancelled it already
+      }
+    }
+  };
+  return { ...fake, end };
+}
+
+describe('commands', () => {
+  const pages: { close: () => void }[] = [];
+  afterEach(() => {
+    pages.splice(0).forEach(p => p.close());
+    Notification.dismiss();
+  });
+
+  it('registers every command with a description of its arguments', async () => {
+    const { settings } = server(new Set());
+    const lab = page(settings, new StateDB());
+    pages.push(lab);
+    for (const id of Object.values(CommandIDs)) {
+      expect(lab.commands.hasCommand(id)).toBe(true);
+      const described = await lab.commands.describedBy(id);
+      expect([id, typeof described.args]).toEqual([id, 'object']);
+    }
+  });
+
+  it('opens one logs tab per service, and one form per service', async () => {
+    const srv = server(new Set(['app', 'other']));
+    const lab = page(srv.settings, new StateDB());
+    pages.push(lab);
+    await lab.start();
+    const logs = await lab.commands.execute(CommandIDs.logs, { name: 'app' });
+    expect(lab.mainArea().length).toBe(1);
+    expect(lab.mainArea()[0]).toBe(logs);
+    expect(lab.trackers.logs.has(logs)).toBe(true);
+    await waitFor(() => logs.content.text === 'log of app\n');
+    expect(await lab.commands.execute(CommandIDs.logs, { name: 'app' })).toBe(
+      logs
+    );
+    // two quick clicks open one tab
+    const [first, second] = await Promise.all([
+      lab.commands.execute(CommandIDs.logs, { name: 'other' }),
+      lab.commands.execute(CommandIDs.logs, { name: 'other' })
+    ]);
+    expect(second).toBe(first);
+    expect(lab.trackers.logs.size).toBe(2);
+
+    const form = await lab.commands.execute(CommandIDs.edit, { name: 'app' });
+    expect(form.content.serviceName).toBe('app');
+    expect(await lab.commands.execute(CommandIDs.edit, { name: 'app' })).toBe(
+      form
+    );
+    const [blank, again] = await Promise.all([
+      lab.commands.execute(CommandIDs.create),
+      lab.commands.execute(CommandIDs.create)
+    ]);
+    expect(again).toBe(blank);
+    expect(blank.content.serviceName).toBeNull();
+    expect(lab.trackers.forms.size).toBe(2);
+    expect(lab.mainArea().length).toBe(4);
+    srv.end();
+  });
+
+  it('reopens the logs and edit tabs after a reload, by service name', async () => {
+    const alive = new Set(['app', 'web', 'ghost']);
+    const srv = server(alive);
+    const state = new StateDB();
+    const before = page(srv.settings, state);
+    pages.push(before);
+    await before.start();
+    await before.commands.execute(CommandIDs.logs, { name: 'app' });
+    await before.commands.execute(CommandIDs.logs, { name: 'web' });
+    await before.commands.execute(CommandIDs.edit, { name: 'web' });
+    await before.commands.execute(CommandIDs.edit, { name: 'ghost' });
+    await before.commands.execute(CommandIDs.create); // a new service's form: not reopened
+    const closed = await before.commands.execute(CommandIDs.logs, {
+      name: 'ghost'
+    });
+    await waitFor(() => closed.content.state === 'following');
+    closed.close(); // a closed tab stays closed
+    await waitFor(() => before.trackers.forms.size === 3);
+    const saved = async (namespace: string) =>
+      (await state.list(namespace)).ids.sort();
+    await waitFor(() => before.trackers.logs.size === 2);
+    expect(await saved('jupyter-svc-logs')).toEqual([
+      'jupyter-svc-logs:app',
+      'jupyter-svc-logs:web'
+    ]);
+    expect(await saved('jupyter-svc-form')).toEqual([
+      'jupyter-svc-form:ghost',
+      'jupyter-svc-form:web'
+    ]);
+    before.close();
+
+    // the reload: ghost was deleted meanwhile
+    alive.delete('ghost');
+    const after = page(srv.settings, state);
+    pages.push(after);
+    await after.start();
+    const names = (widgets: Widget[]) =>
+      widgets
+        .map(w => (w as any).content.name ?? (w as any).content.serviceName)
+        .sort();
+    expect(names([...after.trackers.logs.filter(() => true)])).toEqual([
+      'app',
+      'web'
+    ]);
+    expect(names([...after.trackers.forms.filter(() => true)])).toEqual([
+      'web'
+    ]);
+    expect(after.mainArea().length).toBe(3);
+    // the tab of a service that is gone is forgotten, without an error to the user
+    expect(await saved('jupyter-svc-form')).toEqual(['jupyter-svc-form:web']);
+    expect(
+      Notification.manager.notifications.filter(n => n.type === 'error')
+    ).toEqual([]);
+    srv.end();
+  });
+
+  it('tells the user when a service to edit is not there', async () => {
+    const { settings } = server(new Set());
+    const lab = page(settings, new StateDB());
+    pages.push(lab);
+    await lab.start();
+    expect(
+      await lab.commands.execute(CommandIDs.edit, { name: 'ghost' })
+    ).toBeUndefined();
+    const errors = Notification.manager.notifications.filter(
+      n => n.type === 'error'
+    );
+    expect(errors.map(n => n.message)).toEqual([
+      "Edit ghost: no service named 'ghost'"
+    ]);
+    expect(lab.mainArea().length).toBe(0);
+  });
+});
