@@ -89,8 +89,11 @@ def _server_files(runtime_dir: str) -> list[tuple[str, Any]]:
     """(file, info) of each running server, read by jupyter_server itself where it is installed
     (``jupyter server list``'s reading: stale files are skipped and removed); a kernel's
     environment without jupyter_server, or a file that vanishes as it is read, falls back to
-    :func:`_read_server_files`. Imported here, not above: jupyter_server takes seconds to import
-    and a kernel with JUPYTER_SVC_URL never needs it."""
+    :func:`_read_server_files`. Imported here, not above, and only when there are files to read:
+    jupyter_server takes seconds to import (jsonschema's format checkers) and a kernel with
+    JUPYTER_SVC_URL never needs it."""
+    if not glob.glob(os.path.join(runtime_dir, "jpserver-*.json")):
+        return []
     try:
         from jupyter_server.serverapp import list_running_servers
     except ImportError:
