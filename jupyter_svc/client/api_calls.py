@@ -10,7 +10,6 @@ a REST call is one entry here.
 from __future__ import annotations
 
 import builtins
-import functools
 import inspect
 import json
 import typing
@@ -134,15 +133,12 @@ class api_call(Generic[P, T]):  # lower case: a decorator, like property
         self.build = build
         self.__name__, self.__qualname__ = build.__name__, build.__qualname__
         self.__doc__, self.__module__ = build.__doc__, build.__module__
-
-    @functools.cached_property
-    def __signature__(self) -> inspect.Signature:
-        """The entry's signature answering what its Call parses (``-> ServiceView``, not ``-> Call``)."""
-        hints = typing.get_type_hints(self.build)
+        # the entry's signature answering what its Call parses (-> ServiceView, not -> Call[...])
+        hints = typing.get_type_hints(build)
         (answer,) = typing.get_args(hints["return"])
         params = [p.replace(annotation=hints.get(p.name, p.annotation))
-                  for p in inspect.signature(self.build).parameters.values()]
-        return inspect.Signature(params, return_annotation=None if answer is type(None) else answer)
+                  for p in inspect.signature(build).parameters.values()]
+        self.__signature__ = inspect.Signature(params, return_annotation=None if answer is type(None) else answer)
 
     @overload
     def __get__(self, client: None, owner: type[Any] | None = None) -> api_call[P, T]: ...
