@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import echo_command
+from conftest import ECHO_APP, echo_command
 from notebook_helpers.fixtures import api, fetch, live
 from notebook_helpers.server import LiveServer
+
+from jupyter_svc.notebook.magic_args import help_text
 
 __all__ = ["live"]
 
@@ -108,3 +111,75 @@ def test_logs_follow_streams_new_lines(live: LiveServer) -> None:
         follow.terminate()
         follow.wait(10)
         api(live, "DELETE", "services/cli-follow")
+
+
+def test_create_update_templates_and_the_other_subcommands(live: LiveServer) -> None:
+    """The subcommands the CLI shares with %svc, each run as a shell runs it."""
+    echo = [sys.executable, ECHO_APP, "{port}"]
+    created = jsvc(live, "create", "cli-new", "--idle", "5m", "--env", "DEMO_A=1", "--", *echo, "--version", "made")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith(f"● cli-new: ready at {live.url}svc/cli-new/")
+    answer = json.loads(fetch(live, "svc/cli-new/")[1])
+    assert (answer["version"], answer["env"]["DEMO_A"]) == ("made", "1")
+    again = jsvc(live, "create", "cli-new", "--", *echo)
+    assert again.returncode == 1 and "cli-new" in again.stderr and "exists" in again.stderr
+    no_command = jsvc(live, "create", "cli-none")
+    assert no_command.returncode == 2 and "create needs the command after --" in no_command.stderr
+
+    updated = jsvc(live, "update", "cli-new", "--set", "scale_to_zero=10m", "--set", "description=from a shell")
+    assert updated.returncode == 0 and "cli-new: ready" in updated.stdout, updated.stderr
+    spec = json.loads(jsvc(live, "get", "cli-new", "--json").stdout)["spec"]
+    assert (spec["scale_to_zero"], spec["description"]) == ("10m", "from a shell")
+    assert jsvc(live, "update", "cli-new").returncode == 2
+    assert jsvc(live, "open", "cli-new").stdout == f"{live.url}svc/cli-new/\n"
+    assert "cli-new: disabled" in jsvc(live, "disable", "cli-new").stdout
+    assert "cli-new: ready" in jsvc(live, "enable", "cli-new").stdout
+    assert "cli-new: scaled_to_zero" in jsvc(live, "stop", "cli-new").stdout
+
+    shell = jsvc(live, "create", "cli-sh", "--shell", "--", f'echo "sh-$((40 + 2))" && exec {sys.executable} '
+                 f"{ECHO_APP} {{port}}")
+    assert shell.returncode == 0 and "cli-sh: ready" in shell.stdout, shell.stderr
+    assert "sh-42" in jsvc(live, "logs", "cli-sh").stdout
+
+    (live.root_dir / "site").mkdir()
+    (live.root_dir / "site" / "index.html").write_text("<h1>from the cli</h1>\n")
+    site = jsvc(live, "http", "cli-site", "--directory", "site", "--idle", "1h")
+    assert site.returncode == 0 and "cli-site: ready" in site.stdout, site.stderr
+    assert fetch(live, "svc/cli-site/") == (200, "<h1>from the cli</h1>\n")
+    command = jsvc(live, "command", "cli-cmd", "--", *echo, "--version", "templated")
+    assert command.returncode == 0, command.stderr
+    assert json.loads(fetch(live, "svc/cli-cmd/")[1])["version"] == "templated"
+
+    schema = jsvc(live, "schema")
+    assert schema.stdout.split()[:3] == ["FIELD", "TYPE", "DESCRIPTION"] and "*name" in schema.stdout
+    assert "scale_to_zero" in json.loads(jsvc(live, "schema", "--json").stdout)["properties"]
+    templates = jsvc(live, "templates").stdout
+    assert templates.startswith("TEMPLATE") and "streamlit" in templates
+    assert jsvc(live, "help", "create").stdout.startswith("jupyter svc create NAME [options] -- COMMAND...")
+    deleted = jsvc(live, "delete", "cli-new", "cli-sh", "cli-site", "cli-cmd")
+    assert deleted.stdout.splitlines() == [f"deleted cli-{n}" for n in ("new", "sh", "site", "cmd")]
+    assert api(live, "GET", "services")[1] == {"services": []}
+
+
+def test_connect_prints_what_a_shell_evaluates(live: LiveServer, tmp_path: Path) -> None:
+    """No runtime file to find the server by: `eval "$(jupyter svc connect ...)"` makes later commands use it."""
+    elsewhere = {**live.env, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    script = f'eval "$(jupyter svc connect {live.url} --token {live.token})" && jupyter svc list --json'
+    done = subprocess.run(["bash", "-c", script], env=elsewhere, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, json.loads(done.stdout)) == (0, []), done.stderr
+    wrong = jsvc(live, "connect", live.url, "--token", "wrong", env=elsewhere)
+    assert wrong.returncode == 3 and "the token is missing or wrong" in wrong.stderr and wrong.stdout == ""
+
+
+def test_shell_and_magic_list_the_same_subcommands(live: LiveServer) -> None:
+    """`jupyter svc --help`, `jupyter svc help` and `%svc help` (the text the magic prints) name the
+    same subcommands: one argument tree."""
+    def listed(text: str, indent: str) -> set[str]:
+        return {m.group(1) for m in re.finditer(rf"^{indent}([a-z][\w-]*)\b", text, re.MULTILINE)}
+
+    argparse_help = jsvc(live, "--help").stdout
+    section = argparse_help.split("SUBCOMMAND\n", 1)[1].split("\noptions:", 1)[0]
+    magic = listed(help_text(), "  ")
+    assert {"create", "update", "connect", "schema", "streamlit"} <= magic
+    assert listed(section, "    ") == magic
+    assert listed(jsvc(live, "help").stdout, "  ") == magic

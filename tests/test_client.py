@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +20,7 @@ from conftest import echo_command
 from notebook_helpers.fixtures import fetch, live
 from notebook_helpers.server import LiveServer, live_server
 
+from jupyter_svc.client.api_calls import RestCalls, api_call
 from jupyter_svc.client.clients import ApiError, ApplyReport, AsyncClient, Client, ServerNotFound
 from jupyter_svc.client.discovery import candidates, runtime_servers
 from jupyter_svc.model.status import ServiceState, ServiceView
@@ -156,6 +159,87 @@ def test_server_without_the_extension_or_with_a_wrong_token(tmp_path: Path, live
     assert "the jupyter-svc extension is not enabled there" in str(exc.value)
     with pytest.raises(ServerNotFound, match="the token is missing or wrong"):
         Client(live.url, "wrong").list()
+
+
+def test_runtime_files_are_read_by_jupyter_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """jupyter_server's list_running_servers reads the files (a dead server's and a pid-less one are
+    skipped and removed, as `jupyter server list` does); without jupyter_server the fallback reads
+    them itself and keeps the pid-less one for the reachability check. Same order either way."""
+    runtime, project = tmp_path / "runtime", tmp_path / "project" / "sub"
+    runtime.mkdir()
+    project.mkdir(parents=True)
+    files = {
+        f"jpserver-{os.getpid()}.json": {"url": "http://127.0.0.1:9/mine/", "pid": os.getpid(),
+                                         "root_dir": str(tmp_path / "project")},
+        f"jpserver-{os.getppid()}.json": {"url": "http://127.0.0.1:9/top/", "pid": os.getppid(), "root_dir": "/"},
+        "jpserver-4206657.json": {"url": "http://127.0.0.1:9/dead/", "pid": 2**22 + 12345},
+        "jpserver-nopid.json": {"url": "http://127.0.0.1:9/nopid/"},
+    }
+    for name, info in files.items():
+        (runtime / name).write_text(json.dumps(info))
+    code = ("import json, sys\n"
+            "if sys.argv[2] == 'without': sys.modules['jupyter_server'] = None  # import fails\n"
+            "from jupyter_svc.client.discovery import runtime_servers\n"
+            "print(json.dumps([s.url for s in runtime_servers(sys.argv[1])]))")
+
+    def urls(mode: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", code, str(runtime), mode], cwd=project, capture_output=True,
+                              text=True, timeout=60, check=True)
+        return [url.rsplit("/", 2)[1] for url in json.loads(done.stdout)]
+
+    assert urls("without") == ["mine", "top", "nopid"]
+    assert sorted(p.name for p in runtime.iterdir()) == sorted(files)  # the fallback removes nothing
+    assert urls("with") == ["mine", "top"]
+    assert sorted(p.name for p in runtime.iterdir()) == sorted(list(files)[:2])
+
+
+def test_a_kernel_with_the_url_never_imports_jupyter_server(live: LiveServer) -> None:
+    """JUPYTER_SVC_URL answers: the runtime files (and jupyter_server, slow to import) are not read."""
+    code = "import sys; from jupyter_svc.client import Client; Client().list(); print('jupyter_server' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], env=live.client_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+
+
+def test_each_call_is_written_once_for_both_clients() -> None:
+    """Every entry of RestCalls is a method of both clients with the same signature and docstring:
+    blocking on Client, a coroutine function on AsyncClient."""
+    entries = {name for name, value in vars(RestCalls).items() if isinstance(value, api_call)}
+    assert {"list", "get", "create", "put", "update", "delete", "restart", "scale", "stop", "logs",
+            "apply", "schema", "openapi"} <= entries
+    sync, async_ = Client("http://127.0.0.1:9/"), AsyncClient("http://127.0.0.1:9/")
+    for name in entries:
+        blocking, awaited = getattr(sync, name), getattr(async_, name)
+        assert inspect.signature(blocking) == inspect.signature(awaited), name
+        assert blocking.__doc__ == awaited.__doc__ and blocking.__doc__, name
+        assert inspect.iscoroutinefunction(awaited) and not inspect.iscoroutinefunction(blocking), name
+    create = inspect.signature(sync.create)
+    assert list(create.parameters) == ["spec", "wait"] and create.return_annotation is ServiceView
+    assert inspect.signature(sync.delete).return_annotation is None
+
+
+def test_mypy_types_the_callers(tmp_path: Path) -> None:
+    """The calls are typed for mypy: arguments and answers of both clients are checked."""
+    snippet = tmp_path / "caller.py"
+    snippet.write_text(
+        "from jupyter_svc.client import AsyncClient, Client\n"
+        "from jupyter_svc.model.status import ServiceView\n"
+        "def ok(c: Client) -> ServiceView:\n"
+        "    return c.create({'name': 'x'}, wait=3)\n"
+        "async def aok(c: AsyncClient) -> ServiceView:\n"
+        "    return await c.scale('x', 2, wait=None)\n"
+        "def bad(c: Client, a: AsyncClient) -> None:\n"
+        "    wrong: str = c.get('x')\n"
+        "    c.scale('x', 'two')\n"
+        "    also: ServiceView = a.get('x')\n")
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"),
+                           "--config-file", str(Path(__file__).parent.parent / "pyproject.toml"), str(snippet)],
+                          capture_output=True, text=True, timeout=300)
+    errors = [line.split(": error: ", 1)[1] for line in done.stdout.splitlines() if ": error: " in line]
+    assert len(errors) == 3, done.stdout
+    assert 'has type "ServiceView", variable has type "str"' in errors[0]
+    assert 'Argument 2 has incompatible type "str"; expected "int"' in errors[1]
+    assert 'has type "Coroutine[Any, Any, ServiceView]", variable has type "ServiceView"' in errors[2]
 
 
 # -- the async client, in the same event loop as the in-process server -----------------------------

@@ -208,6 +208,20 @@ def test_argument_parsing_without_a_server() -> None:
     with pytest.raises(UsageError, match="cannot read the arguments"):
         parse("create 'unclosed")
     assert (parse("create -h")[0].topic, parse("--help")[0].topic) == ("create", None)
+    assert (parse("delete a b")[0].names, parse("logs web -f")[0].follow) == (["a", "b"], True)
+    with pytest.raises(UsageError, match=r"N is a number >= 0 \(0 scales to zero\), not '-1'"):
+        parse("scale web -1")
+
+
+def test_list_as_json_and_delete_several(live: LiveServer) -> None:
+    """Options the magic shares with `jupyter svc` (one argument tree): list --json, delete NAME..."""
+    for name in ("nbmany-a", "nbmany-b"):
+        assert api(live, "POST", "services", {"name": name, "command": [PY, ECHO, "{port}"]})[0] == 201
+    results = run_notebook(live, ["%load_ext jupyter_svc", "%svc list --json", "%svc delete nbmany-a nbmany-b"])
+    assert all(not r.errors and not r.stderr for r in results), [(r.source, r.all) for r in results]
+    assert {"nbmany-a", "nbmany-b"} <= {v["name"] for v in json.loads(results[1].stdout)}
+    assert results[2].stdout.splitlines() == ["deleted nbmany-a", "deleted nbmany-b"]
+    assert [api(live, "GET", f"services/{name}")[0] for name in ("nbmany-a", "nbmany-b")] == [404, 404]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("voila") is None, reason="voila is not installed")

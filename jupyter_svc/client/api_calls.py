@@ -1,16 +1,23 @@
-"""The REST API described as data, and the one exception type its failures become.
+"""The REST API written once: :class:`RestCalls` has one entry per call, both clients inherit it.
 
-Kept apart from the transports in client.py so that the sync and async clients share every route,
-every parser and the error mapping.
+An entry builds the request (:class:`Call`: method, path, query, body, parser of the answer) from
+the method's arguments; :class:`api_call` turns it into a blocking method on :class:`Client`
+(a :class:`SyncTransport`) and a coroutine on :class:`AsyncClient` (an :class:`AsyncTransport`),
+with the entry's signature and docstring, typed for mypy through ``__get__``'s overloads. Adding
+a REST call is one entry here.
 """
 
 from __future__ import annotations
 
+import builtins
+import inspect
 import json
+import typing
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -18,6 +25,7 @@ from jupyter_svc.model.errors import FieldError, SvcError
 from jupyter_svc.model.spec import Manifest, ServiceSpec
 from jupyter_svc.model.status import ServiceView
 
+P = ParamSpec("P")
 T = TypeVar("T")
 SpecLike = ServiceSpec | Mapping[str, Any]
 ManifestLike = Manifest | Mapping[str, Any] | list[Any]
@@ -48,7 +56,9 @@ class ApplyReport(BaseModel):
 
 
 @dataclass
-class _Call(Generic[T]):
+class Call(Generic[T]):
+    """One request, transport-free: the clients send it and ``parse`` reads a 2xx answer."""
+
     method: str
     path: str  # relative to {base_url}svc/api/
     parse: Callable[[bytes], T]
@@ -90,49 +100,163 @@ def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-class _Calls:
-    """The REST API as data: one method per route, shared by both clients."""
+def _action(name: str, action: str, wait: float | None, body: Any = None) -> Call[ServiceView]:
+    return Call("POST", f"services/{_quote(name)}/{action}", _view, _wait(wait), body or {})
 
-    @staticmethod
-    def list() -> _Call[list[ServiceView]]:
-        return _Call("GET", "services", _views)
 
-    @staticmethod
-    def get(name: str) -> _Call[ServiceView]:
-        return _Call("GET", f"services/{_quote(name)}", _view)
+def logs_call(name: str, tail: int, follow: bool = False) -> Call[str]:
+    params = {"tail": str(tail)} | ({"follow": "1"} if follow else {})
+    return Call("GET", f"services/{_quote(name)}/logs", _text, params)
 
-    @staticmethod
-    def create(spec: SpecLike, wait: float | None) -> _Call[ServiceView]:
-        return _Call("POST", "services", _view, _wait(wait), _spec_body(spec))
 
-    @staticmethod
-    def put(spec: SpecLike, wait: float | None) -> _Call[ServiceView]:
+EVENTS = Call("GET", "events", _text)
+
+
+class SyncTransport(ABC):
+    """A client whose calls block until the answer is parsed."""
+
+    @abstractmethod
+    def _run(self, call: Call[T]) -> T: ...
+
+
+class AsyncTransport(ABC):
+    """A client whose calls are coroutines."""
+
+    @abstractmethod
+    async def _run(self, call: Call[T]) -> T: ...
+
+
+class api_call(Generic[P, T]):  # lower case: a decorator, like property
+    """An entry of :class:`RestCalls` as a method of either client (see the module's docstring)."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Call[T]]) -> None:
+        self.build = build
+        self.__name__, self.__qualname__ = build.__name__, build.__qualname__
+        self.__doc__, self.__module__ = build.__doc__, build.__module__
+        # the entry's signature answering what its Call parses (-> ServiceView, not -> Call[...])
+        hints = typing.get_type_hints(build)
+        (answer,) = typing.get_args(hints["return"])
+        params = [p.replace(annotation=hints.get(p.name, p.annotation))
+                  for p in inspect.signature(build).parameters.values()]
+        self.__signature__ = inspect.Signature(params, return_annotation=None if answer is type(None) else answer)
+
+    @overload
+    def __get__(self, client: None, owner: type[Any] | None = None) -> api_call[P, T]: ...
+    @overload
+    def __get__(self, client: SyncTransport, owner: type[Any] | None = None) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, client: AsyncTransport,
+                owner: type[Any] | None = None) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    def __get__(self, client: Any, owner: type[Any] | None = None) -> Any:
+        if client is None:
+            return self
+        build = self.build
+        if isinstance(client, AsyncTransport):
+            async def awaited(*args: P.args, **kwargs: P.kwargs) -> T:
+                return await client._run(build(client, *args, **kwargs))
+            method: Callable[P, Any] = awaited
+        else:
+            def blocking(*args: P.args, **kwargs: P.kwargs) -> T:
+                return client._run(build(client, *args, **kwargs))
+            method = blocking
+        method.__name__ = method.__qualname__ = self.__name__
+        method.__doc__, method.__module__ = self.__doc__, type(client).__module__
+        params = list(self.__signature__.parameters.values())[1:]  # without self
+        method.__signature__ = self.__signature__.replace(parameters=params)  # type: ignore[attr-defined]
+        return method
+
+    def __call__(self, client: Any, *args: Any, **kwargs: Any) -> Any:
+        """``Client.create(client, spec)``, as for any method."""
+        return self.__get__(client, type(client))(*args, **kwargs)
+
+
+class RestCalls:
+    """Every REST call once; :class:`Client` and :class:`AsyncClient` add how a :class:`Call` is sent."""
+
+    @api_call
+    def list(self) -> Call[builtins.list[ServiceView]]:
+        """Every service, with its spec and status."""
+        return Call("GET", "services", _views)
+
+    @api_call
+    def get(self, name: str) -> Call[ServiceView]:
+        """One service's spec and status; ApiError 404 if there is none."""
+        return Call("GET", f"services/{_quote(name)}", _view)
+
+    @api_call
+    def create(self, spec: SpecLike, wait: float | None = None) -> Call[ServiceView]:
+        """POST: fails with 409 if the name is taken."""
+        return Call("POST", "services", _view, _wait(wait), _spec_body(spec))
+
+    @api_call
+    def put(self, spec: SpecLike, wait: float | None = None) -> Call[ServiceView]:
+        """Create or replace the whole spec."""
         body = _spec_body(spec)
-        return _Call("PUT", f"services/{_quote(str(body.get('name', '')))}", _view, _wait(wait), body)
+        return Call("PUT", f"services/{_quote(str(body.get('name', '')))}", _view, _wait(wait), body)
 
-    @staticmethod
-    def update(name: str, changes: Mapping[str, Any], wait: float | None) -> _Call[ServiceView]:
-        return _Call("PATCH", f"services/{_quote(name)}", _view, _wait(wait), dict(changes))
+    @api_call
+    def update(self, name: str, changes: Mapping[str, Any], wait: float | None = None) -> Call[ServiceView]:
+        """JSON merge patch of the spec (``None`` removes a key)."""
+        return Call("PATCH", f"services/{_quote(name)}", _view, _wait(wait), dict(changes))
 
-    @staticmethod
-    def delete(name: str) -> _Call[None]:
-        return _Call("DELETE", f"services/{_quote(name)}", _nothing)
+    @api_call
+    def delete(self, name: str) -> Call[None]:
+        """Stop the service and forget its spec."""
+        return Call("DELETE", f"services/{_quote(name)}", _nothing)
 
-    @staticmethod
-    def action(name: str, action: str, wait: float | None, body: Any = None) -> _Call[ServiceView]:
-        return _Call("POST", f"services/{_quote(name)}/{action}", _view, _wait(wait), body or {})
+    @api_call
+    def restart(self, name: str, wait: float | None = None) -> Call[ServiceView]:
+        """Start a fresh instance (the old one serves until the new one is ready)."""
+        return _action(name, "restart", wait)
 
-    @staticmethod
-    def logs(name: str, tail: int, follow: bool = False) -> _Call[str]:
-        params = {"tail": str(tail)} | ({"follow": "1"} if follow else {})
-        return _Call("GET", f"services/{_quote(name)}/logs", _text, params)
+    @api_call
+    def enable(self, name: str, wait: float | None = None) -> Call[ServiceView]:
+        """Allow the service to run (and wake) again."""
+        return _action(name, "enable", wait)
 
-    @staticmethod
-    def apply(manifest: ManifestLike, mode: str, dry_run: bool,
-              wait: float | None) -> _Call[ApplyReport]:
+    @api_call
+    def disable(self, name: str, wait: float | None = None) -> Call[ServiceView]:
+        """Stop the service and never wake it until it is enabled."""
+        return _action(name, "disable", wait)
+
+    @api_call
+    def wake(self, name: str, wait: float | None = None) -> Call[ServiceView]:
+        """Start a service that was scaled to zero."""
+        return _action(name, "wake", wait)
+
+    @api_call
+    def scale(self, name: str, replicas: int, wait: float | None = None) -> Call[ServiceView]:
+        """Run ``replicas`` instances; 0 scales to zero."""
+        return _action(name, "scale", wait, {"replicas": replicas})
+
+    @api_call
+    def stop(self, name: str, wait: float | None = None) -> Call[ServiceView]:
+        """Scale to zero: the next request through its URL wakes it."""
+        return _action(name, "scale", wait, {"replicas": 0})
+
+    @api_call
+    def logs(self, name: str, tail: int = 100) -> Call[str]:
+        """The last ``tail`` lines the service printed."""
+        return logs_call(name, tail)
+
+    @api_call
+    def apply(self, manifest: ManifestLike, mode: str = "merge", dry_run: bool = False,
+              wait: float | None = None) -> Call[ApplyReport]:
+        """Create, update (and with ``mode="replace"`` delete) services to match a manifest."""
         data = manifest.model_dump(mode="json") if isinstance(manifest, Manifest) else manifest
-        return _Call("POST", "apply", ApplyReport.model_validate_json, _wait(wait),
-                     {"manifest": data, "mode": mode, "dry_run": dry_run})
+        return Call("POST", "apply", ApplyReport.model_validate_json, _wait(wait),
+                    {"manifest": data, "mode": mode, "dry_run": dry_run})
+
+    @api_call
+    def schema(self) -> Call[dict[str, Any]]:
+        """The JSON Schema of a service spec."""
+        return Call("GET", "schema", _json)
+
+    @api_call
+    def openapi(self) -> Call[dict[str, Any]]:
+        """The OpenAPI 3 document of the REST API."""
+        return Call("GET", "openapi.json", _json)
 
 
 def error_from(status: int, data: bytes, url: str) -> ApiError:
@@ -151,42 +275,3 @@ def error_from(status: int, data: bytes, url: str) -> ApiError:
     if status in (401, 403):
         return ApiError(f"{url} refused the request (HTTP {status}): check the token", [], status)
     return ApiError(f"HTTP {status} from {url}", [], status)
-
-
-@dataclass
-class ServiceEvent:
-    """One server-sent event: ``service`` (the view after a change) or ``deleted`` (name only)."""
-
-    kind: str
-    name: str
-    view: ServiceView | None = None
-
-
-class EventParser:
-    """Server-sent events, fed line by line (``event:``/``data:`` fields, blank line ends one)."""
-
-    def __init__(self) -> None:
-        self.kind: str = "message"
-        self.data: list[str] = []
-
-    def feed(self, line: str) -> ServiceEvent | None:
-        if line.startswith("event:"):
-            self.kind = line[6:].strip()
-        elif line.startswith("data:"):
-            self.data.append(line[5:].lstrip())
-        elif not line:
-            kind, text = self.kind, "\n".join(self.data)
-            self.kind, self.data = "message", []
-            if text:
-                payload = json.loads(text)
-                view = ServiceView.model_validate(payload) if kind == "service" else None
-                return ServiceEvent(kind, str(payload.get("name", "")), view)
-        return None  # comments (keep-alives) and unknown fields
-
-
-def parse_events(lines: Iterator[str]) -> Iterator[ServiceEvent]:
-    parser = EventParser()
-    for line in lines:
-        event = parser.feed(line)
-        if event is not None:
-            yield event

@@ -1,41 +1,39 @@
 """Sync and async clients for the jupyter-svc REST API, returning the pydantic models.
 
-Both share one description of each call (:class:`_Call`); only the transport differs: the sync
-client uses the standard library (so it works inside a kernel whose event loop is already running)
-and the async one tornado, which jupyter_server already depends on.
+Every REST call is written once, in :class:`~jupyter_svc.client.api_calls.RestCalls`; this module
+only sends a :class:`Call`: the sync client with the standard library (so it works inside a kernel
+whose event loop is already running), the async one with tornado, which jupyter_server already
+depends on. The event and log streams are here because the two read a stream differently.
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import json
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from jupyter_svc.model.status import ServiceView
 
 from .api_calls import (
+    EVENTS,
     ApiError,
     ApplyItem,
     ApplyReport,
-    EventParser,
-    ManifestLike,
+    AsyncTransport,
+    Call,
+    RestCalls,
     ServerNotFound,
-    ServiceEvent,
-    SpecLike,
-    _Call,
-    _Calls,
-    _json,
-    _text,
+    SyncTransport,
     error_from,
-    parse_events,
+    logs_call,
 )
-from .discovery import ServerInfo, candidates
+from .discovery import ServerInfo, iter_candidates
+from .events import EventParser, ServiceEvent, parse_events
 
 __all__ = ["ApiError", "ApplyItem", "ApplyReport", "AsyncClient", "Client", "ServerInfo", "ServerNotFound",
            "ServiceEvent"]
@@ -60,7 +58,7 @@ class _Base:
         return headers
 
     @staticmethod
-    def _target(server: ServerInfo, call: _Call[Any]) -> str:
+    def _target(server: ServerInfo, call: Call[Any]) -> str:
         query = f"?{urllib.parse.urlencode(call.params)}" if call.params else ""
         return f"{server.url}svc/api/{call.path}{query}"
 
@@ -77,7 +75,7 @@ class _Base:
             return f"{server.url} ({server.source}): HTTP {status}, the token is missing or wrong"
         return f"{server.url} ({server.source}): {reason or f'HTTP {status}'}"
 
-    def _result(self, server: ServerInfo, call: _Call[T], status: int, data: bytes) -> T:
+    def _result(self, server: ServerInfo, call: Call[T], status: int, data: bytes) -> T:
         if status >= 400:
             raise error_from(status, data, self._target(server, call))
         return call.parse(data)
@@ -93,14 +91,14 @@ class _Base:
         return server.origin + path
 
 
-class Client(_Base):
+class Client(_Base, RestCalls, SyncTransport):
     """Blocking client: ``Client()`` finds the server by itself; ``Client(url, token)`` does not."""
 
     @property
     def server(self) -> ServerInfo:
         if self._server is None:
             tried = []
-            for server in candidates(self._url, self._token):
+            for server in iter_candidates(self._url, self._token):
                 status, data = self._send(server, "GET", f"{server.url}svc/api/services", None, 5.0)
                 if 200 <= status < 300:
                     self._server = server
@@ -123,7 +121,7 @@ class Client(_Base):
             reason = getattr(exc, "reason", exc)
             return 0, str(reason).encode()
 
-    def _run(self, call: _Call[T]) -> T:
+    def _run(self, call: Call[T]) -> T:
         server = self.server
         url = self._target(server, call)
         wait = float(call.params.get("wait", 0))
@@ -132,58 +130,15 @@ class Client(_Base):
             raise ApiError(f"cannot reach the Jupyter server at {server.url}: {data.decode()}")
         return self._result(server, call, status, data)
 
-    def list(self) -> builtins.list[ServiceView]:
-        return self._run(_Calls.list())
-
-    def get(self, name: str) -> ServiceView:
-        return self._run(_Calls.get(name))
-
-    def create(self, spec: SpecLike, wait: float | None = None) -> ServiceView:
-        """POST: fails with 409 if the name is taken."""
-        return self._run(_Calls.create(spec, wait))
-
-    def put(self, spec: SpecLike, wait: float | None = None) -> ServiceView:
-        """Create or replace the whole spec."""
-        return self._run(_Calls.put(spec, wait))
-
-    def update(self, name: str, changes: Mapping[str, Any], wait: float | None = None) -> ServiceView:
-        """JSON merge patch of the spec (``None`` removes a key)."""
-        return self._run(_Calls.update(name, changes, wait))
-
-    def delete(self, name: str) -> None:
-        self._run(_Calls.delete(name))
-
-    def restart(self, name: str, wait: float | None = None) -> ServiceView:
-        return self._run(_Calls.action(name, "restart", wait))
-
-    def enable(self, name: str, wait: float | None = None) -> ServiceView:
-        return self._run(_Calls.action(name, "enable", wait))
-
-    def disable(self, name: str, wait: float | None = None) -> ServiceView:
-        return self._run(_Calls.action(name, "disable", wait))
-
-    def wake(self, name: str, wait: float | None = None) -> ServiceView:
-        return self._run(_Calls.action(name, "wake", wait))
-
-    def scale(self, name: str, replicas: int, wait: float | None = None) -> ServiceView:
-        return self._run(_Calls.action(name, "scale", wait, {"replicas": replicas}))
-
-    def stop(self, name: str, wait: float | None = None) -> ServiceView:
-        """Scale to zero: the next request through its URL wakes it."""
-        return self.scale(name, 0, wait)
-
-    def logs(self, name: str, tail: int = 100) -> str:
-        return self._run(_Calls.logs(name, tail))
-
     def follow_logs(self, name: str, tail: int = 10, timeout: float | None = None) -> Iterator[str]:
         """Lines as the service prints them, until the caller stops or ``timeout`` seconds pass."""
-        return self._lines(_Calls.logs(name, tail, follow=True), timeout)
+        return self._lines(logs_call(name, tail, follow=True), timeout)
 
     def events(self, timeout: float | None = None) -> Iterator[ServiceEvent]:
         """Every service once, then each change (``service``) or removal (``deleted``) as it happens."""
-        return parse_events(self._lines(_Call("GET", "events", _text), timeout))
+        return parse_events(self._lines(EVENTS, timeout))
 
-    def _lines(self, call: _Call[Any], timeout: float | None) -> Iterator[str]:
+    def _lines(self, call: Call[Any], timeout: float | None) -> Iterator[str]:
         """A streamed answer line by line; a quiet stream ends at most ``timeout`` after the deadline
         (the socket timeout bounds each read)."""
         server = self.server
@@ -205,16 +160,6 @@ class Client(_Base):
             except (TimeoutError, OSError):
                 return
 
-    def apply(self, manifest: ManifestLike, mode: str = "merge",
-              dry_run: bool = False, wait: float | None = None) -> ApplyReport:
-        return self._run(_Calls.apply(manifest, mode, dry_run, wait))
-
-    def schema(self) -> dict[str, Any]:
-        return self._run(_Call("GET", "schema", _json))
-
-    def openapi(self) -> dict[str, Any]:
-        return self._run(_Call("GET", "openapi.json", _json))
-
     def wait_for(self, name: str, states: set[str], timeout: float = 60.0) -> ServiceView:
         """Poll until the service is in one of ``states``; ApiError with its message otherwise."""
         deadline = time.monotonic() + timeout
@@ -228,7 +173,7 @@ class Client(_Base):
             time.sleep(0.1)
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base, RestCalls, AsyncTransport):
     """Non-blocking client on tornado; same methods as :class:`Client`, awaited."""
 
     async def _fetch(self, server: ServerInfo, method: str, url: str, body: Any, timeout: float,
@@ -254,7 +199,7 @@ class AsyncClient(_Base):
         """Find a reachable server with the extension (done lazily by every call)."""
         if self._server is None:
             tried = []
-            for server in candidates(self._url, self._token):
+            for server in iter_candidates(self._url, self._token):
                 status, data = await self._fetch(server, "GET", f"{server.url}svc/api/services", None, 5.0)
                 if 200 <= status < 300:
                     self._server = server
@@ -263,7 +208,7 @@ class AsyncClient(_Base):
             raise self._not_found(tried)
         return self._server
 
-    async def _run(self, call: _Call[T]) -> T:
+    async def _run(self, call: Call[T]) -> T:
         server = await self.connect()
         wait = float(call.params.get("wait", 0))
         status, data = await self._fetch(server, call.method, self._target(server, call), call.body,
@@ -272,60 +217,21 @@ class AsyncClient(_Base):
             raise ApiError(f"cannot reach the Jupyter server at {server.url}: {data.decode()}")
         return self._result(server, call, status, data)
 
-    async def list(self) -> builtins.list[ServiceView]:
-        return await self._run(_Calls.list())
-
-    async def get(self, name: str) -> ServiceView:
-        return await self._run(_Calls.get(name))
-
-    async def create(self, spec: SpecLike, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.create(spec, wait))
-
-    async def put(self, spec: SpecLike, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.put(spec, wait))
-
-    async def update(self, name: str, changes: Mapping[str, Any], wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.update(name, changes, wait))
-
-    async def delete(self, name: str) -> None:
-        await self._run(_Calls.delete(name))
-
-    async def restart(self, name: str, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.action(name, "restart", wait))
-
-    async def enable(self, name: str, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.action(name, "enable", wait))
-
-    async def disable(self, name: str, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.action(name, "disable", wait))
-
-    async def wake(self, name: str, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.action(name, "wake", wait))
-
-    async def scale(self, name: str, replicas: int, wait: float | None = None) -> ServiceView:
-        return await self._run(_Calls.action(name, "scale", wait, {"replicas": replicas}))
-
-    async def stop(self, name: str, wait: float | None = None) -> ServiceView:
-        return await self.scale(name, 0, wait)
-
-    async def logs(self, name: str, tail: int = 100) -> str:
-        return await self._run(_Calls.logs(name, tail))
-
     async def follow_logs(self, name: str, tail: int = 10) -> AsyncIterator[str]:
         """Lines as the service prints them; stop iterating to close the stream."""
         await self.get(name)  # a clear 404 before the stream starts
-        async for line in self._lines(_Calls.logs(name, tail, follow=True)):
+        async for line in self._lines(logs_call(name, tail, follow=True)):
             yield line
 
     async def events(self) -> AsyncIterator[ServiceEvent]:
         """Every service once, then each change or removal as it happens; stop iterating to close."""
         parser = EventParser()
-        async for line in self._lines(_Call("GET", "events", _text)):
+        async for line in self._lines(EVENTS):
             event = parser.feed(line)
             if event is not None:
                 yield event
 
-    async def _lines(self, call: _Call[Any]) -> AsyncIterator[str]:
+    async def _lines(self, call: Call[Any]) -> AsyncIterator[str]:
         server = await self.connect()
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         done = False
@@ -350,13 +256,3 @@ class AsyncClient(_Base):
                 raise error_from(status, data, self._target(server, call))
         finally:
             done = True
-
-    async def apply(self, manifest: ManifestLike, mode: str = "merge",
-                    dry_run: bool = False, wait: float | None = None) -> ApplyReport:
-        return await self._run(_Calls.apply(manifest, mode, dry_run, wait))
-
-    async def schema(self) -> dict[str, Any]:
-        return await self._run(_Call("GET", "schema", _json))
-
-    async def openapi(self) -> dict[str, Any]:
-        return await self._run(_Call("GET", "openapi.json", _json))

@@ -7,12 +7,15 @@ the magics, the widgets and the CLI all render through here.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from jupyter_svc.client.api_calls import ApplyReport
 from jupyter_svc.model.status import ServiceView
 from jupyter_svc.model.units import format_duration
+
+from .templates import Template
 
 STATE_COLOURS = {
     "ready": "#2e7d32", "starting": "#f9a825", "waking": "#f9a825", "pending": "#9e9e9e",
@@ -155,3 +158,28 @@ class ApplyTable:
                        f"<td>{html.escape(r.message)}</td></tr>" for r in self.report.results)
         title = ("dry run: " if self.report.dry_run else "") + ("applied" if self.report.ok else "apply failed")
         return f"<b>{title}</b><table><tr><th>Name</th><th>Action</th><th>Message</th></tr>{rows}</table>"
+
+
+def type_of(prop: dict[str, Any]) -> str:
+    """A JSON Schema property's type in a word or two, for the schema table."""
+    if "anyOf" in prop:
+        return " | ".join(type_of(p) for p in prop["anyOf"])
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    return str(prop.get("type", prop.get("format", "any")))
+
+
+def schema_table(schema: dict[str, Any]) -> str:
+    """``schema``: the fields a spec accepts, required ones starred."""
+    required = set(schema.get("required", []))
+    rows = [[("*" if key in required else "") + key, type_of(prop), str(prop.get("description", ""))]
+            for key, prop in schema.get("properties", {}).items()]
+    return text_table(("FIELD", "TYPE", "DESCRIPTION"), rows)
+
+
+def templates_table(templates: Iterable[Template]) -> str:
+    """``templates``: each template's parameters, whether a cell can be its source, whether it runs here."""
+    rows = [[t.name, " ".join("--" + p.name.replace("_", "-") for p in t.params if p.kind != "argv"),
+             "cell" if t.source_param else "", "yes" if t.available() else "not installed", t.description]
+            for t in templates]
+    return text_table(("TEMPLATE", "PARAMETERS", "FROM A CELL", "FRAMEWORK", "DESCRIPTION"), rows)

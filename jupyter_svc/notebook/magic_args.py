@@ -1,8 +1,9 @@
-"""Text in and out of ``%svc``: one argparse parser per subcommand, the help, manifests read from
-cells, and errors as short messages.
+"""Text in and out of ``%svc`` and ``jupyter svc``: the one argument tree both parse (one argparse
+parser per subcommand), the specs and patches built from it, the help, manifests read from text,
+and errors as short messages.
 
-Kept apart from magics.py so that parsing and help can be tested without IPython, and so a bad
-argument never becomes a traceback.
+Kept apart from magics.py so that the CLI shares it without IPython, parsing and help can be
+tested alone, and a bad argument never becomes a traceback.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 #: subcommand -> (arguments, what it does, example)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "list": ("", "all services: state, link, idle window, last activity, restarts", "%svc list"),
+    "list": ("[--json]", "all services: state, link, idle window, last activity, restarts", "%svc list"),
     "get": ("NAME [--json]", "one service's spec and status", "%svc get web"),
     "create": ("NAME [options] -- COMMAND...", "create a service running COMMAND ({port}, {base_url} filled in)",
                "%svc create web --idle 5m -- python -m http.server {port}"),
@@ -49,8 +50,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stop": ("NAME", "scale to zero (its URL wakes it again)", "%svc stop web"),
     "enable": ("NAME", "allow it to run (and wake) again", "%svc enable web"),
     "disable": ("NAME", "stop it and never wake it until enabled", "%svc disable web"),
-    "delete": ("NAME", "stop it and forget its spec", "%svc delete web"),
-    "logs": ("NAME [--tail N] [--follow [--timeout S]]", "what the service printed", "%svc logs web --tail 20"),
+    "delete": ("NAME...", "stop them and forget their specs", "%svc delete web"),
+    "logs": ("NAME [--tail N] [-f/--follow [--timeout S]]", "what the service printed", "%svc logs web --tail 20"),
     "open": ("NAME", "a clickable link to the service", "%svc open web"),
     "apply": ("-f FILE [--mode merge|replace] [--dry-run]", "apply a YAML/JSON manifest; as %%svc apply "
               "the cell body is the manifest", "%svc apply -f services.yaml --mode replace"),
@@ -62,7 +63,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 NAMED = {"get", "create", "update", "restart", "scale", "wake", "stop", "enable", "disable", "delete",
          "logs", "open"}
+#: What a subcommand does in a shell (``jupyter svc``) where that differs from a notebook.
+IN_A_SHELL = {
+    "open": "the service's URL",
+    "apply": "apply a YAML/JSON manifest (-f - reads stdin)",
+    "connect": 'check this server and print the exports that make later commands use it: '
+               'eval "$(jupyter svc connect URL --token TOKEN)"',
+}
 DEFAULT_WAIT = 120.0
+MAGIC = "%svc"
 
 
 def _common(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset()) -> None:
@@ -82,10 +91,10 @@ def _common(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = f
     parser.add_argument("--no-wait", action="store_true", help="answer at once")
 
 
-def _template_parser(sub: Any, template: Template) -> None:
+def _template_parser(sub: Any, template: Template, prog: str) -> None:
     params = {p.name for p in template.params}
     parser = sub.add_parser(template.name, help=template.description, description=template.description,
-                            epilog=f"example: {template.example}" if template.example else None)
+                            epilog=f"example: {_in(prog, template.example)}" if template.example else None)
     parser.add_argument("name", metavar="NAME")
     for p in template.params:
         if p.kind == "argv":
@@ -99,6 +108,16 @@ def _template_parser(sub: Any, template: Template) -> None:
     _common(parser, params)
 
 
+def _replicas(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"N is a number >= 0 (0 scales to zero), not {text!r}")
+    return value
+
+
 def _boolean(text: str) -> bool:
     value = yaml.safe_load(text)
     if not isinstance(value, bool):
@@ -106,14 +125,21 @@ def _boolean(text: str) -> bool:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%svc", add_help=False)
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="SUBCOMMAND")
+def build_parser(prog: str = MAGIC, shell: bool = False) -> argparse.ArgumentParser:
+    """The argument tree of ``%svc`` and, with ``shell``, of ``jupyter svc`` (argparse's own ``-h``,
+    usage errors and exit status there; :class:`UsageError` in a kernel)."""
+    cls = argparse.ArgumentParser if shell else _Parser
+    parser = cls(prog=prog, add_help=shell)
+    sub = parser.add_subparsers(dest="command", parser_class=cls, metavar="SUBCOMMAND", required=shell)
     for command, (_, text, example) in COMMANDS.items():
-        p = sub.add_parser(command, help=text, description=text, epilog=f"example: {example}", add_help=False)
-        if command in NAMED:
+        text = IN_A_SHELL.get(command, text) if shell else text
+        p = sub.add_parser(command, help=text, description=text, epilog=f"example: {_in(prog, example)}",
+                           add_help=shell)
+        if command == "delete":
+            p.add_argument("names", nargs="+", metavar="NAME")
+        elif command in NAMED:
             p.add_argument("name", metavar="NAME")
-        if command == "get" or command == "schema":
+        if command in ("get", "schema", "list"):
             p.add_argument("--json", action="store_true", help="the raw JSON")
         elif command == "create":
             _common(p)
@@ -125,16 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-wait", action="store_true")
         elif command in ("restart", "wake", "enable", "disable", "stop", "scale"):
             if command == "scale":
-                p.add_argument("replicas", type=int, metavar="N")
+                p.add_argument("replicas", type=_replicas, metavar="N")
             p.add_argument("--wait", type=float, default=DEFAULT_WAIT)
             p.add_argument("--no-wait", action="store_true")
         elif command == "logs":
             p.add_argument("--tail", type=int, default=100)
-            p.add_argument("--follow", action="store_true", help="keep printing new lines (interrupt to stop)")
+            p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (interrupt to stop)")
             p.add_argument("--timeout", type=float, default=None, help="stop following after SECONDS")
         elif command == "apply":
             p.add_argument("-f", "--file", dest="file", help="YAML or JSON manifest")
-            p.add_argument("--mode", choices=["merge", "replace"], default="merge")
+            p.add_argument("--mode", choices=["merge", "replace"], default="merge",
+                           help="replace also deletes the services the manifest does not list")
             p.add_argument("--dry-run", action="store_true")
             p.add_argument("--wait", type=float, default=DEFAULT_WAIT)
         elif command == "connect":
@@ -144,8 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("topic", nargs="?", metavar="SUBCOMMAND")
     for template in registry.all():
         if template.name not in COMMANDS:
-            _template_parser(sub, template)
+            _template_parser(sub, template, prog)
     return parser
+
+
+def _in(prog: str, example: str) -> str:
+    """An example written for ``%svc`` as ``prog`` runs it."""
+    return prog + example.removeprefix(MAGIC) if example.startswith(MAGIC) else example
 
 
 def split_line(line: str) -> tuple[list[str], list[str]]:
@@ -221,32 +253,82 @@ def overrides(ns: argparse.Namespace, skip: frozenset[str] | set[str] = frozense
     return out
 
 
-def help_text(topic: str | None = None) -> str:
-    """The text of ``%svc help`` (and of ``%svc?``)."""
+def wait_of(ns: argparse.Namespace) -> float | None:
+    """``--wait`` seconds, or None with ``--no-wait``."""
+    return None if getattr(ns, "no_wait", False) else float(ns.wait)
+
+
+def create_spec(ns: argparse.Namespace, command: Sequence[str], shell_text: str | None = None,
+                prog: str = MAGIC) -> dict[str, Any]:
+    """``create``'s spec: COMMAND (after ``--``) as argv, or with ``--shell`` the text as typed."""
+    if not command:
+        raise UsageError(f"create needs the command after --, e.g. {prog} create web -- python -m http.server {{port}}")
+    text = shell_text or " ".join(command)
+    spec: dict[str, Any] = {"name": ns.name, "command": text if ns.shell else list(command)}
+    if ns.shell:
+        spec["shell"] = True
+    spec.update(overrides(ns))
+    return spec
+
+
+def update_patch(ns: argparse.Namespace, prog: str = MAGIC) -> dict[str, Any]:
+    """``update``'s merge patch from ``--set`` and ``--env``."""
+    patch = merge_patch(ns.set)
+    if ns.env:
+        patch.setdefault("env", {}).update(key_values(ns.env, "--env"))
+    if not patch:
+        raise UsageError(f"update needs at least one --set KEY=VALUE (or --env KEY=VALUE)\n"
+                         f"usage: {prog} update NAME --set KEY=VALUE...")
+    return patch
+
+
+def template_params(template: Template, ns: argparse.Namespace, command: Sequence[str]) -> dict[str, Any]:
+    """A template's parameters from its subcommand's options; an argv one takes COMMAND after ``--``."""
+    params = {p.name: getattr(ns, p.name) for p in template.params
+              if p.kind != "argv" and getattr(ns, p.name, None) is not None}
+    params.update({p.name: list(command) for p in template.params if p.kind == "argv" and command})
+    return params
+
+
+def template_spec(template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace) -> dict[str, Any]:
+    """The template's spec with the common options on top; a bad parameter is a usage error."""
+    try:
+        return template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def help_text(topic: str | None = None, prog: str = MAGIC) -> str:
+    """The text of ``%svc help`` (and of ``%svc?``); with ``prog`` the shell's, without the cells."""
+    magic = prog == MAGIC
     if topic:
         if topic in COMMANDS:
             args, text, example = COMMANDS[topic]
-            return f"%svc {topic} {args}\n    {text}\n    example: {example}"
+            text = text if magic else IN_A_SHELL.get(topic, text)
+            return f"{prog} {topic} {args}\n    {text}\n    example: {_in(prog, example)}"
         try:
             template = registry.get(topic)
         except KeyError:
-            raise UsageError(f"no subcommand {topic!r}; `%svc help` lists them") from None
+            raise UsageError(f"no subcommand {topic!r}; `{prog} help` lists them") from None
         flags = " ".join(f"--{p.name.replace('_', '-')} {p.name.upper()}" for p in template.params
                          if p.kind != "argv")
         cell = (f"\n    as a cell: %%svc {template.name} NAME  (the cell is the app's {template.source_file})"
-                if template.source_param else "")
-        return (f"%svc {template.name} NAME {flags} [options]\n    {template.description}\n"
-                f"    example: {template.example}{cell}")
-    lines = ["%svc SUBCOMMAND ...  manage web services of this Jupyter server", ""]
-    lines += [f"  {c:<10} {a}\n             {t}\n             e.g. {e}" for c, (a, t, e) in COMMANDS.items()]
-    lines += ["", "Apps from templates (line: give the parameters; cell: the cell is the app's code):"]
+                if template.source_param and magic else "")
+        return (f"{prog} {template.name} NAME {flags} [options]\n    {template.description}\n"
+                f"    example: {_in(prog, template.example)}{cell}")
+    lines = [f"{prog} SUBCOMMAND ...  manage web services of this Jupyter server", ""]
+    lines += [f"  {c:<10} {a}\n             {t if magic else IN_A_SHELL.get(c, t)}\n             e.g. {_in(prog, e)}"
+              for c, (a, t, e) in COMMANDS.items()]
+    lines += ["", "Apps from templates (line: give the parameters; cell: the cell is the app's code):" if magic
+              else "Apps from templates:"]
     for template in registry.all():
         if template.name not in COMMANDS:
-            lines.append(f"  {template.name:<10} {template.description}   e.g. {template.example}")
+            lines.append(f"  {template.name:<10} {template.description}   e.g. {_in(prog, template.example)}")
     lines += ["", "Options of create and the templates: --idle 5m, --env K=V, --port N, --public, --no-rewrite,",
-              "  --description TEXT, --readiness PATH, --set KEY=VALUE, --wait SECONDS, --no-wait.",
-              "%%svc apply (or %%svc alone) applies the YAML/JSON manifest in the cell.",
-              "%%svc streamlit NAME (or panel, dash, gradio, fastapi, bokeh, voila, http) serves the cell."]
+              "  --description TEXT, --readiness PATH, --set KEY=VALUE, --wait SECONDS, --no-wait."]
+    if magic:
+        lines += ["%%svc apply (or %%svc alone) applies the YAML/JSON manifest in the cell.",
+                  "%%svc streamlit NAME (or panel, dash, gradio, fastapi, bokeh, voila, http) serves the cell."]
     return "\n".join(lines)
 
 
@@ -258,15 +340,6 @@ def flags_of(subcommand: str) -> list[str]:
         if isinstance(choices, dict) and subcommand in choices:
             return sorted(o for a in choices[subcommand]._actions for o in a.option_strings)
     return []
-
-
-def type_of(prop: dict[str, Any]) -> str:
-    """A JSON Schema property's type in a word or two, for `%svc schema`."""
-    if "anyOf" in prop:
-        return " | ".join(type_of(p) for p in prop["anyOf"])
-    if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
-    return str(prop.get("type", prop.get("format", "any")))
 
 
 def format_error(exc: ApiError) -> str:

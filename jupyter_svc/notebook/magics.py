@@ -23,21 +23,22 @@ from jupyter_svc.client.api_calls import ApiError
 from jupyter_svc.client.clients import Client
 from jupyter_svc.model.status import ServiceView
 
-from .display import ApplyTable, Link, ServiceCard, ServiceTable, text_table
+from .display import ApplyTable, Link, ServiceCard, ServiceTable, schema_table, templates_table
 from .magic_args import (
     COMMANDS,
     NAMED,
     UsageError,
+    create_spec,
     flags_of,
     format_error,
     help_text,
-    key_values,
     load_manifest,
-    merge_patch,
-    overrides,
     parse,
     split_line,
-    type_of,
+    template_params,
+    template_spec,
+    update_patch,
+    wait_of,
 )
 from .templates import Template, registry
 
@@ -96,12 +97,7 @@ class SvcMagics(Magics):
             handler = getattr(self, f"_do_{ns.command}")
             return handler(ns, command) if ns.command == "create" else handler(ns)
         template = registry.get(ns.command)
-        params = {p.name: getattr(ns, p.name, None) for p in template.params if p.kind != "argv"}
-        params = {k: v for k, v in params.items() if v is not None}
-        for p in template.params:
-            if p.kind == "argv" and command:
-                params[p.name] = command
-        return self._deploy(template, ns.name, params, ns)
+        return self._deploy(template, ns.name, template_params(template, ns, command), ns)
 
     def _cell(self, line: str, cell: str) -> Any:
         words, _ = split_line(line)
@@ -132,8 +128,7 @@ class SvcMagics(Magics):
         path = folder / template.source_file
         old = path.read_text() if path.exists() else None
         path.write_text(_cell_source(cell, template))
-        params = {p.name: getattr(ns, p.name) for p in template.params
-                  if p.kind != "argv" and getattr(ns, p.name, None) is not None}
+        params = template_params(template, ns, [])
         params[source.name] = str(folder if source.kind == "dir" else path)
         return self._deploy(template, ns.name, params, ns, code_changed=old is not None and old != path.read_text())
 
@@ -142,9 +137,6 @@ class SvcMagics(Magics):
         return [t.name for t in registry.all() if t.source_param]
 
     # -- showing results ----------------------------------------------------------------------
-
-    def _wait(self, ns: argparse.Namespace) -> float | None:
-        return None if getattr(ns, "no_wait", False) else float(ns.wait)
 
     def _card(self, view: ServiceView, note: str = "") -> ServiceCard:
         logs = ""
@@ -195,9 +187,12 @@ class SvcMagics(Magics):
     def _do_help(self, ns: argparse.Namespace) -> None:
         print(help_text(ns.topic))
 
-    def _do_list(self, ns: argparse.Namespace) -> ServiceTable:
+    def _do_list(self, ns: argparse.Namespace) -> ServiceTable | None:
         views = self.client.list()
         self._names = (time.monotonic(), [v.name for v in views])
+        if ns.json:
+            print(json.dumps([v.model_dump(mode="json") for v in views], indent=2))
+            return None
         return ServiceTable(views, self.client.link)
 
     def _do_get(self, ns: argparse.Namespace) -> None:
@@ -209,50 +204,37 @@ class SvcMagics(Magics):
         print(yaml.safe_dump(view.spec.model_dump(mode="json", exclude_defaults=True), sort_keys=False).rstrip())
 
     def _do_create(self, ns: argparse.Namespace, command: list[str]) -> None:
-        if not command:
-            raise UsageError("create needs the command after --, e.g. "
-                             "%svc create web -- python -m http.server {port}")
         # a shell command is kept as typed after ' -- ' (quotes included), not re-joined from words
-        shell_text = self._line.split(" -- ", 1)[1].strip() if " -- " in self._line else " ".join(command)
-        spec: dict[str, Any] = {"name": ns.name, "command": shell_text if ns.shell else command}
-        if ns.shell:
-            spec["shell"] = True
-        spec.update(overrides(ns))
-        self._act(f"starting {ns.name}…", self.client.create, spec, self._wait(ns))
+        shell_text = self._line.split(" -- ", 1)[1].strip() if " -- " in self._line else None
+        spec = create_spec(ns, command, shell_text)
+        self._act(f"starting {ns.name}…", self.client.create, spec, wait_of(ns))
 
     def _do_update(self, ns: argparse.Namespace) -> None:
-        patch = merge_patch(ns.set)
-        if ns.env:
-            patch.setdefault("env", {}).update(key_values(ns.env, "--env"))
-        if not patch:
-            raise UsageError("update needs at least one --set KEY=VALUE (or --env KEY=VALUE)\n"
-                             "usage: %svc update NAME --set KEY=VALUE...")
-        self._act(f"updating {ns.name}…", self.client.update, ns.name, patch, self._wait(ns))
+        self._act(f"updating {ns.name}…", self.client.update, ns.name, update_patch(ns), wait_of(ns))
 
     def _do_restart(self, ns: argparse.Namespace) -> None:
-        self._act(f"restarting {ns.name}…", self.client.restart, ns.name, self._wait(ns))
+        self._act(f"restarting {ns.name}…", self.client.restart, ns.name, wait_of(ns))
 
     def _do_wake(self, ns: argparse.Namespace) -> None:
-        self._act(f"waking {ns.name}…", self.client.wake, ns.name, self._wait(ns))
+        self._act(f"waking {ns.name}…", self.client.wake, ns.name, wait_of(ns))
 
     def _do_stop(self, ns: argparse.Namespace) -> None:
-        self._act(f"scaling {ns.name} to zero…", self.client.stop, ns.name, self._wait(ns))
+        self._act(f"scaling {ns.name} to zero…", self.client.stop, ns.name, wait_of(ns))
 
     def _do_scale(self, ns: argparse.Namespace) -> None:
-        if ns.replicas < 0:
-            raise UsageError("scale takes N >= 0 (0 scales to zero)")
-        self._act(f"scaling {ns.name} to {ns.replicas}…", self.client.scale, ns.name, ns.replicas, self._wait(ns))
+        self._act(f"scaling {ns.name} to {ns.replicas}…", self.client.scale, ns.name, ns.replicas, wait_of(ns))
 
     def _do_enable(self, ns: argparse.Namespace) -> None:
-        self._act(f"enabling {ns.name}…", self.client.enable, ns.name, self._wait(ns))
+        self._act(f"enabling {ns.name}…", self.client.enable, ns.name, wait_of(ns))
 
     def _do_disable(self, ns: argparse.Namespace) -> None:
-        self._act(f"disabling {ns.name}…", self.client.disable, ns.name, self._wait(ns))
+        self._act(f"disabling {ns.name}…", self.client.disable, ns.name, wait_of(ns))
 
     def _do_delete(self, ns: argparse.Namespace) -> None:
-        self.client.delete(ns.name)
         self._names = (0.0, [])
-        print(f"deleted {ns.name}")
+        for name in ns.names:
+            self.client.delete(name)
+            print(f"deleted {name}")
 
     def _do_logs(self, ns: argparse.Namespace) -> None:
         if not ns.follow:
@@ -282,19 +264,10 @@ class SvcMagics(Magics):
 
     def _do_schema(self, ns: argparse.Namespace) -> None:
         schema = self.client.schema()
-        if ns.json:
-            print(json.dumps(schema, indent=2))
-            return
-        required = set(schema.get("required", []))
-        rows = [[("*" if key in required else "") + key, type_of(prop), str(prop.get("description", ""))]
-                for key, prop in schema.get("properties", {}).items()]
-        print(text_table(("FIELD", "TYPE", "DESCRIPTION"), rows))
+        print(json.dumps(schema, indent=2) if ns.json else schema_table(schema))
 
     def _do_templates(self, ns: argparse.Namespace) -> None:
-        rows = [[t.name, " ".join("--" + p.name.replace("_", "-") for p in t.params if p.kind != "argv"),
-                 "cell" if t.source_param else "", "yes" if t.available() else "not installed", t.description]
-                for t in registry.all()]
-        print(text_table(("TEMPLATE", "PARAMETERS", "FROM A CELL", "FRAMEWORK", "DESCRIPTION"), rows))
+        print(templates_table(registry.all()))
 
     def _do_connect(self, ns: argparse.Namespace) -> None:
         client = Client(ns.url, ns.token)
@@ -306,17 +279,14 @@ class SvcMagics(Magics):
 
     def _deploy(self, template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
                 code_changed: bool = False) -> None:
-        try:
-            spec = template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        spec = template_spec(template, name, params, ns)
         try:
             existing: ServiceView | None = self.client.get(name)
         except ApiError as exc:
             if exc.status_code != 404:
                 raise
             existing = None
-        wait = self._wait(ns)
+        wait = wait_of(ns)
         verb = "updating" if existing else "starting"
         self._act(f"{verb} {name} ({template.name})…", self.client.put, spec, wait)
         if existing is not None and code_changed and not template.reloads and _same_runtime(existing, spec):
