@@ -161,10 +161,12 @@ def test_server_without_the_extension_or_with_a_wrong_token(tmp_path: Path, live
         Client(live.url, "wrong").list()
 
 
-def test_runtime_files_are_read_by_jupyter_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """jupyter_server's list_running_servers reads the files (a dead server's and a pid-less one are
-    skipped and removed, as `jupyter server list` does); without jupyter_server the fallback reads
-    them itself and keeps the pid-less one for the reachability check. Same order either way."""
+def test_runtime_files_are_read_as_jupyter_server_reads_them(tmp_path: Path) -> None:
+    """Discovery reads the runtime files with the rules of jupyter_server's list_running_servers
+    (`jupyter server list`): a dead server's file and a pid-less one are skipped; both answer the
+    same servers. Discovery never imports jupyter_server, and removes nobody's file."""
+    from jupyter_server.serverapp import list_running_servers
+
     runtime, project = tmp_path / "runtime", tmp_path / "project" / "sub"
     runtime.mkdir()
     project.mkdir(parents=True)
@@ -174,23 +176,23 @@ def test_runtime_files_are_read_by_jupyter_server(tmp_path: Path, monkeypatch: p
         f"jpserver-{os.getppid()}.json": {"url": "http://127.0.0.1:9/top/", "pid": os.getppid(), "root_dir": "/"},
         "jpserver-4206657.json": {"url": "http://127.0.0.1:9/dead/", "pid": 2**22 + 12345},
         "jpserver-nopid.json": {"url": "http://127.0.0.1:9/nopid/"},
+        "jpserver-broken.json": "{not json",
     }
     for name, info in files.items():
-        (runtime / name).write_text(json.dumps(info))
+        (runtime / name).write_text(info if isinstance(info, str) else json.dumps(info))
     code = ("import json, sys\n"
-            "if sys.argv[2] == 'without': sys.modules['jupyter_server'] = None  # import fails\n"
             "from jupyter_svc.client.discovery import runtime_servers\n"
-            "print(json.dumps([s.url for s in runtime_servers(sys.argv[1])]))")
-
-    def urls(mode: str) -> list[str]:
-        done = subprocess.run([sys.executable, "-c", code, str(runtime), mode], cwd=project, capture_output=True,
-                              text=True, timeout=60, check=True)
-        return [url.rsplit("/", 2)[1] for url in json.loads(done.stdout)]
-
-    assert urls("without") == ["mine", "top", "nopid"]
-    assert sorted(p.name for p in runtime.iterdir()) == sorted(files)  # the fallback removes nothing
-    assert urls("with") == ["mine", "top"]
-    assert sorted(p.name for p in runtime.iterdir()) == sorted(list(files)[:2])
+            "urls = [s.url for s in runtime_servers(sys.argv[1])]\n"
+            "print(json.dumps([urls, 'jupyter_server' in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", code, str(runtime)], cwd=project, capture_output=True,
+                          text=True, timeout=60, check=True)
+    urls, imported = json.loads(done.stdout)
+    assert [url.rsplit("/", 2)[1] for url in urls] == ["mine", "top"]  # closest root_dir first
+    assert not imported
+    assert sorted(p.name for p in runtime.iterdir()) == sorted(files)  # removes nothing
+    (runtime / "jpserver-broken.json").unlink()  # list_running_servers raises on it
+    theirs = {info["url"] for info in list_running_servers(str(runtime))}
+    assert theirs == set(urls)
 
 
 def test_a_kernel_with_the_url_never_imports_jupyter_server(live: LiveServer) -> None:

@@ -1,9 +1,11 @@
 """Finding the Jupyter server (URL + token) the client should talk to.
 
 A kernel started by the server inherits ``JUPYTER_SVC_URL``/``JUPYTER_SVC_TOKEN``; other processes
-fall back to the standard Jupyter variables, then to the servers' runtime files, read by
-jupyter_server's own ``list_running_servers`` (what ``jupyter server list`` prints). Only the
-lookup lives here; the client checks reachability.
+fall back to the standard Jupyter variables, then to the servers' runtime files, read with the rules
+of jupyter_server's ``list_running_servers`` (what ``jupyter server list`` prints; a test holds the
+two to the same answer). Not by importing it: ``jupyter_server.serverapp`` takes 2.2 s to import
+(jsonschema's format checkers), which every ``jupyter svc`` command and ``Client()`` would pay.
+Only the lookup lives here; the client checks reachability.
 """
 
 from __future__ import annotations
@@ -40,14 +42,12 @@ def _normalise(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return True  # no pid recorded: let the reachability check decide
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # someone else's server: alive
         return True
     return True
 
@@ -85,36 +85,18 @@ def runtime_servers(runtime_dir: str | None = None) -> list[ServerInfo]:
     return [server for _, _, server in found]
 
 
-def _server_files(runtime_dir: str) -> list[tuple[str, Any]]:
-    """(file, info) of each running server, read by jupyter_server itself where it is installed
-    (``jupyter server list``'s reading: stale files are skipped and removed); a kernel's
-    environment without jupyter_server, or a file that vanishes as it is read, falls back to
-    :func:`_read_server_files`. Imported here, not above, and only when there are files to read:
-    jupyter_server takes seconds to import (jsonschema's format checkers) and a kernel with
-    JUPYTER_SVC_URL never needs it."""
-    if not glob.glob(os.path.join(runtime_dir, "jpserver-*.json")):
-        return []
-    try:
-        from jupyter_server.serverapp import list_running_servers
-    except ImportError:
-        return _read_server_files(runtime_dir)
-    try:
-        return [(os.path.join(runtime_dir, f"jpserver-{info['pid']}.json"), info)
-                for info in list_running_servers(runtime_dir)]
-    except (OSError, TypeError, ValueError):  # removed while listed, or a pid that is not a number
-        return _read_server_files(runtime_dir)
-
-
-def _read_server_files(runtime_dir: str) -> list[tuple[str, Any]]:
-    """The runtime dir's ``jpserver-*.json`` files whose process lives (or that name none)."""
-    out: list[tuple[str, Any]] = []
-    for path in glob.glob(os.path.join(runtime_dir, "jpserver-*.json")):
+def _server_files(runtime_dir: str) -> list[tuple[str, dict[str, Any]]]:
+    """(file, info) of each ``jpserver-*.json`` whose process lives, as ``list_running_servers``
+    takes them (a file without a pid is skipped too); unlike it, a client removes nobody's files."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(glob.glob(os.path.join(runtime_dir, "jpserver-*.json"))):
         try:
             with open(path, encoding="utf-8") as fh:
                 info = json.load(fh)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # vanished while listed, or half written
             continue
-        if isinstance(info, dict) and _pid_alive(info.get("pid")):
+        pid = info.get("pid") if isinstance(info, dict) else None
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and _pid_alive(pid):
             out.append((path, info))
     return out
 
