@@ -29,6 +29,10 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_class_signature = "separated"
+# The clients have a method named `list`, so the builtin `list` in their signatures' type hints
+# (`list[ServiceView]`) matches two targets (Client.list, AsyncClient.list): Sphinx warns that the
+# unqualified name is ambiguous. Those hints name the builtin; only this category is silenced.
+suppress_warnings = ["ref.python"]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"jupyter-svc {release}"
