@@ -128,7 +128,7 @@ class Readiness(_Model):
     """How to know that the app answers; default: any HTTP response below 500 on '/'."""
 
     path: Annotated[str, AfterValidator(check_url_path)] = Field(
-        "/", description="Path probed with GET, relative to the app's root (visible ASCII).")
+        "/", description="Path probed with GET, relative to the app's root.")
     statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
         None, description="Accepted status codes; null accepts any status below 500."
     )
