@@ -75,6 +75,11 @@ def test_exit_codes_and_messages(live: LiveServer, tmp_path: Path) -> None:
     no_yaml = live.root_dir / "broken.yaml"
     no_yaml.write_text("services: [\n")
     assert jsvc(live, "apply", "-f", "broken.yaml").returncode == 2
+    bomb = live.root_dir / "bomb.yaml"  # 9**9 values once its aliases are spelled out
+    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + "\n".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)) + "\n")
+    refused = jsvc(live, "apply", "-f", "bomb.yaml")
+    assert refused.returncode == 2 and "alias bomb" in refused.stderr, refused.stderr
 
     elsewhere = {**live.env, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
     none = jsvc(live, "list", env=elsewhere)

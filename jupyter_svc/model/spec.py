@@ -27,20 +27,21 @@ from pydantic import (
 
 from .errors import cross_field
 from .names import NAME_JSON_SCHEMA, check_name
+from .safe_text import Line, Text, check_http_url, check_url_path
 from .units import QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
 
 def _check_env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
+    if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid environment variable name")
     return value
 
 
 def _check_label_key(value: str) -> str:
-    if len(value) > 253 or not _LABEL_KEY.match(value):
+    if len(value) > 253 or not _LABEL_KEY.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid label key")
     return value
 
@@ -75,7 +76,7 @@ Duration = Annotated[
         {"type": "string", "format": "duration", "examples": ["90s", "5m", "1h", "one_hour"]}
     ),
 ]
-AbsPath = Annotated[str, AfterValidator(_check_abs_path)]
+AbsPath = Annotated[Text, AfterValidator(_check_abs_path)]
 
 
 class _Model(BaseModel):
@@ -126,7 +127,8 @@ class Resources(_Model):
 class Readiness(_Model):
     """How to know that the app answers; default: any HTTP response below 500 on '/'."""
 
-    path: str = Field("/", description="Path probed with GET, relative to the app's root.")
+    path: Annotated[str, AfterValidator(check_url_path)] = Field(
+        "/", description="Path probed with GET, relative to the app's root.")
     statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
         None, description="Accepted status codes; null accepts any status below 500."
     )
@@ -154,10 +156,10 @@ class Container(_Model):
     """A sidecar or init step: a command, an image, or both."""
 
     name: ServiceName
-    image: str | None = None
-    command: list[str] = Field(default_factory=list)
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    cwd: str | None = None
+    image: Line | None = None
+    command: list[Text] = Field(default_factory=list)
+    env: dict[EnvName, Text] = Field(default_factory=dict)
+    cwd: Text | None = None
     resources: Resources = Field(default_factory=Resources)
 
     @model_validator(mode="after")
@@ -170,9 +172,9 @@ class Container(_Model):
 class Volume(_Model):
     """A persistent volume claim mounted into the service's container."""
 
-    claim: str = Field(description="Name of the PersistentVolumeClaim.")
+    claim: Line = Field(description="Name of the PersistentVolumeClaim.")
     mount_path: AbsPath
-    sub_path: str | None = None
+    sub_path: Text | None = None
     read_only: bool = False
 
 
@@ -181,22 +183,23 @@ class ServiceSpec(_Model):
 
     # identity
     name: ServiceName
-    description: str = ""
-    labels: dict[LabelKey, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    icon: str | None = Field(None, description="URL or data: URI of an icon for launchers.")
-    backend: str | None = Field(None, description="Backend that runs it; null uses the server default.")
+    description: Text = ""
+    labels: dict[LabelKey, Line] = Field(default_factory=dict)
+    annotations: dict[Text, Text] = Field(default_factory=dict)
+    icon: Line | None = Field(None, description="URL or data: URI of an icon for launchers.")
+    backend: Line | None = Field(None, description="Backend that runs it; null uses the server default.")
 
     # what runs
-    command: list[str] | str | None = Field(
+    command: list[Text] | Text | None = Field(
         None, description="argv list; a string only with shell: true. {port}, {base_url}, {name} are filled in."
     )
     shell: bool = Field(False, description="Run command (a string) through /bin/sh -c.")
-    cwd: str | None = None
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    image: str | None = Field(None, description="Container image (container backends).")
-    image_pull_secrets: list[str] = Field(default_factory=list)
-    url: str | None = Field(None, description="External service: only proxied, never started.")
+    cwd: Text | None = None
+    env: dict[EnvName, Text] = Field(default_factory=dict)
+    image: Line | None = Field(None, description="Container image (container backends).")
+    image_pull_secrets: list[Line] = Field(default_factory=list)
+    url: Annotated[str, AfterValidator(check_http_url)] | None = Field(
+        None, description="External service: only proxied, never started.")
 
     # networking
     port: int = Field(0, ge=0, le=65535, description="Port the app listens on; 0 picks a free one.")
@@ -221,7 +224,7 @@ class ServiceSpec(_Model):
     # placement and resources
     resources: Resources = Field(default_factory=Resources)
     node_selector: dict[LabelKey, str] = Field(default_factory=dict)
-    priority_class: str | None = None
+    priority_class: Line | None = None
     volumes: list[Volume] = Field(default_factory=list)
     sidecars: list[Container] = Field(default_factory=list)
     init: list[Container] = Field(default_factory=list)
@@ -235,13 +238,6 @@ class ServiceSpec(_Model):
     def _disabled_window(cls, value: Any) -> Any:
         if value in (False, "disabled", "off", "never", "none"):
             return 0  # explicitly never; null means "the server's default_idle_window"
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http:// or https:// URL with a host")
         return value
 
     @model_validator(mode="after")

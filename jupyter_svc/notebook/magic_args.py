@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import yaml
 
 from jupyter_svc.client.api_calls import ApiError
+from jupyter_svc.model.manifest_yaml import ManifestTooLarge
+from jupyter_svc.model.manifest_yaml import safe_load as safe_yaml
 
 from .templates import Template, registry
 
@@ -119,7 +121,7 @@ def _replicas(text: str) -> int:
 
 
 def _boolean(text: str) -> bool:
-    value = yaml.safe_load(text)
+    value = safe_yaml(text)
     if not isinstance(value, bool):
         raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
     return value
@@ -217,7 +219,7 @@ def merge_patch(sets: Sequence[str]) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     for key, raw in key_values(sets, "--set").items():
         try:
-            value = yaml.safe_load(raw) if raw else ""
+            value = safe_yaml(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
         node = patch
@@ -350,7 +352,9 @@ def format_error(exc: ApiError) -> str:
 
 def load_manifest(text: str, where: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
+    except ManifestTooLarge as exc:
+        raise UsageError(f"{where} is refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""

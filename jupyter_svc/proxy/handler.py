@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +23,17 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from jupyter_svc.backends.base import Endpoint
-from jupyter_svc.model.errors import NotFound, StillStarting, SvcError, Unavailable
+from jupyter_svc.model.errors import NotFound, ServiceFailed, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.status import ServiceState
 from jupyter_svc.services.activity import ActivityTracker
 from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
-from jupyter_svc.upstream.pool import Exchange, UpstreamError, UpstreamPool
+from jupyter_svc.upstream.pool import Exchange, PoolBusy, UpstreamError, UpstreamPool
 
 from . import compat
 from .access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
 from .headers import downstream_headers, upstream_headers
+from .loops import LOOP_REFUSED, HopMark
 from .tunnel import ServiceSide, Tunnel
 from .wake_page import wake_page
 
@@ -57,6 +59,7 @@ class Proxy:
         self.held: dict[str, int] = {}
         self.access = AccessMemo(settings.auth_cache_seconds)
         self.upstream = upstream
+        self.hops = HopMark()
 
     async def close(self) -> None:
         await self.upstream.close()
@@ -122,6 +125,8 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         return allowed
 
     async def prepare(self) -> None:  # type: ignore[override]
+        if self.proxy.hops.seen_in(self.request.headers):
+            return self._fail(508, LOOP_REFUSED)
         access = self.proxy.access
         key = credentials_key(self.request.headers, self.request.host, "token" in self.request.query_arguments)
         known = access.user(key)
@@ -173,7 +178,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
     def _wants_wake_page(self, state: ServiceState) -> bool:
         headers = self.request.headers
         return (self.proxy.settings.wake_page and self.request.method == "GET"
-                and state is not ServiceState.ready and state is not ServiceState.disabled
+                and state not in (ServiceState.ready, ServiceState.disabled, ServiceState.failed)
                 and "text/html" in headers.get("Accept", "") and not headers.get("X-Svc-Wait")
                 and self.proxy.manager.external_endpoint(self.svc_name) is None)
 
@@ -219,8 +224,8 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             self._fail(404, exc.message)
         except StillStarting as exc:
             self._fail(504, exc.message, 5)
-        except Unavailable as exc:
-            self._fail(503, exc.message, 2)
+        except Unavailable as exc:  # a failed service tells when a request may start it again
+            self._fail(503, exc.message, max(1, math.ceil(exc.retry_after)) if isinstance(exc, ServiceFailed) else 2)
         except SvcError as exc:
             self._fail(503, exc.message, 5)
         return None
@@ -238,6 +243,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         try:
             headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
             headers.pop("Transfer-Encoding", None)  # the pool frames the body itself
+            proxy.hops.mark(headers, self.request.headers)
             exchange = self._exchange = await proxy.upstream.send(
                 endpoint, method, self._upstream_target(endpoint, rewrite), headers,
                 self._request_body() if self._has_body else None)
@@ -253,6 +259,9 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             await self._relay(exchange, counted)
             if not compat.finished(self):
                 self.finish()
+        except PoolBusy as exc:
+            proxy.metrics.errors.labels(name, "busy").inc()
+            self._fail(503, f"{name} is busy: {exc}", 2)
         except UpstreamError as exc:
             proxy.metrics.errors.labels(name, "upstream").inc()
             self._fail(502, f"{name} did not answer: {exc}")
@@ -358,6 +367,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         endpoint, _, rewrite = route
         headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
+        proxy.hops.mark(headers, self.request.headers)
         target = self._upstream_target(endpoint, rewrite)
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         service = ServiceSide()

@@ -84,6 +84,18 @@ class SvcExtension(ExtensionApp):
     upstream_connections = Int(
         512, help="Size of the proxy's pool of keep-alive connections to services.",
     ).tag(config=True)
+    upstream_connections_per_service = Int(
+        256, help="Connections to one service in flight at once (open event streams included); more get "
+                  "503 with Retry-After once upstream_wait_timeout passes, while other services keep answering.",
+    ).tag(config=True)
+    upstream_wait_timeout = Float(
+        10.0, help="Seconds a proxied request waits for a free upstream connection before it is answered "
+                   "503 with Retry-After.",
+    ).tag(config=True)
+    api_max_body_size = Int(
+        4 * 1024**2, help="Largest request body the REST API takes, in bytes (a spec or a manifest); larger "
+                          "ones are answered 413 and never kept in memory.",
+    ).tag(config=True)
     auth_cache_seconds = Float(
         10.0, help="Seconds the proxy remembers a user the IdentityProvider authenticated, keyed by the "
                    "exact credentials (Host, Authorization header, cookies), instead of asking it again "
@@ -124,7 +136,8 @@ class SvcExtension(ExtensionApp):
         local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
                              init_timeout=self.readiness_timeout)
         base_url = self.serverapp.base_url if self.serverapp else "/"
-        upstream = UpstreamPool(self.upstream_connections)  # the proxy's and the readiness probes'
+        upstream = UpstreamPool(self.upstream_connections, per_endpoint=self.upstream_connections_per_service,
+                                wait_timeout=self.upstream_wait_timeout)  # the proxy's and the readiness probes'
         self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
                                       settings, upstream, base_url=base_url)
         metrics = Metrics()
@@ -143,7 +156,8 @@ class SvcExtension(ExtensionApp):
             auth_cache_seconds=self.auth_cache_seconds,
         ), upstream)
         self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
-                              "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy})
+                              "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy,
+                              "jupyter_svc_api_max_body_size": self.api_max_body_size})
 
     def initialize_handlers(self) -> None:
         # the proxy first: it takes most requests, and its pattern leaves out reserved names (api)
@@ -154,6 +168,7 @@ class SvcExtension(ExtensionApp):
         origin = serverapp.connection_url[: -len(serverapp.base_url)] if serverapp.base_url != "/" \
             else serverapp.connection_url.rstrip("/")
         self.manager.server_url = origin.rstrip("/")
+        self.manager.server_address.listen_on(serverapp.ip, serverapp.port)  # no service URL may be it
         # kernels and terminals inherit these, so `jupyter_svc.client` finds this server by itself
         os.environ["JUPYTER_SVC_URL"] = serverapp.connection_url
         token = getattr(serverapp.identity_provider, "token", "") or ""

@@ -21,17 +21,27 @@ from jupyter_svc.proxy.compat import not_server_activity
 from jupyter_svc.services.batch import apply_manifest
 from jupyter_svc.services.manager import Operation, ServiceManager
 
+from .request_body import BadRequest, BodyCollector, parse_json
+
 #: The resource name Jupyter's authorizer sees for everything in this extension.
 AUTH_RESOURCE = "svc"
 NAME = name_route(reserved=True)
 
 
-class BadRequest(SvcError):
-    status_code = 400
-
-
+@web.stream_request_body  # so that a body over api_max_body_size is counted, never kept
 class SvcHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
+    _collector: BodyCollector | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        declared = self.request.headers.get("Content-Length", "")
+        self._collector = BodyCollector(self.settings.get("jupyter_svc_api_max_body_size", 1024**2),
+                                        int(declared) if declared.isdigit() else None)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._collector is not None:
+            self._collector.add(chunk)
 
     @property
     def manager(self) -> ServiceManager:
@@ -55,10 +65,7 @@ class SvcHandler(APIHandler):
         super().write_error(status_code, **kwargs)
 
     def body(self) -> Any:
-        try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        return parse_json(self._collector.body() if self._collector is not None else b"")
 
     def body_object(self) -> dict[str, Any]:
         data = self.body()

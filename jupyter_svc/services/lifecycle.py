@@ -57,6 +57,7 @@ class ManagedService:
     ready: asyncio.Future[None] | None = None  # pending while a start is under way
     epoch: int = 0  # bumped by every deliberate stop, so a supervisor knows it is stale
     failures: int = 0  # consecutive exits without a long enough healthy run
+    retry_at: float = 0.0  # monotonic time before which a request may not start it again (failed)
     ready_since: float = 0.0
     wake_requested_at: float | None = None
     deleted: bool = False  # set as its deletion starts: no new requests, operations or events
@@ -91,6 +92,15 @@ class Lifecycle:
         svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
         svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
+
+    def backoff(self, failures: int) -> float:
+        """Pause after ``failures`` quick failures in a row: the restart policy's and the wakes'."""
+        return min(self.settings.restart_backoff_initial * 2 ** max(failures - 1, 0), self.settings.restart_backoff_max)
+
+    def note_failure(self, svc: ManagedService) -> None:
+        """One more failure in a row: requests may start it again only after the backoff."""
+        svc.failures += 1
+        svc.retry_at = time.monotonic() + self.backoff(svc.failures)
 
     def failure_message(self, svc: ManagedService, reason: str) -> str:
         tail = svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
@@ -139,6 +149,7 @@ class Lifecycle:
             instance = await self.launch(svc, svc.spec)
         except SvcError as exc:
             svc.instance = None
+            self.note_failure(svc)
             self.set_state(svc, ServiceState.failed, exc.message)
             self.settle(svc, StartFailed(exc.message))
             return
@@ -166,6 +177,8 @@ class Lifecycle:
         svc.epoch += 1
         instance, svc.instance = svc.instance, None
         if instance is not None:
+            if time.monotonic() - svc.ready_since >= self.settings.restart_reset_after:
+                svc.failures = 0  # a healthy run: old failures no longer count
             self.set_state(svc, ServiceState.stopping, message)
             if self.drain is not None:
                 await self.drain(svc.name, self.settings.stop_grace * 2)
@@ -187,6 +200,8 @@ class Lifecycle:
             policy = svc.spec.restart_policy
             if policy is RestartPolicy.never or (policy is RestartPolicy.on_failure and code == 0):
                 state = ServiceState.scaled_to_zero if code == 0 else ServiceState.failed
+                if code != 0:
+                    self.note_failure(svc)
                 self.set_state(svc, state, self.failure_message(
                     svc, f"exited with code {code} (restart_policy {policy.value}); not restarted"))
                 return
@@ -196,8 +211,7 @@ class Lifecycle:
                     svc, f"crash loop: exited {svc.failures} times in a row (last exit code {code}); "
                          "gave up restarting. Fix the command and update or restart the service"))
                 return
-            delay = min(self.settings.restart_backoff_initial * 2 ** (svc.failures - 1),
-                        self.settings.restart_backoff_max)
+            delay = self.backoff(svc.failures)
             svc.status.restarts += 1
             self.set_state(svc, ServiceState.starting, f"exited with code {code}; restarting in {delay:.2g}s")
             epoch = svc.epoch

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import graphlib
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -17,17 +16,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext
 from jupyter_svc.model.errors import (
     Conflict,
     FieldError,
     NotFound,
+    ServiceFailed,
     SpecInvalid,
     StillStarting,
     Unavailable,
-    from_validation_error,
 )
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
@@ -35,7 +32,9 @@ from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
+from .self_address import ServerAddress
 from .store import Store
+from .validation import check_cycles, check_spec, check_url, parse_spec
 
 Operation = asyncio.Task[ServiceView]
 
@@ -62,6 +61,7 @@ class ServiceManager:
         self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn, upstream)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subscribers: set[asyncio.Queue[Event]] = set()
+        self.server_address = ServerAddress()  # filled in once the server listens
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -125,38 +125,17 @@ class ServiceManager:
 
         return self.spawn(run())
 
-    # ---------------------------------------------------------------- validation
+    # ---------------------------------------------------------------- validation (validation.py)
     def parse(self, data: Any, prefix: str = "") -> ServiceSpec:
-        try:
-            return ServiceSpec.model_validate(data)
-        except ValidationError as exc:
-            raise SpecInvalid("invalid service spec", from_validation_error(exc, prefix)) from None
+        return parse_spec(data, prefix)
 
     def validate(self, spec: ServiceSpec, known: set[str] | None = None, prefix: str = "") -> None:
-        """Checks that need more than the model: the backend's abilities, dependencies."""
-        where = (prefix + ".") if prefix else ""
-        errors: list[FieldError] = []
-        backend_name = spec.backend or self.default_backend
-        backend = self.backends.get(backend_name)
-        if backend is None:
-            errors.append(FieldError(f"{where}backend", f"unknown backend {backend_name!r}; "
-                                     f"available: {', '.join(sorted(self.backends))}"))
-        elif spec.url is None:
-            errors += [FieldError(where + e.field, e.message) for e in backend.check(spec)]
-        names = known if known is not None else set(self.services)
-        for i, dep in enumerate(spec.depends_on):
-            if dep not in names and dep != spec.name:
-                errors.append(FieldError(f"{where}depends_on[{i}]", f"no service named {dep!r}"))
-        if errors:
-            raise SpecInvalid(f"service {spec.name!r} cannot run here", errors)
+        check_spec(spec, self.backends, self.default_backend, set(self.services) if known is None else known, prefix)
 
-    def check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
-        """A 422 naming the cycle if ``depends_on`` loops (``a -> b -> a``: a depends on b, ...)."""
-        try:
-            graphlib.TopologicalSorter({name: spec.depends_on for name, spec in specs.items()}).prepare()
-        except graphlib.CycleError as exc:
-            cycle = exc.args[1]  # each node a dependency of the next, the first one repeated last
-            raise SpecInvalid("dependency cycle", [FieldError("depends_on", " -> ".join(reversed(cycle)))]) from None
+    async def check_url(self, spec: ServiceSpec, prefix: str = "") -> list[FieldError]:
+        return await check_url(spec, self.server_address, prefix)
+
+    check_cycles = staticmethod(check_cycles)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -221,6 +200,9 @@ class ServiceManager:
         """Validate, then apply; the operation fails (and the old version keeps running) if the
         new one cannot start."""
         self.validate(spec)
+        url_errors = await self.check_url(spec)
+        if url_errors:
+            raise SpecInvalid(f"service {spec.name!r} cannot run here", url_errors)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
         self.check_cycles(specs)
         backend = self._backend_for(spec)
@@ -240,6 +222,7 @@ class ServiceManager:
                 return
             svc.spec = spec
             svc.status.generation += 1
+            svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
                 svc.backend = backend
@@ -282,7 +265,7 @@ class ServiceManager:
             raise Conflict(f"{name!r} is disabled; enable it first")
 
         async def restart() -> None:
-            svc.failures = 0
+            svc.failures, svc.retry_at = 0, 0.0
             await self.lifecycle.stop(svc, ServiceState.pending, "restarting")
             svc.status.restarts += 1
             await self.lifecycle.start(svc)
@@ -311,7 +294,10 @@ class ServiceManager:
         return await self.patch(name, {"desired_state": state.value})
 
     async def wake(self, name: str) -> Operation:
+        """A person's wake: a failed service gets a fresh start (requests wait for its backoff)."""
         svc = self.service(name)
+        if svc.status.state is ServiceState.failed and svc.ready is None:
+            svc.failures, svc.retry_at = 0, 0.0
 
         async def wait() -> ServiceView:
             await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
@@ -341,6 +327,8 @@ class ServiceManager:
             if svc.status.state is ServiceState.ready and svc.instance is not None:
                 return svc.instance.endpoint  # no await since the check: the caller gets a live one
             if svc.ready is None:
+                if svc.status.state is ServiceState.failed:
+                    self._refuse_while_failed(svc)
                 svc.ready = asyncio.get_running_loop().create_future()
                 svc.wake_requested_at = time.monotonic()
                 self._operation(svc, self.lifecycle.start(svc))
@@ -353,6 +341,18 @@ class ServiceManager:
             if not done:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
             ready.result()  # a failed start raises its error here
+
+    def _refuse_while_failed(self, svc: ManagedService) -> None:
+        """A failed service answers at once with its failure: after max_restarts failures in a
+        row until a person restarts, updates or wakes it; before that, until its backoff ends."""
+        settings, reason = self.lifecycle.settings, svc.status.message
+        if svc.failures > settings.max_restarts:
+            raise ServiceFailed(f"{svc.name} failed {svc.failures} times in a row and is not started by "
+                                f"requests; restart or update it. {reason}", retry_after=settings.restart_backoff_max)
+        wait = svc.retry_at - time.monotonic()
+        if wait > 0:
+            raise ServiceFailed(f"{svc.name} failed; a request may start it again in {wait:.1f}s. {reason}",
+                                retry_after=wait)
 
     def note_activity(self, svc: ManagedService, last_activity: datetime | None,
                       idle_deadline: datetime | None) -> None:
