@@ -108,7 +108,8 @@ class Recorder:
 async def test_lists_existing_objects_then_sees_adds_updates_and_deletes(namespace: str) -> None:
     """One reflector per kind, each with this owner's label selector: what exists is in the first
     load; a create, a scale and a delete reach the cache and the callbacks; the controllers' pods
-    and the Service's EndpointSlice reach theirs; another owner's objects never do."""
+    and the Service's EndpointSlice reach theirs; another owner's objects never do. A callback that
+    raises does not stop the others."""
     settings, other = owner_settings(namespace), owner_settings(namespace)
     async with connected(admin_kubeconfig()) as api:
         apps = k8s.AppsV1Api(api)
@@ -124,6 +125,7 @@ async def test_lists_existing_objects_then_sees_adds_updates_and_deletes(namespa
             first_name = settings.object_name("first")
             assert set(deployments.cache) == {first_name}
             assert deployments.cache[first_name]["metadata"]["uid"] == first.metadata.uid
+            deployments.on_change(lambda kind, obj: 1 / 0)  # a reader's bug: logged, the watch goes on
             seen = Recorder(deployments)
 
             await apps.create_namespaced_deployment(namespace, deployment(settings, "second"))
