@@ -72,6 +72,12 @@ IN_A_SHELL = {
     "connect": 'check this server and print the exports that make later commands use it: '
                'eval "$(jupyter svc connect URL --token TOKEN)"',
 }
+#: Subcommands of ``jupyter svc`` only: they need no server and mean nothing in a notebook.
+SHELL_ONLY: dict[str, tuple[str, str, str]] = {
+    "rbac": ("[--namespace NS] [--service-account NAME]",
+             "print the RBAC Role the kubernetes backend needs (with a RoleBinding for NAME)",
+             "jupyter svc rbac --namespace team-a --service-account jupyter | kubectl apply -f -"),
+}
 DEFAULT_WAIT = 120.0
 MAGIC = "%svc"
 
@@ -171,10 +177,21 @@ def build_parser(prog: str = MAGIC, shell: bool = False) -> argparse.ArgumentPar
             p.add_argument("--token", default=None)
         elif command == "help":
             p.add_argument("topic", nargs="?", metavar="SUBCOMMAND")
+    if shell:
+        _shell_only(sub)
     for template in registry.all():
         if template.name not in COMMANDS:
             _template_parser(sub, template, prog)
     return parser
+
+
+def _shell_only(sub: Any) -> None:
+    for command, (_, text, example) in SHELL_ONLY.items():
+        p = sub.add_parser(command, help=text, description=text, epilog=f"example: {example}")
+        if command == "rbac":
+            p.add_argument("--namespace", help="the namespace the services run in (default: kubectl's -n)")
+            p.add_argument("--service-account", metavar="NAME",
+                           help="add a RoleBinding of the Role to this ServiceAccount (the Jupyter server's)")
 
 
 def _in(prog: str, example: str) -> str:
@@ -303,9 +320,10 @@ def template_spec(template: Template, name: str, params: dict[str, Any], ns: arg
 def help_text(topic: str | None = None, prog: str = MAGIC) -> str:
     """The text of ``%svc help`` (and of ``%svc?``); with ``prog`` the shell's, without the cells."""
     magic = prog == MAGIC
+    commands = COMMANDS if magic else {**COMMANDS, **SHELL_ONLY}
     if topic:
-        if topic in COMMANDS:
-            args, text, example = COMMANDS[topic]
+        if topic in commands:
+            args, text, example = commands[topic]
             text = text if magic else IN_A_SHELL.get(topic, text)
             return f"{prog} {topic} {args}\n    {text}\n    example: {_in(prog, example)}"
         try:
@@ -320,7 +338,7 @@ def help_text(topic: str | None = None, prog: str = MAGIC) -> str:
                 f"    example: {_in(prog, template.example)}{cell}")
     lines = [f"{prog} SUBCOMMAND ...  manage web services of this Jupyter server", ""]
     lines += [f"  {c:<10} {a}\n             {t if magic else IN_A_SHELL.get(c, t)}\n             e.g. {_in(prog, e)}"
-              for c, (a, t, e) in COMMANDS.items()]
+              for c, (a, t, e) in commands.items()]
     lines += ["", "Apps from templates (line: give the parameters; cell: the cell is the app's code):" if magic
               else "Apps from templates:"]
     for template in registry.all():
