@@ -231,10 +231,12 @@ def test_a_service_at_zero_stays_at_zero_across_a_server_restart(tmp_path: Path)
     with live_server(tmp_path) as server:
         assert api(server, "POST", "services?wait=60", spec)[0] == 201
         assert _until(lambda: _view(server, "sleepy")["status"]["state"] == "scaled_to_zero", 30)
+        started_at = _view(server, "sleepy")["status"]["started_at"]
         time.sleep(1.0)  # the status is saved up to 0.5 s after a change
     with live_server(tmp_path) as server:
-        time.sleep(2.0)  # a start would have happened by now
+        time.sleep(2.0)  # a start would have happened by now (and the idle loop would hide it: 1 s)
         status = _view(server, "sleepy")["status"]
         assert status["state"] == "scaled_to_zero" and status["endpoint"] == "", status
+        assert status["started_at"] == started_at, status  # no instance was started
         assert json.loads(fetch(server, "svc/sleepy/ping")[1])["path"] == "/ping"
         assert _view(server, "sleepy")["status"]["state"] == "ready"
