@@ -62,17 +62,21 @@ HTTP = f"{PY} -m http.server {{port}} --bind 127.0.0.1"
 def test_services_start_in_the_notebooks_folder_and_rest_ones_in_root_dir(hub: LiveServer) -> None:
     """Never in the server process's cwd: a notebook's service in the notebook's folder, a REST one
     (no cwd) in root_dir, a relative cwd under root_dir."""
-    results = run_notebook(hub, ["%load_ext jupyter_svc", f"%svc create nbfolder -- {HTTP}"],
+    form = ("from jupyter_svc.widgets import ServiceForm\nform = ServiceForm()\n"
+            f"form.set_values({{'name': 'wkfolder', 'command': '{HTTP}'}})\nprint(form.submit().status.state.value)")
+    results = run_notebook(hub, ["%load_ext jupyter_svc", f"%svc create nbfolder -- {HTTP}", form],
                            cwd=hub.root_dir / "notes")
     assert all(not r.errors for r in results), [(r.source, r.all) for r in results]
+    assert results[2].stdout.strip() == "ready"
     assert fetch(hub, "svc/nbfolder/notes-marker.txt") == (200, "the notebook's folder\n")
+    assert fetch(hub, "svc/wkfolder/notes-marker.txt") == (200, "the notebook's folder\n")  # the form too
     command = [PY, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
     assert api(hub, "POST", "services?wait=60", {"name": "restroot", "command": command})[0] == 201
     assert fetch(hub, "svc/restroot/root-marker.txt") == (200, "root_dir\n")
     assert fetch(hub, "svc/restroot/elsewhere-marker.txt")[0] == 404
     assert api(hub, "POST", "services?wait=60", {"name": "restrel", "command": command, "cwd": "notes"})[0] == 201
     assert fetch(hub, "svc/restrel/notes-marker.txt")[0] == 200
-    for name in ("nbfolder", "restroot", "restrel"):
+    for name in ("nbfolder", "wkfolder", "restroot", "restrel"):
         api(hub, "DELETE", f"services/{name}")
 
 
