@@ -42,6 +42,8 @@ class Instance(abc.ABC):
     """One running version of a service."""
 
     endpoint: Endpoint
+    #: what :meth:`inspect_ready` found, kept by the lifecycle and shown in the ready status
+    warnings: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def poll(self) -> int | None:
@@ -54,6 +56,11 @@ class Instance(abc.ABC):
     @abc.abstractmethod
     async def stop(self, grace: float) -> int:
         """Ask it to stop, force it after ``grace`` seconds; return the exit code."""
+
+    async def inspect_ready(self) -> list[str]:
+        """Once its readiness probe passes: warnings for its status (e.g. reachable without
+        Jupyter's login); SvcError refuses the instance."""
+        return []
 
 
 class Backend(abc.ABC):

@@ -19,7 +19,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PlainSerializer,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -50,6 +52,16 @@ def _check_quantity(value: str | int | float) -> str:
     text = str(value)
     parse_quantity(text)
     return text
+
+
+def _command_shape_error(command: Any, shell: Any) -> tuple[str, str] | None:
+    """``(field, reason)`` when command and shell disagree; None when they fit. One check for the
+    validated model and for raw input whose other fields are invalid (see ``_every_error``)."""
+    if isinstance(command, str) and not shell:
+        return "command", "a string needs shell: true to run through a shell; or give an argv list"
+    if isinstance(command, list) and shell is True:
+        return "shell", "shell: true needs command as one string"
+    return None
 
 
 def _check_abs_path(value: str) -> str:
@@ -240,6 +252,24 @@ class ServiceSpec(_Model):
             return 0  # explicitly never; null means "the server's default_idle_window"
         return value
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_error(cls, data: Any, handler: ModelWrapValidatorHandler[ServiceSpec]) -> ServiceSpec:
+        """All the errors of a spec at once: pydantic skips the checks across fields (``_coherent``)
+        once a field is invalid, so the command/shell check, which the raw input answers, joins them."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            shape = _command_shape_error(data.get("command"), data.get("shell")) if isinstance(data, dict) else None
+            errors = exc.errors(include_url=False)
+            if shape is None or any(shape[1] in e["msg"] for e in errors):
+                raise
+            details: list[Any] = [{"type": e["type"], "loc": e["loc"], "input": e["input"],
+                                   **({"ctx": e["ctx"]} if "ctx" in e else {})} for e in errors]
+            details.append({"type": "value_error", "loc": (), "input": data,
+                            "ctx": {"error": cross_field(*shape)}})
+            raise ValidationError.from_exception_data(exc.title, details) from None
+
     @model_validator(mode="after")
     def _coherent(self) -> ServiceSpec:
         if self.url is not None:
@@ -249,13 +279,11 @@ class ServiceSpec(_Model):
         elif self.command is None and self.image is None:
             raise cross_field("command", "set command (a local process), image (a container) "
                                          "or url (an external service)")
-        if isinstance(self.command, str) and not self.shell:
-            raise cross_field("command", "a string needs shell: true to run through a shell; or give an argv list")
-        if isinstance(self.command, list):
-            if self.shell:
-                raise cross_field("shell", "shell: true needs command as one string")
-            if not self.command:
-                raise cross_field("command", "is empty")
+        shape = _command_shape_error(self.command, self.shell)
+        if shape is not None:
+            raise cross_field(*shape)
+        if isinstance(self.command, list) and not self.command:
+            raise cross_field("command", "is empty")
         if self.name in self.depends_on:
             raise cross_field("depends_on", "names the service itself")
         port_names = [p.name for p in self.ports]

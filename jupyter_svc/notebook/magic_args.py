@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("[--json]", "all services: state, link, idle window, last activity, restarts", "%svc list"),
     "get": ("NAME [--json]", "one service's spec and status", "%svc get web"),
     "create": ("NAME [options] -- COMMAND...", "create a service running COMMAND ({port}, {base_url} filled in)",
-               "%svc create web --idle 5m -- python -m http.server {port}"),
+               "%svc create web --idle 5m -- python -m http.server {port} --bind 127.0.0.1"),
     "update": ("NAME --set KEY=VALUE...", "change fields of the spec (dotted keys, YAML values)",
                "%svc update web --set scale_to_zero=10m --set resources.limits.memory=1Gi"),
     "restart": ("NAME", "start a fresh instance", "%svc restart web"),
@@ -281,7 +281,8 @@ def create_spec(ns: argparse.Namespace, command: Sequence[str], shell_text: str 
                 prog: str = MAGIC) -> dict[str, Any]:
     """``create``'s spec: COMMAND (after ``--``) as argv, or with ``--shell`` the text as typed."""
     if not command:
-        raise UsageError(f"create needs the command after --, e.g. {prog} create web -- python -m http.server {{port}}")
+        raise UsageError(f"create needs the command after --, e.g. "
+                         f"{prog} create web -- python -m http.server {{port}} --bind 127.0.0.1")
     text = shell_text or " ".join(command)
     spec: dict[str, Any] = {"name": ns.name, "command": text if ns.shell else list(command)}
     if ns.shell:

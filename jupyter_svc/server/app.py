@@ -49,6 +49,10 @@ class SvcExtension(ExtensionApp):
         help="Ports the local backend picks from for services with port 0 (inclusive).",
     ).tag(config=True)
     local_host = Unicode("127.0.0.1", help="Address local services are reached at.").tag(config=True)
+    refuse_exposed_services = Bool(
+        False, help="Fail a local service whose processes listen on an address other than loopback (such an app "
+                    "answers without Jupyter's login) instead of running it with a warning in its status.",
+    ).tag(config=True)
     readiness_timeout = Float(
         60.0, help="Seconds a new instance may take to pass its readiness probe before it is failed.",
     ).tag(config=True)
@@ -133,8 +137,11 @@ class SvcExtension(ExtensionApp):
             restart_reset_after=self.restart_reset_after,
         )
         ports = PortAllocator(self.port_range[0], self.port_range[1], host=self.local_host)
+        # a spec without cwd runs in the server's root_dir (what REST users see), not in its process's cwd
+        root_dir = str(self.serverapp.root_dir) if self.serverapp else None
         local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
-                             init_timeout=self.readiness_timeout)
+                             init_timeout=self.readiness_timeout, default_cwd=root_dir,
+                             refuse_exposed=self.refuse_exposed_services)
         base_url = self.serverapp.base_url if self.serverapp else "/"
         upstream = UpstreamPool(self.upstream_connections, per_endpoint=self.upstream_connections_per_service,
                                 wait_timeout=self.upstream_wait_timeout)  # the proxy's and the readiness probes'

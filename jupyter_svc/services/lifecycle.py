@@ -85,6 +85,8 @@ class Lifecycle:
         self.drain: Callable[[str, float], Awaitable[None]] | None = None
 
     def set_state(self, svc: ManagedService, state: ServiceState, message: str = "") -> None:
+        if state is ServiceState.ready and not message and svc.instance is not None:
+            message = "; ".join(svc.instance.warnings)  # e.g. reachable without Jupyter's login
         svc.status.state = state
         svc.status.message = message
         if state is not ServiceState.ready:
@@ -124,12 +126,16 @@ class Lifecycle:
             instance = await svc.backend.start(spec, context)
             try:
                 await wait_ready(instance, spec.readiness, timeout, self.upstream, prefix)
+                instance.warnings = tuple(await instance.inspect_ready())
                 return instance
             except NotReady as exc:
+                silent = instance.poll() is None and "no answer" in str(exc)  # it runs but answers nothing
                 await instance.stop(self.settings.stop_grace)
                 if getattr(instance, "retryable", False) and attempt + 1 < START_ATTEMPTS_ON_PORT_CLASH:
                     continue
-                raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}")) from None
+                hint = (f": the app must listen on {{port}} (port {instance.endpoint.port} this time) at "
+                        f"{instance.endpoint.host}" if silent else "")
+                raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}{hint}")) from None
             except BaseException:
                 await instance.stop(self.settings.stop_grace)
                 raise

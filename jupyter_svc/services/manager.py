@@ -139,7 +139,8 @@ class ServiceManager:
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        """Restore every stored service and bring it to its desired state."""
+        """Restore every stored service in the state it was in: to its desired state, except that one
+        at zero stays at zero (a request or a wake starts it)."""
         for spec, status in await self.store.load():
             backend = self.backends.get(spec.backend or self.default_backend)
             if backend is None:
@@ -149,6 +150,10 @@ class ServiceManager:
             status.backend = backend.name
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
+            if status.state is ServiceState.scaled_to_zero and spec.url is None:
+                # it was at zero when the server stopped: it stays there until a request wakes it
+                self.lifecycle.set_state(svc, ServiceState.scaled_to_zero, status.message)
+                continue
             self._operation(svc, self._converge(svc, fresh=True))
 
     async def close(self) -> None:

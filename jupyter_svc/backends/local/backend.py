@@ -21,6 +21,7 @@ from jupyter_svc.model.errors import FieldError, SvcError
 from jupyter_svc.model.placeholders import fill, fill_all
 from jupyter_svc.model.spec import Container, ServiceSpec
 
+from .listening import exposure_warning, listening_beyond_loopback
 from .logs import ServiceLog, pump
 from .process import ChildProcess
 
@@ -83,11 +84,12 @@ class PortAllocator:
 
 class LocalInstance(Instance):
     def __init__(self, process: ChildProcess, endpoint: Endpoint, log: ServiceLog,
-                 auto_port: bool) -> None:
+                 auto_port: bool, refuse_exposed: bool = False) -> None:
         self.process = process
         self.endpoint = endpoint
         self._log = log
         self._auto_port = auto_port
+        self._refuse_exposed = refuse_exposed
         self._saw_addr_in_use = False
         self._pump = asyncio.ensure_future(self._read(process.stdout))
 
@@ -106,6 +108,20 @@ class LocalInstance(Instance):
 
     def poll(self) -> int | None:
         return self.process.returncode
+
+    async def inspect_ready(self) -> list[str]:
+        """A warning (in the log too) for each address beyond loopback the app listens on; with
+        ``refuse_exposed``, SvcError instead: such an app answers without Jupyter's login."""
+        exposed = await asyncio.to_thread(listening_beyond_loopback, self.process.pid,
+                                          frozenset({self.endpoint.host}))
+        if not exposed:
+            return []
+        warning = exposure_warning(exposed)
+        if self._refuse_exposed:
+            self._log.write(f"[jupyter-svc] refused: {warning}")
+            raise SvcError(f"refused: {warning} (the server's SvcExtension.refuse_exposed_services is on)")
+        self._log.write(f"[jupyter-svc] warning: {warning}")
+        return [warning]
 
     async def wait(self) -> int:
         code = await self.process.wait()
@@ -133,12 +149,17 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, log_dir: Path, ports: PortAllocator, max_log_bytes: int,
-                 host: str = "127.0.0.1", init_timeout: float = 300.0) -> None:
+                 host: str = "127.0.0.1", init_timeout: float = 300.0, default_cwd: str | None = None,
+                 refuse_exposed: bool = False) -> None:
         self.log_dir = log_dir
         self.ports = ports
         self.max_log_bytes = max_log_bytes
         self.host = host
         self.init_timeout = init_timeout
+        #: where a spec without cwd runs, and what a relative cwd is relative to (the server's
+        #: root_dir), never the server process's own working directory
+        self.default_cwd = default_cwd
+        self.refuse_exposed = refuse_exposed
         self._logs: dict[str, ServiceLog] = {}
 
     def check(self, spec: ServiceSpec) -> list[FieldError]:
@@ -175,9 +196,15 @@ class LocalBackend(Backend):
         env.update({k: fill(v, values) for k, v in spec.env.items()})
         return env
 
+    def _cwd(self, cwd: str | None) -> str | None:
+        if not cwd:
+            return self.default_cwd
+        cwd = os.path.expanduser(cwd)
+        return os.path.join(self.default_cwd, cwd) if self.default_cwd else cwd
+
     def _spawn(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> ChildProcess:
         try:
-            return ChildProcess.start([*_DEATH_PREFIX, *argv], cwd, env, _DEATH_HOOK)
+            return ChildProcess.start([*_DEATH_PREFIX, *argv], self._cwd(cwd), env, _DEATH_HOOK)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise SvcError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
 
@@ -213,7 +240,7 @@ class LocalBackend(Backend):
             argv = fill_all(spec.command, values)
         process = self._spawn(argv, spec.cwd, env)
         log.write(f"[jupyter-svc] started pid {process.pid} on port {port}: {' '.join(argv)}")
-        return LocalInstance(process, Endpoint(self.host, port), log, auto)
+        return LocalInstance(process, Endpoint(self.host, port), log, auto, self.refuse_exposed)
 
     async def delete(self, name: str) -> None:
         log = self._logs.pop(name, None)
