@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.prometheus.metrics import HTTP_REQUEST_DURATION_SECONDS
 from tornado import web
+from tornado.httputil import url_concat
 from tornado.iostream import StreamClosedError
 
 from jupyter_svc.backends.base import Endpoint
@@ -31,7 +33,7 @@ from jupyter_svc.upstream.pool import Exchange, UpstreamError, UpstreamPool
 
 from . import compat
 from .access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
-from .headers import downstream_headers, upstream_headers
+from .headers import downstream_headers, is_jupyter_authorization, strip_token_query, upstream_headers
 from .tunnel import ServiceSide, Tunnel
 from .wake_page import wake_page
 
@@ -136,16 +138,19 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         try:
             svc = self.proxy.manager.service(name)
         except NotFound:
-            raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)") from None
-        self.svc_name = name
-        if not svc.spec.public:
-            if self.current_user is None:
+            svc = None
+        if svc is None or not svc.spec.public:
+            if self.current_user is None:  # the same answer for an unknown name and a private one
                 if self.request.method in ("GET", "HEAD") and not self._is_websocket():
-                    self.redirect(f"{self.get_login_url()}?next={self.request.uri}")
+                    # url_concat keeps the login URL's own query (the Hub's OAuth state)
+                    self.redirect(url_concat(self.get_login_url(), {"next": self.request.uri}))
                     return
                 raise web.HTTPError(403, "log in to Jupyter to use this service")
-            if not self.authorizer.is_authorized(self, self.current_user, "execute", "svc"):
+            if svc is None:
+                raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)")
+            if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", "svc")):
                 raise web.HTTPError(403, f"not authorized to use service {name!r}")
+        self.svc_name = name
         compat.limit_body_size(self, self.proxy.settings.max_body_size)
         if self._is_websocket():
             return
@@ -192,8 +197,13 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         if rewrite_path:
             prefix = f"{self.base_url}svc/{self.svc_name}"
             path = path[len(prefix):] or "/"
-        query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
+        query = strip_token_query(self.request.query)
         return endpoint.path + path + ("?" + query if query else "")
+
+    def _upstream_headers(self, endpoint: Endpoint) -> dict[str, str]:
+        login_cookie = getattr(self.identity_provider, "get_cookie_name", lambda _: "")(self)
+        return upstream_headers(self.request, endpoint, f"{self.base_url}svc/{self.svc_name}",
+                                login_cookie, bool(self.token_authenticated))
 
     def _fail(self, status: int, message: str, retry_after: int | None = None) -> None:
         if compat.finished(self):
@@ -236,7 +246,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         status = 502
         exchange: Exchange | None = None
         try:
-            headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+            headers = self._upstream_headers(endpoint)
             headers.pop("Transfer-Encoding", None)  # the pool frames the body itself
             exchange = self._exchange = await proxy.upstream.send(
                 endpoint, method, self._upstream_target(endpoint, rewrite), headers,
@@ -311,7 +321,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
     def set_secure_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
         """No Jupyter login cookie on an app's response for clients that send the token header
         each time (a browser arriving with ``?token=`` still gets it)."""
-        if self.request.headers.get("Authorization", "").lower().startswith("token "):
+        if is_jupyter_authorization(self.request.headers.get("Authorization", ""), False):
             return
         super().set_secure_cookie(name, value, *args, **kwargs)
 
@@ -356,7 +366,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         if route is None:
             return
         endpoint, _, rewrite = route
-        headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+        headers = self._upstream_headers(endpoint)
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
         target = self._upstream_target(endpoint, rewrite)
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
