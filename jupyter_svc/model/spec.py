@@ -21,13 +21,15 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PlainSerializer,
+    SecretStr,
     ValidationError,
     WithJsonSchema,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
-from .errors import cross_field
+from .errors import FieldError, SpecInvalid, cross_field
 from .names import NAME_JSON_SCHEMA, check_name
 from .safe_text import Line, Text, check_http_url, check_url_path
 from .units import QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
@@ -89,6 +91,10 @@ Duration = Annotated[
     ),
 ]
 AbsPath = Annotated[Text, AfterValidator(_check_abs_path)]
+#: A secret_env value: SecretStr keeps it out of reprs and log lines; the API shows SECRET_MASK.
+SecretValue = Annotated[SecretStr, WithJsonSchema({"type": "string", "format": "password"})]
+#: What the API shows for each secret_env value; sent back in an update, it keeps the stored value.
+SECRET_MASK = "**********"
 
 
 class _Model(BaseModel):
@@ -208,6 +214,12 @@ class ServiceSpec(_Model):
     shell: bool = Field(False, description="Run command (a string) through /bin/sh -c.")
     cwd: Text | None = None
     env: dict[EnvName, Text] = Field(default_factory=dict)
+    secret_env: dict[EnvName, SecretValue] = Field(
+        default_factory=dict, description=f"Like env, but the API never returns the values ({SECRET_MASK!r} "
+                                          "instead; sent back unchanged, it keeps the stored value).")
+    inherit_env: list[EnvName] = Field(
+        default_factory=list, description="The server's variables that services do not inherit by default "
+                                          "(Jupyter's and JupyterHub's credentials) that this one gets anyway.")
     image: Line | None = Field(None, description="Container image (container backends).")
     image_pull_secrets: list[Line] = Field(default_factory=list)
     url: Annotated[str, AfterValidator(check_http_url)] | None = Field(
@@ -291,6 +303,17 @@ class ServiceSpec(_Model):
             raise cross_field("ports", "duplicate names")
         return self
 
+    @field_serializer("secret_env")
+    def _reveal(self, values: dict[str, SecretStr]) -> dict[str, str]:
+        """The values themselves, for the store and the backends; ServiceView masks them."""
+        return {name: value.get_secret_value() for name, value in values.items()}
+
+    def masked(self) -> ServiceSpec:
+        """This spec as the API shows it: each secret_env value replaced by SECRET_MASK."""
+        if all(value.get_secret_value() == SECRET_MASK for value in self.secret_env.values()):
+            return self
+        return self.model_copy(update={"secret_env": dict.fromkeys(self.secret_env, SecretStr(SECRET_MASK))})
+
     def runtime_view(self) -> dict[str, Any]:
         """The fields whose change needs a new instance (everything else applies in place)."""
         live = {"description", "labels", "annotations", "icon", "public", "rewrite_path",
@@ -315,6 +338,25 @@ class Manifest(_Model):
         if dupes:
             raise cross_field("services", f"listed twice: {', '.join(dupes)}")
         return self
+
+
+def restore_masked_secrets(data: Any, stored: ServiceSpec | None, prefix: str = "") -> Any:
+    """Raw spec JSON (a PUT, a merge patch, a manifest entry) with each ``SECRET_MASK`` in
+    ``secret_env`` replaced by the stored value, so that a spec read from the API and sent back
+    keeps its secrets; a mask with no value stored under its name is a 422."""
+    if not isinstance(data, dict) or not isinstance(data.get("secret_env"), dict):
+        return data
+    kept = stored.secret_env if stored is not None else {}
+    secrets = dict(data["secret_env"])
+    for name, value in secrets.items():
+        if value != SECRET_MASK:
+            continue
+        if name not in kept:
+            raise SpecInvalid("invalid service spec", [FieldError(
+                f"{prefix}secret_env.{name}", f"is the mask {SECRET_MASK!r}, but no value is stored "
+                                              "under this name: give the value")])
+        secrets[name] = kept[name].get_secret_value()
+    return {**data, "secret_env": secrets}
 
 
 class ApplyMode(Enum):

@@ -12,7 +12,7 @@ from traitlets import Bool, Float, Int, List, Tuple, Unicode, default
 
 from jupyter_svc.backends.local.backend import LocalBackend, PortAllocator
 from jupyter_svc.model.units import parse_duration
-from jupyter_svc.proxy.handler import Proxy, ProxySettings
+from jupyter_svc.proxy.proxy import Proxy, ProxySettings
 from jupyter_svc.proxy.routes import proxy_routes, route_first
 from jupyter_svc.services.activity import ActivitySettings, ActivityTracker
 from jupyter_svc.services.lifecycle import LifecycleSettings

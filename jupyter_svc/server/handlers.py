@@ -1,4 +1,10 @@
-"""REST API: thin handlers over the manager; each method authenticated and authorized."""
+"""REST API: thin handlers over the manager; each method authenticated and authorized.
+
+Jupyter's Authorizer decides, on resource ``svc``: ``read`` to list and read services, their logs
+and events; ``write`` to change what is stored (create, update, patch, apply); ``execute`` to act
+on what runs (restart, enable, disable, wake, scale, mark busy, delete, and use a service through
+the proxy).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,9 @@ from pydantic import ValidationError
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError, from_validation_error
+from jupyter_svc.model.errors import FieldError, NotFound, SpecInvalid, SvcError, from_validation_error
 from jupyter_svc.model.names import name_route
-from jupyter_svc.model.spec import ApplyMode, Manifest, spec_json_schema_text
+from jupyter_svc.model.spec import ApplyMode, Manifest, ServiceSpec, restore_masked_secrets, spec_json_schema_text
 from jupyter_svc.model.status import ServiceView
 from jupyter_svc.proxy.compat import not_server_activity
 from jupyter_svc.services.batch import apply_manifest
@@ -63,6 +69,18 @@ class SvcHandler(APIHandler):
                                     "errors": [e.as_dict() for e in exc.errors]}))
             return
         super().write_error(status_code, **kwargs)
+
+    def stored_spec(self, name: Any) -> ServiceSpec | None:
+        """The spec in force for ``name``, if any: masked secrets sent back take their values."""
+        try:
+            return self.manager.service(name).spec if isinstance(name, str) else None
+        except NotFound:
+            return None
+
+    def spec_body(self, name: str | None = None) -> dict[str, Any]:
+        """The body as a spec (or merge patch), each secret mask replaced by the stored value."""
+        data = self.body_object()
+        return dict(restore_masked_secrets(data, self.stored_spec(name or data.get("name"))))
 
     def body(self) -> Any:
         return parse_json(self._collector.body() if self._collector is not None else b"")
@@ -139,7 +157,7 @@ class ServicesHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        spec = self.manager.parse(self.body_object())
+        spec = self.manager.parse(self.spec_body())
         await self.finish_operation(spec.name, await self.manager.create(spec), created=True)
 
 
@@ -152,7 +170,7 @@ class ServiceHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        data = self.body_object()
+        data = self.spec_body(name)
         if data.setdefault("name", name) != name:
             raise SpecInvalid("invalid service spec", [FieldError("name", f"does not match the URL ({name!r})")])
         operation, created = await self.manager.create_or_update(self.manager.parse(data))
@@ -161,10 +179,10 @@ class ServiceHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def patch(self, name: str) -> None:
-        await self.finish_operation(name, await self.manager.patch(name, self.body_object()))
+        await self.finish_operation(name, await self.manager.patch(name, self.spec_body(name)))
 
     @web.authenticated
-    @authorized
+    @authorized("execute")  # it stops what runs
     async def delete(self, name: str) -> None:
         await self.manager.delete(name)
         self.set_status(204)
@@ -175,7 +193,7 @@ class ActionHandler(SvcHandler):
     """POST services/{name}/{restart|enable|disable|wake|scale}."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, name: str, action: str) -> None:
         manager = self.manager
         if action == "restart":
@@ -254,7 +272,7 @@ class ApplyHandler(SvcHandler):
         except ValueError:
             raise SpecInvalid("invalid apply request", [FieldError("mode", "must be 'merge' or 'replace'")]) from None
         try:
-            manifest = Manifest.model_validate(data.get("manifest", []))
+            manifest = Manifest.model_validate(self._restore_manifest_secrets(data.get("manifest", [])))
         except ValidationError as exc:
             raise SpecInvalid("manifest rejected; nothing was applied",
                               from_validation_error(exc, "manifest")) from None
@@ -262,6 +280,15 @@ class ApplyHandler(SvcHandler):
         results = await apply_manifest(self.manager, manifest, mode, dry_run, self.wait_seconds())
         ok = all(r["action"] != "failed" for r in results)
         self.finish(json.dumps({"ok": ok, "dry_run": dry_run, "results": results}))
+
+
+    def _restore_manifest_secrets(self, manifest: Any) -> Any:
+        services = manifest.get("services") if isinstance(manifest, dict) else manifest
+        if not isinstance(services, list):
+            return manifest
+        restored = [restore_masked_secrets(entry, self.stored_spec(entry.get("name")), f"manifest.services[{i}].")
+                    if isinstance(entry, dict) else entry for i, entry in enumerate(services)]
+        return {**manifest, "services": restored} if isinstance(manifest, dict) else restored
 
 
 class SchemaHandler(SvcHandler):
@@ -284,7 +311,7 @@ class ServiceActivityHandler(SvcHandler):
     """POST services/{name}/activity: a service busy without traffic (a job) says so."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, name: str) -> None:
         self.manager.get(name)
         self.settings["jupyter_svc_activity"].touch(name)

@@ -25,8 +25,10 @@ from .listening import exposure_warning, listening_beyond_loopback
 from .logs import ServiceLog, pump
 from .process import ChildProcess
 
-#: Variables of the server that a service must not inherit (they grant access to the server).
-_SECRET_ENV = ("JUPYTER_SVC_TOKEN", "JUPYTER_TOKEN", "JPY_API_TOKEN")
+#: Variables of the server that a service does not inherit unless its spec names them in
+#: ``inherit_env``: Jupyter's token, and everything JupyterHub gives a single-user server (its API
+#: token reads ``/hub/api/user`` as the user; the old ``JPY_*`` spellings too).
+WITHHELD_ENV = re.compile(r"^(JUPYTERHUB_.*|JPY_.*|JUPYTER_TOKEN|JUPYTER_SVC_TOKEN)$")
 _ADDR_IN_USE = re.compile(r"address already in use|EADDRINUSE|errno 98", re.IGNORECASE)
 _PR_SET_PDEATHSIG = 1
 
@@ -189,11 +191,13 @@ class LocalBackend(Backend):
         return self.log(name).follow()
 
     def _environment(self, spec: ServiceSpec, values: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+        inherit = set(spec.inherit_env)
+        env = {k: v for k, v in os.environ.items() if k in inherit or not WITHHELD_ENV.match(k)}
         env.update({"JUPYTER_SVC_NAME": spec.name, "JUPYTER_SVC_PORT": values["port"],
                     "JUPYTER_SVC_BASE_URL": values["base_url"]})
         env.update(extra)
         env.update({k: fill(v, values) for k, v in spec.env.items()})
+        env.update({k: fill(v.get_secret_value(), values) for k, v in spec.secret_env.items()})
         return env
 
     def _cwd(self, cwd: str | None) -> str | None:

@@ -36,6 +36,16 @@ export interface ServiceSpec {
     [k: string]: string | undefined;
   };
   /**
+   * Like env, but the API never returns the values ('**********' instead; sent back unchanged, it keeps the stored value).
+   */
+  secret_env?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * The server's variables that services do not inherit by default (Jupyter's and JupyterHub's credentials) that this one gets anyway.
+   */
+  inherit_env?: string[];
+  /**
    * Container image (container backends).
    */
   image?: string | null;

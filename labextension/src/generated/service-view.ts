@@ -6,7 +6,9 @@ export type ServiceState =
   'pending' | 'starting' | 'ready' | 'stopping' | 'scaled_to_zero' | 'waking' | 'failed' | 'disabled';
 
 /**
- * One service as the API returns it.
+ * One service as the API returns it. It never holds a secret: secret_env values are masked as
+ * it is built, so whatever serializes it (the REST answers, the events stream, the CLI, the
+ * widgets) cannot leak them.
  */
 export interface ServiceView {
   name: string;
@@ -45,6 +47,16 @@ export interface ServiceSpec {
   env: {
     [k: string]: string | undefined;
   };
+  /**
+   * Like env, but the API never returns the values ('**********' instead; sent back unchanged, it keeps the stored value).
+   */
+  secret_env: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * The server's variables that services do not inherit by default (Jupyter's and JupyterHub's credentials) that this one gets anyway.
+   */
+  inherit_env: string[];
   /**
    * Container image (container backends).
    */
