@@ -94,8 +94,10 @@ def lab(tmp_path: Path) -> Iterator[LiveServer]:
         "buildAvailable": False,
     }))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_SVC_", "JPY_"))}
+    # JUPYTER_PREFER_ENV_PATH=0: this data dir first even inside a virtualenv (jupyter_core would
+    # otherwise put the environment's share/jupyter, with an older installed build, before it)
     env.update({"JUPYTER_CONFIG_DIR": str(config), "JUPYTER_DATA_DIR": str(data),
-                "JUPYTER_RUNTIME_DIR": str(runtime)})
+                "JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTER_PREFER_ENV_PATH": "0"})
     build = Path(jupyter_svc.__file__).resolve().parent / "labextension"
     if (build / "package.json").exists():
         (data / "labextensions").mkdir()
