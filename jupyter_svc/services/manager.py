@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import graphlib
+import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
-from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext
+from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
 from jupyter_svc.model.errors import (
     Conflict,
     FieldError,
@@ -27,7 +23,6 @@ from jupyter_svc.model.errors import (
     SpecInvalid,
     StillStarting,
     Unavailable,
-    from_validation_error,
 )
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
@@ -35,9 +30,11 @@ from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
-from .store import Store
+from .store import StorageFailed, Store
+from .validation import SpecChecks
 
 Operation = asyncio.Task[ServiceView]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,7 +46,7 @@ class Event:
     view: ServiceView | None = None
 
 
-class ServiceManager:
+class ServiceManager(SpecChecks):
     def __init__(self, store: Store, backends: dict[str, Backend], default_backend: str,
                  settings: LifecycleSettings, upstream: UpstreamPool, base_url: str = "/",
                  server_url: str = "") -> None:
@@ -62,6 +59,12 @@ class ServiceManager:
         self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn, upstream)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subscribers: set[asyncio.Queue[Event]] = set()
+        #: stored services this server cannot serve, with why (their names are refused)
+        self.unrestored: dict[str, str] = {}
+        #: set when this server serves no services at all (another server holds the state folder)
+        self.refusing: str | None = None
+        self._creating: set[str] = set()  # names whose first save is under way
+        self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -90,8 +93,13 @@ class ServiceManager:
                 queue.put_nowait(event)
         if self.store.is_durable(svc.spec):
             self.store.save_status_later(svc.spec, svc.status)
-        else:
-            self.spawn(self.store.save(svc.spec, svc.status))
+        elif svc.name not in self._saved_ahead:  # else the queued update's publish writes it
+            self.spawn(self._save_logged(svc))
+
+    async def _save_logged(self, svc: ManagedService) -> None:
+        """A save nobody awaits (a reverted update's old spec): its failure is logged by the store."""
+        with contextlib.suppress(StorageFailed):
+            await self.store.save(svc.spec, svc.status)
 
     async def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
@@ -106,6 +114,8 @@ class ServiceManager:
     def service(self, name: str) -> ManagedService:
         """The service's record, for a caller that reads it now; NotFound once it is gone, or
         going (a deletion under way), so that no one keeps using or waking it."""
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
         svc = self.services.get(name)
         if svc is None or svc.deleted:
             raise NotFound(f"no service named {name!r}")
@@ -125,45 +135,16 @@ class ServiceManager:
 
         return self.spawn(run())
 
-    # ---------------------------------------------------------------- validation
-    def parse(self, data: Any, prefix: str = "") -> ServiceSpec:
-        try:
-            return ServiceSpec.model_validate(data)
-        except ValidationError as exc:
-            raise SpecInvalid("invalid service spec", from_validation_error(exc, prefix)) from None
-
-    def validate(self, spec: ServiceSpec, known: set[str] | None = None, prefix: str = "") -> None:
-        """Checks that need more than the model: the backend's abilities, dependencies."""
-        where = (prefix + ".") if prefix else ""
-        errors: list[FieldError] = []
-        backend_name = spec.backend or self.default_backend
-        backend = self.backends.get(backend_name)
-        if backend is None:
-            errors.append(FieldError(f"{where}backend", f"unknown backend {backend_name!r}; "
-                                     f"available: {', '.join(sorted(self.backends))}"))
-        elif spec.url is None:
-            errors += [FieldError(where + e.field, e.message) for e in backend.check(spec)]
-        names = known if known is not None else set(self.services)
-        for i, dep in enumerate(spec.depends_on):
-            if dep not in names and dep != spec.name:
-                errors.append(FieldError(f"{where}depends_on[{i}]", f"no service named {dep!r}"))
-        if errors:
-            raise SpecInvalid(f"service {spec.name!r} cannot run here", errors)
-
-    def check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
-        """A 422 naming the cycle if ``depends_on`` loops (``a -> b -> a``: a depends on b, ...)."""
-        try:
-            graphlib.TopologicalSorter({name: spec.depends_on for name, spec in specs.items()}).prepare()
-        except graphlib.CycleError as exc:
-            cycle = exc.args[1]  # each node a dependency of the next, the first one repeated last
-            raise SpecInvalid("dependency cycle", [FieldError("depends_on", " -> ".join(reversed(cycle)))]) from None
-
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Restore every stored service and bring it to its desired state."""
         for spec, status in await self.store.load():
             backend = self.backends.get(spec.backend or self.default_backend)
             if backend is None:
+                why = (f"the stored spec of {spec.name!r} names the backend {spec.backend!r}, which this "
+                       f"server does not have; it is kept in {self.store.directory} and not run")
+                log.error("jupyter-svc: %s", why)
+                self.unrestored[spec.name] = why
                 continue
             status.replicas_ready = 0
             status.url = self.url_of(spec.name)
@@ -206,20 +187,27 @@ class ServiceManager:
 
     # ---------------------------------------------------------------- operations
     def views(self) -> list[ServiceView]:
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
         return [self.view(svc) for _, svc in sorted(self.services.items()) if not svc.deleted]
 
     def get(self, name: str) -> ServiceView:
         return self.view(self.service(name))
 
     async def create(self, spec: ServiceSpec) -> Operation:
-        existing = self.services.get(spec.name)
-        if existing is not None and not existing.deleted:
-            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
-        return (await self.create_or_update(spec))[0]
+        return (await self.create_or_update(spec, only_create=True))[0]
 
-    async def create_or_update(self, spec: ServiceSpec) -> tuple[Operation, bool]:
-        """Validate, then apply; the operation fails (and the old version keeps running) if the
-        new one cannot start."""
+    async def create_or_update(self, spec: ServiceSpec, only_create: bool = False) -> tuple[Operation, bool]:
+        """Validate, make the spec durable, then apply; the operation fails (and the old version
+        keeps running) if the new one cannot start."""
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
+        refusal = self.unrestored.get(spec.name) or await self.store.refusal(spec.name)
+        if refusal is not None:
+            raise Conflict(refusal)
+        existing = self.services.get(spec.name)
+        if only_create and existing is not None and not existing.deleted:
+            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         self.validate(spec)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
         self.check_cycles(specs)
@@ -227,14 +215,27 @@ class ServiceManager:
         svc = self.services.get(spec.name)
         if svc is not None and svc.deleted:
             raise Conflict(f"{spec.name!r} is being deleted; create it again once it is gone")
+        if spec.name in self._creating:
+            raise Conflict(f"a service named {spec.name!r} is being created by another request")
         if svc is None:
-            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1)
+            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
+                                   state=ServiceState.pending)
+            self._creating.add(spec.name)
+            try:  # durable before it exists (StorageFailed: it does not)
+                await self.store.save(spec, status)
+            finally:
+                self._creating.discard(spec.name)
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
             self.lifecycle.set_state(svc, ServiceState.pending)
             return self._operation(svc, self._converge(svc)), True
+        if spec != svc.spec:  # durable before it is in force (StorageFailed: the old spec stays)
+            await self.store.save(spec, svc.status.model_copy(update={"generation": svc.status.generation + 1}))
+            self._saved_ahead[spec.name] = spec
 
         async def update() -> None:
+            if self._saved_ahead.get(spec.name) is spec:
+                del self._saved_ahead[spec.name]
             old = svc.spec
             if spec == old:
                 return
@@ -261,15 +262,20 @@ class ServiceManager:
         if dependents:
             raise Conflict(f"{name!r} is needed by {', '.join(dependents)}; delete or change them first")
         svc.deleted = True  # from now on requests and operations find no such service
+        try:
+            await self.store.delete(name)  # first: a delete that cannot be made durable changes nothing
+        except StorageFailed:
+            svc.deleted = False
+            raise
         self.lifecycle.settle(svc, Unavailable(f"{name} was deleted"))
         try:
             async with svc.lock:  # after the operation under way, if any
                 await self.lifecycle.stop(svc, ServiceState.stopping)
                 self.services.pop(name, None)
+                self._saved_ahead.pop(name, None)
         except BaseException:
             svc.deleted = False  # still there, and a DELETE may be tried again
             raise
-        await self.store.delete(name)
         await svc.backend.delete(name)
         for queue in self._subscribers:
             queue.put_nowait(Event("deleted", name))
@@ -371,14 +377,6 @@ class ServiceManager:
         with contextlib.suppress(asyncio.TimeoutError):
             return await asyncio.wait_for(asyncio.shield(operation), timeout)
         return None
-
-@functools.lru_cache(maxsize=1024)
-def endpoint_of_url(url: str) -> Endpoint:
-    """Where an external service's URL points (parsed once per URL, not per request)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
-
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch."""
