@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
 import sys
 import time
 import urllib.request
@@ -133,3 +134,34 @@ async def test_a_restarted_server_stops_what_a_killed_one_left(tmp_path: Path):
         after = await all_started(name)  # ... and runs the service again
         assert not set(after) & set(before)
     await gone(after, timeout=20)  # a normal shutdown leaves nothing either (the setsid child included)
+
+
+REAPER_CHECK = """
+import os, subprocess, sys, time
+import psutil
+from jupyter_svc.backends.local.tracking import OrphanReaper, become_subreaper
+
+assert become_subreaper()
+reaper = OrphanReaper()
+mine = subprocess.Popen(["sh", "-c", "sleep 0.6; exit 3"])  # the server's own child: never reaped
+shell = subprocess.Popen(["sh", "-c", "sleep 0.5 & exec sleep 0.2"])  # leaves an orphan behind
+time.sleep(0.1)
+reaper.scan()  # sees the orphan-to-be below the shell
+shell.wait()
+time.sleep(1.0)  # the orphan, adopted, has exited: a zombie of this process; so has `mine`
+def zombies():
+    return sorted(p.pid for p in psutil.Process().children() if p.status() == psutil.STATUS_ZOMBIE)
+before = zombies()
+assert len(before) == 2 and mine.pid in before, before  # the orphan and `mine`
+assert reaper.scan() == 1
+assert zombies() == [mine.pid], zombies()
+assert mine.wait() == 3  # its exit code was left for its Popen
+print("ok")
+"""
+
+
+def test_adopted_orphans_are_reaped_and_own_children_left_to_their_popen():
+    """The subreaper collects orphans it adopted (a kernel's background job as much as a
+    service's), never a child the server forked itself (that would steal its exit code)."""
+    result = subprocess.run([sys.executable, "-c", REAPER_CHECK], capture_output=True, text=True, timeout=30)
+    assert result.stdout.strip() == "ok", result.stderr

@@ -176,7 +176,8 @@ class LocalBackend(Backend):
         self.init_timeout = init_timeout
         self._logs: dict[str, ServiceLog] = {}
         self.records = tracking.ProcessRecords(records_dir or log_dir.parent / "processes")
-        self.subreaper = tracking.become_subreaper()
+        self.subreaper = False  # set once this server owns the state folder (stop_leftovers)
+        self._reaper = tracking.OrphanReaper()
         self._running: dict[LocalInstance, str] = {}  # instance -> service, for the record refresher
         self._refresher: asyncio.Task[None] | None = None
         self._first_records: set[asyncio.Future[None]] = set()
@@ -196,19 +197,28 @@ class LocalBackend(Backend):
             tracking.stop_all(procs, EXIT_GRACE)
 
     async def stop_leftovers(self, grace: float) -> int:
-        """Stop what a previous server on this state folder left running (call with the folder locked)."""
+        """Stop what a previous server on this state folder left running, then track descendants
+        from now on (call once, with the folder locked)."""
+        self.subreaper = tracking.become_subreaper()
+        self._ensure_refresher()
         return await asyncio.to_thread(self.records.stop_leftovers, grace)
 
+    def _ensure_refresher(self) -> None:
+        if self._refresher is None:
+            self._refresher = asyncio.ensure_future(self._refresh_records())
+
     async def _refresh_records(self) -> None:
-        """Keep each running instance's record current: a crash then leaves nothing unrecorded."""
-        while self._running:
+        """Keep each running instance's record current (a crash then leaves nothing unrecorded),
+        and collect the orphans the subreaper adopted."""
+        while True:
             await asyncio.sleep(RECORD_INTERVAL)
             for instance, service in list(self._running.items()):
                 if instance.process.returncode is not None:
                     self._running.pop(instance, None)
                     continue
                 await asyncio.to_thread(instance.refresh_record, service)
-        self._refresher = None
+            if self.subreaper:
+                await asyncio.to_thread(self._reaper.scan)
 
     def check(self, spec: ServiceSpec) -> list[FieldError]:
         why = "the local backend runs processes on this machine; use the kubernetes backend for it"
@@ -288,8 +298,7 @@ class LocalBackend(Backend):
         first = asyncio.ensure_future(asyncio.to_thread(instance.refresh_record, spec.name))  # off the wake path
         self._first_records.add(first)
         first.add_done_callback(self._first_records.discard)
-        if self._refresher is None:
-            self._refresher = asyncio.ensure_future(self._refresh_records())
+        self._ensure_refresher()
         return instance
 
     async def delete(self, name: str) -> None:

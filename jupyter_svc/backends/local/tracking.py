@@ -53,6 +53,42 @@ def become_subreaper() -> bool:
         return False
 
 
+class OrphanReaper:
+    """Collects the exit of every orphan the subreaper adopts, services' or not (a kernel's
+    background job too), so none stays a zombie of the server.
+
+    Only processes seen earlier *below* a child of the server are reaped: a pid that once had
+    another parent was not forked by the server, so no ``Popen`` of the server is waiting for it
+    (reaping one of those would steal its exit code). Seen as (pid, create time): a reused pid is
+    not mistaken for it. An orphan born and orphaned between two scans stays a zombie until the
+    server exits.
+    """
+
+    def __init__(self) -> None:
+        self._not_ours: set[tuple[int, float]] = set()
+
+    def scan(self) -> int:
+        """One pass (blocking: run in a thread); returns how many were reaped."""
+        me = psutil.Process()
+        seen: set[tuple[int, float]] = set()
+        reaped = 0
+        with contextlib.suppress(psutil.Error):
+            for proc in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    key = (proc.pid, proc.create_time())
+                    if proc.ppid() != me.pid:
+                        seen.add(key)
+                    elif key in self._not_ours and proc.status() == psutil.STATUS_ZOMBIE:
+                        with contextlib.suppress(ChildProcessError, OSError):
+                            os.waitpid(proc.pid, os.WNOHANG)
+                            reaped += 1
+                        continue
+                    elif key in self._not_ours:
+                        seen.add(key)  # adopted, still running
+        self._not_ours = seen
+        return reaped
+
+
 def new_instance_id() -> str:
     return uuid.uuid4().hex
 
