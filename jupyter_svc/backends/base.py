@@ -8,8 +8,10 @@ reach, an exit (or failure) it can wait for, and a way to stop.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from jupyter_svc.model.errors import FieldError
 from jupyter_svc.model.spec import ServiceSpec
@@ -28,6 +30,14 @@ class Endpoint:
     def base(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+
+@functools.lru_cache(maxsize=1024)
+def endpoint_of_url(url: str) -> Endpoint:
+    """Where an external service's URL points (parsed once per URL, not per request)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,11 @@ class Backend(abc.ABC):
 
     async def delete(self, name: str) -> None:  # noqa: B027 - optional hook
         """Forget everything kept for ``name`` (logs, folders); called after its last stop."""
+
+    async def stop_leftovers(self, grace: float) -> int:
+        """Stop what a previous server left running (it died without stopping it); how many.
+        Called once at start, with the state folder locked."""
+        return 0
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds when the server shuts down."""

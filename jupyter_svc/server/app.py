@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from jupyter_svc.services.activity import ActivitySettings, ActivityTracker
 from jupyter_svc.services.lifecycle import LifecycleSettings
 from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
+from jupyter_svc.services.state_lock import StateFolderLock
 from jupyter_svc.services.store import Store
 from jupyter_svc.upstream.pool import UpstreamPool
 
@@ -123,6 +125,7 @@ class SvcExtension(ExtensionApp):
     ).tag(config=True)
 
     manager: ServiceManager
+    state_lock: StateFolderLock
     tracker: ActivityTracker
     proxy: Proxy
 
@@ -141,7 +144,8 @@ class SvcExtension(ExtensionApp):
         root_dir = str(self.serverapp.root_dir) if self.serverapp else None
         local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
                              init_timeout=self.readiness_timeout, default_cwd=root_dir,
-                             refuse_exposed=self.refuse_exposed_services)
+                             refuse_exposed=self.refuse_exposed_services, records_dir=state / "processes")
+        self.state_lock = StateFolderLock(state)
         base_url = self.serverapp.base_url if self.serverapp else "/"
         upstream = UpstreamPool(self.upstream_connections, per_endpoint=self.upstream_connections_per_service,
                                 wait_timeout=self.upstream_wait_timeout)  # the proxy's and the readiness probes'
@@ -181,7 +185,17 @@ class SvcExtension(ExtensionApp):
         token = getattr(serverapp.identity_provider, "token", "") or ""
         if token:
             os.environ["JUPYTER_SVC_TOKEN"] = token
-        await self.manager.start()
+        refusal = await asyncio.to_thread(self.state_lock.acquire, serverapp.connection_url)
+        if refusal is None:
+            self.manager.refusing = None  # this server owns the folder
+            for backend in self.manager.backends.values():
+                stopped = await backend.stop_leftovers(self.stop_grace)
+                if stopped:
+                    self.log.warning("jupyter-svc: stopped %d process(es) a previous server left running", stopped)
+            await self.manager.start()
+        else:
+            self.log.error("jupyter-svc: %s", refusal)
+            self.manager.refusing = refusal
         self.tracker.start()
         route_first(serverapp.web_app)  # all extensions have added their routes by now
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)
@@ -194,3 +208,4 @@ class SvcExtension(ExtensionApp):
         await self.tracker.stop()
         await self.manager.close()
         await self.proxy.close()
+        self.state_lock.release()

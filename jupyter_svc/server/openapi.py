@@ -29,7 +29,11 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 _ERRORS = {str(code): _json(_ref("Error"), text) for code, text in (
     (400, "Malformed request"), (403, "Not authenticated or not authorized"), (404, "No such service"),
-    (409, "Conflict with the current state"), (422, "Invalid spec: errors name each field"))}
+    (409, "Conflict with the current state, or a name whose stored file was set aside (the message says where)"),
+    (422, "Invalid spec: errors name each field"),
+    (500, "The change could not be stored (the message names the path and errno); nothing changed"),
+    (503, "Unavailable: another server holds the state folder (the message names it), or the service cannot serve"),
+    (507, "The disk is full: the change was not stored; nothing changed"))}
 _VIEW_WRITE = {"200": _json(_ref("ServiceView"), "Settled (with ?wait)"),
                "202": _json(_ref("ServiceView"), "Accepted; follow status.state"), **_ERRORS}
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Instance, LaunchContext
-from jupyter_svc.model.errors import SvcError, Unavailable
+from jupyter_svc.model.errors import ServiceFailed, SvcError, Unavailable
 from jupyter_svc.model.spec import RestartPolicy, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus
 from jupyter_svc.upstream.pool import UpstreamPool
@@ -256,3 +256,15 @@ class Lifecycle:
         svc.status.message = f"update failed, previous version restored: {reason}"
         self._publish(svc)
         raise StartFailed(f"update of {svc.name} failed; the previous version was restored: {reason}")
+
+    def refuse_while_failed(self, svc: ManagedService) -> None:
+        """A failed service answers at once with its failure: after max_restarts failures in a
+        row until a person restarts, updates or wakes it; before that, until its backoff ends."""
+        settings, reason = self.settings, svc.status.message
+        if svc.failures > settings.max_restarts:
+            raise ServiceFailed(f"{svc.name} failed {svc.failures} times in a row and is not started by "
+                                f"requests; restart or update it. {reason}", retry_after=settings.restart_backoff_max)
+        wait = svc.retry_at - time.monotonic()
+        if wait > 0:
+            raise ServiceFailed(f"{svc.name} failed; a request may start it again in {wait:.1f}s. {reason}",
+                                retry_after=wait)

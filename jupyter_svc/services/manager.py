@@ -8,44 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext
+from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
 from jupyter_svc.model.errors import (
     Conflict,
     FieldError,
     NotFound,
-    ServiceFailed,
     SpecInvalid,
     StillStarting,
     Unavailable,
 )
+from jupyter_svc.model.merge_patch import merge_patch
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
+from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
 from .self_address import ServerAddress
-from .store import Store
+from .store import StorageFailed, Store
 from .validation import check_cycles, check_spec, check_url, parse_spec
 
 Operation = asyncio.Task[ServiceView]
-
-
-@dataclass
-class Event:
-    """A change pushed to subscribers: the new view, or a deletion."""
-
-    kind: str  # "service" | "deleted"
-    name: str
-    view: ServiceView | None = None
+log = logging.getLogger(__name__)
 
 
 class ServiceManager:
@@ -60,8 +51,15 @@ class ServiceManager:
         self.services: dict[str, ManagedService] = {}
         self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn, upstream)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._subscribers: set[asyncio.Queue[Event]] = set()
+        self.events = EventHub()
         self.server_address = ServerAddress()  # filled in once the server listens
+        #: stored services this server cannot serve, with why (their names are refused)
+        self.unrestored: dict[str, str] = {}
+        #: set while this server serves no services: until it knows it owns the state folder (the
+        #: extension clears it once locked), or for good when another server holds the folder
+        self.refusing: str | None = "jupyter-svc is starting; retry in a moment"
+        self._creating: set[str] = set()  # names whose first save is under way
+        self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -84,28 +82,27 @@ class ServiceManager:
         if svc.deleted:
             return
         svc.status.revision += 1
-        if self._subscribers:
-            event = Event("service", svc.name, self.view(svc))
-            for queue in self._subscribers:
-                queue.put_nowait(event)
+        if self.events.listening:
+            self.events.publish(Event("service", svc.name, self.view(svc)))
         if self.store.is_durable(svc.spec):
             self.store.save_status_later(svc.spec, svc.status)
-        else:
-            self.spawn(self.store.save(svc.spec, svc.status))
+        elif svc.name not in self._saved_ahead:  # else the queued update's publish writes it
+            self.spawn(self._save_logged(svc))
 
-    async def subscribe(self) -> AsyncIterator[Event]:
+    async def _save_logged(self, svc: ManagedService) -> None:
+        """A save nobody awaits (a reverted update's old spec): its failure is logged by the store."""
+        with contextlib.suppress(StorageFailed):
+            await self.store.save(svc.spec, svc.status)
+
+    def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._subscribers.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._subscribers.discard(queue)
+        return self.events.subscribe()
 
     def service(self, name: str) -> ManagedService:
         """The service's record, for a caller that reads it now; NotFound once it is gone, or
         going (a deletion under way), so that no one keeps using or waking it."""
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
         svc = self.services.get(name)
         if svc is None or svc.deleted:
             raise NotFound(f"no service named {name!r}")
@@ -144,6 +141,10 @@ class ServiceManager:
         for spec, status in await self.store.load():
             backend = self.backends.get(spec.backend or self.default_backend)
             if backend is None:
+                why = (f"the stored spec of {spec.name!r} names the backend {spec.backend!r}, which this "
+                       f"server does not have; it is kept in {self.store.directory} and not run")
+                log.error("jupyter-svc: %s", why)
+                self.unrestored[spec.name] = why
                 continue
             status.replicas_ready = 0
             status.url = self.url_of(spec.name)
@@ -190,20 +191,27 @@ class ServiceManager:
 
     # ---------------------------------------------------------------- operations
     def views(self) -> list[ServiceView]:
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
         return [self.view(svc) for _, svc in sorted(self.services.items()) if not svc.deleted]
 
     def get(self, name: str) -> ServiceView:
         return self.view(self.service(name))
 
     async def create(self, spec: ServiceSpec) -> Operation:
-        existing = self.services.get(spec.name)
-        if existing is not None and not existing.deleted:
-            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
-        return (await self.create_or_update(spec))[0]
+        return (await self.create_or_update(spec, only_create=True))[0]
 
-    async def create_or_update(self, spec: ServiceSpec) -> tuple[Operation, bool]:
-        """Validate, then apply; the operation fails (and the old version keeps running) if the
-        new one cannot start."""
+    async def create_or_update(self, spec: ServiceSpec, only_create: bool = False) -> tuple[Operation, bool]:
+        """Validate, make the spec durable, then apply; the operation fails (and the old version
+        keeps running) if the new one cannot start."""
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
+        refusal = self.unrestored.get(spec.name) or await self.store.refusal(spec.name)
+        if refusal is not None:
+            raise Conflict(refusal)
+        existing = self.services.get(spec.name)
+        if only_create and existing is not None and not existing.deleted:
+            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         self.validate(spec)
         url_errors = await self.check_url(spec)
         if url_errors:
@@ -214,14 +222,27 @@ class ServiceManager:
         svc = self.services.get(spec.name)
         if svc is not None and svc.deleted:
             raise Conflict(f"{spec.name!r} is being deleted; create it again once it is gone")
+        if spec.name in self._creating:
+            raise Conflict(f"a service named {spec.name!r} is being created by another request")
         if svc is None:
-            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1)
+            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
+                                   state=ServiceState.pending)
+            self._creating.add(spec.name)
+            try:  # durable before it exists (StorageFailed: it does not)
+                await self.store.save(spec, status)
+            finally:
+                self._creating.discard(spec.name)
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
             self.lifecycle.set_state(svc, ServiceState.pending)
             return self._operation(svc, self._converge(svc)), True
+        if spec != svc.spec:  # durable before it is in force (StorageFailed: the old spec stays)
+            await self.store.save(spec, svc.status.model_copy(update={"generation": svc.status.generation + 1}))
+            self._saved_ahead[spec.name] = spec
 
         async def update() -> None:
+            if self._saved_ahead.get(spec.name) is spec:
+                del self._saved_ahead[spec.name]
             old = svc.spec
             if spec == old:
                 return
@@ -249,18 +270,22 @@ class ServiceManager:
         if dependents:
             raise Conflict(f"{name!r} is needed by {', '.join(dependents)}; delete or change them first")
         svc.deleted = True  # from now on requests and operations find no such service
+        try:
+            await self.store.delete(name)  # first: a delete that cannot be made durable changes nothing
+        except StorageFailed:
+            svc.deleted = False
+            raise
         self.lifecycle.settle(svc, Unavailable(f"{name} was deleted"))
         try:
             async with svc.lock:  # after the operation under way, if any
                 await self.lifecycle.stop(svc, ServiceState.stopping)
                 self.services.pop(name, None)
+                self._saved_ahead.pop(name, None)
         except BaseException:
             svc.deleted = False  # still there, and a DELETE may be tried again
             raise
-        await self.store.delete(name)
         await svc.backend.delete(name)
-        for queue in self._subscribers:
-            queue.put_nowait(Event("deleted", name))
+        self.events.publish(Event("deleted", name))
 
     async def restart(self, name: str) -> Operation:
         svc = self.service(name)
@@ -333,7 +358,7 @@ class ServiceManager:
                 return svc.instance.endpoint  # no await since the check: the caller gets a live one
             if svc.ready is None:
                 if svc.status.state is ServiceState.failed:
-                    self._refuse_while_failed(svc)
+                    self.lifecycle.refuse_while_failed(svc)
                 svc.ready = asyncio.get_running_loop().create_future()
                 svc.wake_requested_at = time.monotonic()
                 self._operation(svc, self.lifecycle.start(svc))
@@ -346,18 +371,6 @@ class ServiceManager:
             if not done:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
             ready.result()  # a failed start raises its error here
-
-    def _refuse_while_failed(self, svc: ManagedService) -> None:
-        """A failed service answers at once with its failure: after max_restarts failures in a
-        row until a person restarts, updates or wakes it; before that, until its backoff ends."""
-        settings, reason = self.lifecycle.settings, svc.status.message
-        if svc.failures > settings.max_restarts:
-            raise ServiceFailed(f"{svc.name} failed {svc.failures} times in a row and is not started by "
-                                f"requests; restart or update it. {reason}", retry_after=settings.restart_backoff_max)
-        wait = svc.retry_at - time.monotonic()
-        if wait > 0:
-            raise ServiceFailed(f"{svc.name} failed; a request may start it again in {wait:.1f}s. {reason}",
-                                retry_after=wait)
 
     def note_activity(self, svc: ManagedService, last_activity: datetime | None,
                       idle_deadline: datetime | None) -> None:
@@ -376,23 +389,3 @@ class ServiceManager:
         with contextlib.suppress(asyncio.TimeoutError):
             return await asyncio.wait_for(asyncio.shield(operation), timeout)
         return None
-
-@functools.lru_cache(maxsize=1024)
-def endpoint_of_url(url: str) -> Endpoint:
-    """Where an external service's URL points (parsed once per URL, not per request)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
