@@ -4,7 +4,8 @@ A data scientist's first service: only a name and a command line typed into the 
 other field left as shown; it must become `ready` (the server's defaults apply, nothing the form
 filled in itself is sent). `Bad_Name` shows the server's reason next to the Name field, focused;
 an error in the closed "Advanced" part opens it and scrolls its field into view; the buttons stay
-on screen. Screenshots of the basic and advanced form, light and dark, go to
+on screen. Twelve services list in natural order, with their counts by state and a filter.
+Screenshots of the basic and advanced form, light and dark, and of the list go to
 $JUPYTER_SVC_SCREENS (default test-artifacts/).
 """
 
@@ -121,6 +122,20 @@ def test_form_creates_a_ready_service_from_a_name_and_a_command(lab: LiveServer)
             form.locator("details.jp-svc-Advanced > summary").click()
             page.screenshot(path=str(SCREENS / "form-advanced-dark.png"))
             _close_form(page, form)
+
+            # twelve services: natural order, counts by state, a filter
+            for i in range(1, 12):
+                assert api(lab, "PUT", f"services/s{i}", {"command": ["x"], "desired_state": "disabled"})[0] in (
+                    200, 201, 202)
+            shown = "() => [...document.querySelectorAll('[data-service]')].map(e => e.dataset.service)"
+            page.wait_for_function(f"() => ({shown})().length === 12", timeout=10_000)
+            assert page.evaluate(shown) == [f"s{i}" for i in range(1, 12)] + ["web"]
+            page.wait_for_function(
+                "() => document.querySelector('.jp-svc-Count[data-state=\"disabled\"]')?.textContent === '11 disabled'",
+                timeout=10_000)
+            page.screenshot(path=str(SCREENS / "list-12-dark.png"))
+            panel.locator(".jp-svc-Filter").fill("s1")
+            page.wait_for_function(f"() => ({shown})().join() === 's1,s10,s11'", timeout=10_000)
         finally:
             browser.close()
     # Chromium logs each answer >= 400: the two 422s above are on purpose

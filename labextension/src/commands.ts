@@ -382,4 +382,26 @@ export function addCommands(
     describedBy: { args: NO_ARGS },
     execute: () => shell.activateById(PANEL_ID)
   });
+
+  // a service that fails while JupyterLab is open says so, with its reason and its log
+  model.failed.connect((_, failed) => {
+    const name = failed.name;
+    Notification.error(
+      trans.__(
+        '%1 failed: %2',
+        name,
+        failed.status.message || trans.__('no reason given')
+      ),
+      {
+        autoClose: false,
+        actions: [
+          {
+            label: trans.__('Logs'),
+            caption: trans.__('Show the log of %1', name),
+            callback: () => void commands.execute(CommandIDs.logs, { name })
+          }
+        ]
+      }
+    );
+  });
 }
