@@ -11,7 +11,7 @@ import sys
 from conftest import wait_for_state
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-SECRET_MASK = "**********"  # jupyter_svc.model.spec.SECRET_MASK, as clients see it
+SECRET_MASK = "**********"  # jupyter_svc.model.secret_env.SECRET_MASK, as clients see it
 
 ENV_APP = """
 import http.server, json, os, sys

@@ -13,15 +13,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from pydantic import ValidationError
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from jupyter_svc.model.errors import FieldError, NotFound, SpecInvalid, SvcError, from_validation_error
-from jupyter_svc.model.names import name_route
-from jupyter_svc.model.spec import ApplyMode, Manifest, ServiceSpec, restore_masked_secrets, spec_json_schema_text
+from jupyter_svc.model.names import check_name, name_route
+from jupyter_svc.model.secret_env import restore_masked_secrets
+from jupyter_svc.model.spec import ApplyMode, Manifest, ServiceSpec, spec_json_schema_text
 from jupyter_svc.model.status import ServiceView
 from jupyter_svc.proxy.compat import not_server_activity
 from jupyter_svc.services.batch import apply_manifest
@@ -341,8 +344,44 @@ class MetricsHandler(SvcHandler):
         self.finish(self.settings["jupyter_svc_metrics"].render())
 
 
+class BackendsHandler(SvcHandler):
+    """GET backends: which backends run services here, and the spec fields each cannot honour
+    (the lab panel hides or marks them)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .backend_info import backends_document
+
+        self.finish(json.dumps(backends_document(self.manager)))
+
+
+class UnmatchedHandler(SvcHandler):
+    """Any other path under ``svc/api/``: a JSON answer, never Jupyter's HTML 404 page. A
+    ``services/<segment>`` that is no service name is a 422 naming ``name``, as a POST of it is.
+
+    It defines no HTTP method, so it is answered from ``prepare`` (after Jupyter's
+    authentication, and the XSRF check of writes) and the OpenAPI document has nothing to list."""
+
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
+        await super().prepare()
+        user = self.current_user
+        action = HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method or "GET", "read")
+        # (not @authorized: that decorator keeps the action of its first call for every later one)
+        if not user or not await ensure_async(self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)):
+            raise web.HTTPError(403)
+        name = self.path_kwargs.get("name")
+        if name is not None:
+            try:
+                check_name(name)
+            except ValueError as exc:
+                raise SpecInvalid("invalid service name", [FieldError("name", str(exc))]) from None
+        raise NotFound(f"no API route {self.request.method} {self.request.path}")
+
+
 def api_routes() -> list[tuple[str, type[SvcHandler]]]:
-    """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these."""
+    """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these (the last
+    two answer every other path with a JSON error)."""
     return [
         ("services", ServicesHandler),
         (f"services/{NAME}", ServiceHandler),
@@ -355,4 +394,7 @@ def api_routes() -> list[tuple[str, type[SvcHandler]]]:
         ("apply", ApplyHandler),
         ("schema", SchemaHandler),
         ("openapi.json", OpenAPIHandler),
+        ("backends", BackendsHandler),
+        ("services/(?P<name>[^/]+)(?:/.*)?", UnmatchedHandler),
+        ("(?P<path>.*)", UnmatchedHandler),
     ]

@@ -91,6 +91,12 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/apply": {"post": _op("Apply a manifest (validated whole first)", {
             "200": _json(_ref("ApplyResult")), **_ERRORS}, [_WAIT], _ref("ApplyRequest"))},
         "/schema": {"get": _op("JSON Schema of ServiceSpec", {"200": _json({"type": "object"})})},
+        "/backends": {"get": _op("The backends, the default one, and the spec fields each cannot honour", {
+            "200": _json({"type": "object", "properties": {
+                "default": {"type": "string"},
+                "backends": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "unsupported": {"type": "array", "items": {"type": "string"}}}}}}})})},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})})},
     }
 
