@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -151,6 +150,9 @@ class SvcExtension(ExtensionApp):
                                 wait_timeout=self.upstream_wait_timeout)  # the proxy's and the readiness probes'
         self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
                                       settings, upstream, base_url=base_url)
+        # taken now, before the server answers anything, so that no request sees services of a folder
+        # another server holds (a non-blocking flock and a small file: no wait on the event loop)
+        self.manager.refusing = self.state_lock.acquire(getattr(self.serverapp, "connection_url", "") or "")
         metrics = Metrics()
         activity = ActivitySettings(
             default_idle_window=parse_duration(self.default_idle_window) if self.default_idle_window else 0.0,
@@ -185,17 +187,14 @@ class SvcExtension(ExtensionApp):
         token = getattr(serverapp.identity_provider, "token", "") or ""
         if token:
             os.environ["JUPYTER_SVC_TOKEN"] = token
-        refusal = await asyncio.to_thread(self.state_lock.acquire, serverapp.connection_url)
-        if refusal is None:
-            self.manager.refusing = None  # this server owns the folder
+        if self.manager.refusing is None:  # this server owns the folder
             for backend in self.manager.backends.values():
                 stopped = await backend.stop_leftovers(self.stop_grace)
                 if stopped:
                     self.log.warning("jupyter-svc: stopped %d process(es) a previous server left running", stopped)
             await self.manager.start()
         else:
-            self.log.error("jupyter-svc: %s", refusal)
-            self.manager.refusing = refusal
+            self.log.error("jupyter-svc: %s", self.manager.refusing)
         self.tracker.start()
         route_first(serverapp.web_app)  # all extensions have added their routes by now
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)

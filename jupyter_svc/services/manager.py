@@ -55,9 +55,8 @@ class ServiceManager:
         self.server_address = ServerAddress()  # filled in once the server listens
         #: stored services this server cannot serve, with why (their names are refused)
         self.unrestored: dict[str, str] = {}
-        #: set while this server serves no services: until it knows it owns the state folder (the
-        #: extension clears it once locked), or for good when another server holds the folder
-        self.refusing: str | None = "jupyter-svc is starting; retry in a moment"
+        #: set when this server serves no services at all (another server holds the state folder)
+        self.refusing: str | None = None
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
 

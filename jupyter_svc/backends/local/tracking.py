@@ -168,20 +168,20 @@ async def terminate(procs: list[psutil.Process], grace: float, root_pid: int | N
 def stop_all(procs: list[psutil.Process], grace: float, root_pid: int | None = None) -> list[psutil.Process]:
     """SIGTERM, ``grace`` seconds, then SIGKILL; returns the processes that had to be killed."""
     signal_all(procs, signal.SIGTERM)
-    deadline = time.monotonic() + grace
+    alive = _wait_gone(procs, grace, root_pid)
+    signal_all(alive, signal.SIGKILL)
+    _wait_gone(alive, 5.0, root_pid)
+    return alive
+
+
+def _wait_gone(procs: list[psutil.Process], seconds: float, root_pid: int | None) -> list[psutil.Process]:
+    """Those of ``procs`` still running after at most ``seconds`` (reaping the ones we adopted)."""
+    deadline = time.monotonic() + seconds
     alive = procs
     while alive and time.monotonic() < deadline:
         reap_adopted(alive, root_pid)
         alive = [p for p in alive if _running(p)]
         if alive:
-            time.sleep(0.02)
-    signal_all(alive, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    survivors = alive
-    while survivors and time.monotonic() < deadline:
-        reap_adopted(survivors, root_pid)
-        survivors = [p for p in survivors if _running(p)]
-        if survivors:
             time.sleep(0.02)
     return alive
 
