@@ -13,7 +13,9 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -131,6 +133,33 @@ def _print(text: str) -> int:
     return OK
 
 
+#: The Kubernetes backend's Role, read as the package's data: the kernel's side imports no backend.
+RBAC_FILE = ("backends", "kubernetes", "rbac.yaml")
+
+
+def rbac_text(namespace: str | None = None, service_account: str | None = None) -> str:
+    """The shipped Role as is (comments say why each rule is there); with a namespace or a
+    ServiceAccount, as YAML documents with the namespace set and a RoleBinding to that account."""
+    text = resources.files("jupyter_svc").joinpath(*RBAC_FILE).read_text()
+    if namespace is None and service_account is None:
+        return text.rstrip()
+    role: dict[str, Any] = yaml.safe_load(text)
+    if namespace:
+        role["metadata"]["namespace"] = namespace
+    documents = [role]
+    if service_account:
+        if not namespace:
+            raise UsageError("rbac --service-account needs --namespace: the RoleBinding names the account's namespace")
+        subject = {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+        documents.append({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {**role["metadata"], "name": f"{role['metadata']['name']}-{service_account}"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]},
+            "subjects": [subject],
+        })
+    return yaml.safe_dump_all(documents, sort_keys=False).rstrip()
+
+
 Handler = Callable[[Client, argparse.Namespace], int]
 HANDLERS: dict[str, Handler] = {
     "list": _list, "get": _get, "apply": _apply, "delete": _delete, "logs": _logs, "connect": _connect,
@@ -162,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words, command = split_argv(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(words)  # exits with 2 and a usage line on bad arguments
     try:
+        if args.command == "rbac":  # needs no server
+            return _print(rbac_text(args.namespace, args.service_account))
         return _run(Client(args.server_url, args.server_token), args, command)
     except UsageError as exc:
         _error(str(exc).rstrip())

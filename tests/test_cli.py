@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from conftest import ECHO_APP, echo_command
 from notebook_helpers.fixtures import api, fetch, live
 from notebook_helpers.server import LiveServer
 
-from jupyter_svc.notebook.magic_args import help_text
+from jupyter_svc.notebook.magic_args import SHELL_ONLY, help_text
 
 __all__ = ["live"]
 
@@ -75,6 +77,11 @@ def test_exit_codes_and_messages(live: LiveServer, tmp_path: Path) -> None:
     no_yaml = live.root_dir / "broken.yaml"
     no_yaml.write_text("services: [\n")
     assert jsvc(live, "apply", "-f", "broken.yaml").returncode == 2
+    bomb = live.root_dir / "bomb.yaml"  # 9**9 values once its aliases are spelled out
+    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + "\n".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)) + "\n")
+    refused = jsvc(live, "apply", "-f", "bomb.yaml")
+    assert refused.returncode == 2 and "alias bomb" in refused.stderr, refused.stderr
 
     elsewhere = {**live.env, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
     none = jsvc(live, "list", env=elsewhere)
@@ -181,5 +188,33 @@ def test_shell_and_magic_list_the_same_subcommands(live: LiveServer) -> None:
     section = argparse_help.split("SUBCOMMAND\n", 1)[1].split("\noptions:", 1)[0]
     magic = listed(help_text(), "  ")
     assert {"create", "update", "connect", "schema", "streamlit"} <= magic
-    assert listed(section, "    ") == magic
-    assert listed(jsvc(live, "help").stdout, "  ") == magic
+    shell = magic | set(SHELL_ONLY)  # and the shell's own: rbac
+    assert "rbac" in shell and "rbac" not in magic
+    assert listed(section, "    ") == shell
+    assert listed(jsvc(live, "help").stdout, "  ") == shell
+
+
+def test_rbac_prints_the_kubernetes_role_without_a_server(tmp_path: Path) -> None:
+    """`jupyter svc rbac` needs no server: the shipped Role with its comments; with a namespace and a
+    ServiceAccount, the Role placed there and a RoleBinding to that account; a binding without a
+    namespace is a usage error (exit 2). The Role itself is tested on a real apiserver in
+    tests/test_kubernetes_reflector.py."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_SVC_")}
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path)  # no server anywhere
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["jupyter", "svc", "rbac", *args], env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    plain = run()
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith("# The Role the jupyter-svc Kubernetes backend needs")
+    assert "deployments/scale" in plain.stdout and "pods/log" in plain.stdout
+    placed = run("--namespace", "team-a", "--service-account", "jupyter")
+    role, binding = yaml.safe_load_all(placed.stdout)
+    assert (role["kind"], role["metadata"]["namespace"]) == ("Role", "team-a")
+    assert binding["kind"] == "RoleBinding" and binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "jupyter", "namespace": "team-a"}]
+    unplaced = run("--service-account", "jupyter")
+    assert unplaced.returncode == 2 and "rbac --service-account needs --namespace" in unplaced.stderr
+    assert unplaced.stdout == ""

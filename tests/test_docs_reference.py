@@ -102,7 +102,7 @@ def test_every_subcommand_template_and_cli_command_is_documented(ref: ModuleType
     for template in builtin_templates():
         assert f"| `{template.name}` |" in templates
     for command in ("list", "get", "apply", "delete", "restart", "wake", "stop", "enable", "disable", "scale",
-                    "logs"):
+                    "logs", "rbac"):
         assert f"usage: jupyter svc {command}" in cli
 
 

@@ -64,6 +64,7 @@ def test_done_when_flow(live: LiveServer) -> None:
 
 
 def test_bad_arguments_print_usage_not_tracebacks(live: LiveServer) -> None:
+    """Each failure fails its cell (so Run All stops) with a short message, never a Python traceback."""
     results = run_notebook(live, [
         "%load_ext jupyter_svc",
         "%svc scale web",
@@ -85,30 +86,34 @@ def test_bad_arguments_print_usage_not_tracebacks(live: LiveServer) -> None:
         "%%svc streamlit My_App\nimport streamlit",
         "%%svc apply -h\nservices: []",
     ])
-    assert all(not r.errors for r in results), [(r.source, r.errors) for r in results]
     assert all("Traceback" not in r.all for r in results)
     _, scale, unknown, no_cmd, bad_cpu, missing, no_set, bad_yaml, bad_name, bad_tpl, help_, doc = results[:12]
     crash, line, shell, shell_logs, _, bad_cell_name, cell_help = results[12:]
-    assert scale.stderr.startswith("the following arguments are required: N\nusage: %svc scale")
-    assert unknown.stderr.strip() == "unknown subcommand 'frobnicate': `%svc help` lists them"
-    assert "create needs the command after --" in no_cmd.stderr
-    assert "error: invalid service spec" in bad_cpu.stderr
-    assert "resources.limits.cpu: 'lots' is not a Kubernetes quantity" in bad_cpu.stderr
-    assert missing.stderr.strip() == "error: no service named 'does-not-exist'"
-    assert "update needs at least one --set" in no_set.stderr
-    assert "the cell is not valid YAML or JSON (line 2)" in bad_yaml.stderr
-    assert "manifest.services[0].name" in bad_name.stderr
-    assert "%%svc takes `apply` or a template" in bad_tpl.stderr
+    failing = [scale, unknown, no_cmd, bad_cpu, missing, no_set, bad_yaml, bad_name, bad_tpl, crash, bad_cell_name]
+    assert all(len(r.errors) == 1 and r.errors[0].startswith("SvcMagicError: ") for r in failing), \
+        [(r.source, r.errors) for r in failing]
+    assert all(not r.errors for r in results if r not in failing), [(r.source, r.errors) for r in results]
+    assert scale.error.startswith("the following arguments are required: N\nusage: %svc scale")
+    assert unknown.error.strip() == "unknown subcommand 'frobnicate': `%svc help` lists them"
+    assert "create needs the command after --" in no_cmd.error
+    assert "error: invalid service spec" in bad_cpu.error
+    assert "resources.limits.cpu: 'lots' is not a Kubernetes quantity" in bad_cpu.error
+    assert missing.error.strip() == "error: no service named 'does-not-exist'"
+    assert "update needs at least one --set" in no_set.error
+    assert "the cell is not valid YAML or JSON (line 2)" in bad_yaml.error
+    assert "manifest.services[0].name" in bad_name.error
+    assert "%%svc takes `apply` or a template" in bad_tpl.error
     assert "%svc create NAME [options] -- COMMAND..." in help_.stdout
     for command in COMMANDS:
         assert f"  {command} " in doc.stdout, command
     assert "streamlit" in doc.stdout and "%%svc apply" in doc.stdout
     # a service that cannot start: its state and last log lines, not a traceback
     assert "nbcrash: failed" in crash.text and "boom: no config" in crash.text
+    assert crash.error.startswith("nbcrash failed to start: exited with code 3")
     assert "<pre" in crash.html and "boom: no config" in crash.html
     assert "nbline: ready" in line.text  # a template as a line magic
     assert "nbsh: ready" in shell.text and "sh-42" in shell_logs.stdout  # run by /bin/sh, quotes intact
-    assert bad_cell_name.stderr.startswith("'My_App' is not a service name: must be a DNS-1123 label")
+    assert bad_cell_name.error.startswith("'My_App' is not a service name: must be a DNS-1123 label")
     assert not (live.root_dir / ".jupyter-svc" / "My_App").exists()
     assert cell_help.stdout.startswith("%svc apply -f FILE")
 
@@ -128,10 +133,13 @@ def test_cell_apply_and_http_template(live: LiveServer) -> None:
     assert "nbsite: ready" in results[2].text
     assert results[3].stdout.strip() == "['index.html']"
     assert "<h1>version 1</h1>" in fetch_until(live, "svc/nbsite/", "version 1")
-    rerun = run_notebook(live, ["%load_ext jupyter_svc", page.format(2), "%svc delete nbsite", "%svc delete nbapplied"])
-    assert all(not r.errors for r in rerun)
+    rerun = run_notebook(live, ["%load_ext jupyter_svc", page.format(2),
+                                "print(open('.jupyter-svc/nbsite/index.html').read(), end='')",
+                                "%svc delete nbsite", "%svc delete nbapplied"])
+    assert all(not r.errors for r in rerun), [(r.source, r.all) for r in rerun]
     assert "nbsite: ready" in rerun[1].text
-    assert (live.root_dir / ".jupyter-svc" / "nbsite" / "index.html").read_text() == "<h1>version 2</h1>\n"
+    assert rerun[2].stdout == "<h1>version 2</h1>\n"
+    assert not (live.root_dir / ".jupyter-svc" / "nbsite").exists()  # %svc delete leaves nothing behind
 
 
 @pytest.mark.skipif(importlib.util.find_spec("fastapi") is None, reason="fastapi is not installed")
@@ -146,7 +154,8 @@ def test_fastapi_from_a_cell_rerun_changes_the_page(live: LiveServer) -> None:
     assert "/svc/nbapi/openapi.json" in docs  # uvicorn's root_path: links work under the prefix
     second = run_notebook(live, ["%load_ext jupyter_svc", code.format(2)])
     assert all(not r.errors for r in second)
-    assert second[1].text.count("nbapi: ready") == 2  # the update, then the restart for the new code
+    # one step, one result: the restart for the new code (no "ready" of the unchanged spec before it)
+    assert second[1].text.count("nbapi: ready") == 1, second[1].all
     assert json.loads(fetch_until(live, "svc/nbapi/", "2")) == {"version": 2}
     api(live, "DELETE", "services/nbapi")
 

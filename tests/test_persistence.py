@@ -20,7 +20,7 @@ from conftest import echo_command
 
 from jupyter_svc.model.spec import ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus
-from jupyter_svc.services.store import STATUS_WRITE_DELAY, Store
+from jupyter_svc.services.store import STATUS_WRITE_DELAY, StorageFailed, Store
 
 
 def free_port() -> int:
@@ -35,7 +35,9 @@ def get_json(url: str, token: str) -> dict:
         return json.loads(response.read())
 
 
-async def test_second_server_restores_every_spec(api, svc_state_dir, tmp_path):
+async def test_second_server_restores_every_spec(api, svc_started, svc_state_dir, tmp_path):
+    """The first server stops (it holds the state folder while it runs), a second one on the same
+    folder restores every spec."""
     specs = [
         {"name": "alpha", "command": echo_command("--version", "restored"), "description": "a"},
         {"name": "beta", "command": echo_command(), "desired_state": "scaled_to_zero", "scale_to_zero": "5m"},
@@ -47,6 +49,8 @@ async def test_second_server_restores_every_spec(api, svc_state_dir, tmp_path):
         assert code == 201, body
     _, listing = await api("GET", "services")
     before = {v["name"]: v["spec"] for v in listing["services"]}
+    for extension in svc_started.extension_manager.extension_apps["jupyter_svc"]:
+        await extension.stop_extension()  # stops its services, releases the state folder
 
     port, token = free_port(), "restore-token"
     server = subprocess.Popen(
@@ -171,7 +175,7 @@ def test_failed_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", no_space)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageFailed):
         asyncio.run(store.save(spec.model_copy(update={"description": "new"}), ServiceStatus()))
     monkeypatch.undo()
     loaded = asyncio.run(store.load())

@@ -8,8 +8,10 @@ reach, an exit (or failure) it can wait for, and a way to stop.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from jupyter_svc.model.errors import FieldError
 from jupyter_svc.model.spec import ServiceSpec
@@ -30,6 +32,14 @@ class Endpoint:
         return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
+@functools.lru_cache(maxsize=1024)
+def endpoint_of_url(url: str) -> Endpoint:
+    """Where an external service's URL points (parsed once per URL, not per request)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
+
+
 @dataclass(frozen=True)
 class LaunchContext:
     """What the manager fills in for the templated fields of a spec."""
@@ -42,6 +52,8 @@ class Instance(abc.ABC):
     """One running version of a service."""
 
     endpoint: Endpoint
+    #: what :meth:`inspect_ready` found, kept by the lifecycle and shown in the ready status
+    warnings: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def poll(self) -> int | None:
@@ -54,6 +66,11 @@ class Instance(abc.ABC):
     @abc.abstractmethod
     async def stop(self, grace: float) -> int:
         """Ask it to stop, force it after ``grace`` seconds; return the exit code."""
+
+    async def inspect_ready(self) -> list[str]:
+        """Once its readiness probe passes: warnings for its status (e.g. reachable without
+        Jupyter's login); SvcError refuses the instance."""
+        return []
 
 
 class Backend(abc.ABC):
@@ -79,6 +96,11 @@ class Backend(abc.ABC):
 
     async def delete(self, name: str) -> None:  # noqa: B027 - optional hook
         """Forget everything kept for ``name`` (logs, folders); called after its last stop."""
+
+    async def stop_leftovers(self, grace: float) -> int:
+        """Stop what a previous server left running (it died without stopping it); how many.
+        Called once at start, with the state folder locked."""
+        return 0
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds when the server shuts down."""

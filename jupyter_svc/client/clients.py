@@ -32,7 +32,7 @@ from .api_calls import (
     error_from,
     logs_call,
 )
-from .discovery import ServerInfo, iter_candidates
+from .discovery import ServerInfo, browser_origin, iter_candidates
 from .events import EventParser, ServiceEvent, parse_events
 
 __all__ = ["ApiError", "ApplyItem", "ApplyReport", "AsyncClient", "Client", "ServerInfo", "ServerNotFound",
@@ -81,14 +81,16 @@ class _Base:
         return call.parse(data)
 
     def link(self, target: ServiceView | str) -> str:
-        """Absolute URL users open for a service (its proxy path on the server)."""
+        """URL users open for a service (its proxy path on the server), where their browser reaches
+        it: on the server's own address, or under JupyterHub on the Hub's public URL or relative to
+        the page (:func:`~jupyter_svc.client.discovery.browser_origin`); API calls keep ``server.url``."""
         server = self._server or ServerInfo(self._url or "http://localhost/")
         if isinstance(target, ServiceView) and target.status.url:
             path = target.status.url
         else:
             name = target.name if isinstance(target, ServiceView) else target
             path = urllib.parse.urlsplit(server.url).path + f"svc/{name}/"
-        return server.origin + path
+        return browser_origin(server) + path
 
 
 class Client(_Base, RestCalls, SyncTransport):

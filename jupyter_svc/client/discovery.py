@@ -35,6 +35,25 @@ class ServerInfo:
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
+def browser_origin(server: ServerInfo) -> str:
+    """``scheme://host`` a user's browser reaches the server at, for the links shown to people;
+    ``""`` (links relative to the page) when only the path is known.
+
+    A kernel talks to the server at its internal address (under JupyterHub, e.g.
+    ``http://127.0.0.1:35007/user/alice/``), which a remote browser cannot reach: there the Hub's
+    public URL (``JUPYTERHUB_PUBLIC_URL``, or ``JUPYTERHUB_HOST`` with subdomains) gives the origin,
+    else the page's own origin serves (the server's base_url is the Hub's prefix for it).
+    """
+    env = os.environ
+    for variable in ("JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_HOST"):
+        scheme, sep, rest = env.get(variable, "").strip().partition("://")
+        if sep and rest.split("/", 1)[0]:
+            return f"{scheme}://{rest.split('/', 1)[0]}"
+    if env.get("JUPYTERHUB_SERVICE_PREFIX"):
+        return ""
+    return server.origin
+
+
 def _normalise(url: str) -> str:
     url = url.strip()
     if "://" not in url:

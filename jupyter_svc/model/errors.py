@@ -48,6 +48,14 @@ class Unavailable(SvcError):
     status_code = 503
 
 
+@dataclass
+class ServiceFailed(Unavailable):
+    """A failed service refuses requests at once, with its failure, until its backoff ends
+    (``retry_after`` seconds from now): requests never start a process each."""
+
+    retry_after: float = 0.0
+
+
 class StillStarting(Unavailable):
     """A wake outlasted the caller's wait: the start goes on (the proxy answers 504, the API 503)."""
 

@@ -19,28 +19,34 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PlainSerializer,
+    SecretStr,
+    ValidationError,
     WithJsonSchema,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
 from .errors import cross_field
 from .names import NAME_JSON_SCHEMA, check_name
+from .safe_text import Line, Text, check_http_url, check_url_path
+from .secret_env import SECRET_MASK, SecretValue
 from .units import QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
 
 def _check_env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
+    if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid environment variable name")
     return value
 
 
 def _check_label_key(value: str) -> str:
-    if len(value) > 253 or not _LABEL_KEY.match(value):
+    if len(value) > 253 or not _LABEL_KEY.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid label key")
     return value
 
@@ -49,6 +55,16 @@ def _check_quantity(value: str | int | float) -> str:
     text = str(value)
     parse_quantity(text)
     return text
+
+
+def _command_shape_error(command: Any, shell: Any) -> tuple[str, str] | None:
+    """``(field, reason)`` when command and shell disagree; None when they fit. One check for the
+    validated model and for raw input whose other fields are invalid (see ``_every_error``)."""
+    if isinstance(command, str) and not shell:
+        return "command", "a string needs shell: true to run through a shell; or give an argv list"
+    if isinstance(command, list) and shell is True:
+        return "shell", "shell: true needs command as one string"
+    return None
 
 
 def _check_abs_path(value: str) -> str:
@@ -75,7 +91,7 @@ Duration = Annotated[
         {"type": "string", "format": "duration", "examples": ["90s", "5m", "1h", "one_hour"]}
     ),
 ]
-AbsPath = Annotated[str, AfterValidator(_check_abs_path)]
+AbsPath = Annotated[Text, AfterValidator(_check_abs_path)]
 
 
 class _Model(BaseModel):
@@ -95,9 +111,9 @@ class DesiredState(str, Enum):
 
 
 class ResourceAmounts(_Model):
-    cpu: Quantity | None = Field(None, description="CPU cores, e.g. '500m' or '2'.")
-    memory: Quantity | None = Field(None, description="Memory, e.g. '512Mi' or '1.2Gi'.")
-    gpu: Quantity | None = Field(None, description="Whole GPUs (nvidia.com/gpu), e.g. '1'.")
+    cpu: Quantity | None = Field(None, title="CPU", description="CPU cores, e.g. '500m' or '2'.")
+    memory: Quantity | None = Field(None, title="Memory", description="Memory, e.g. '512Mi' or '1.2Gi'.")
+    gpu: Quantity | None = Field(None, title="GPUs", description="Whole GPUs (nvidia.com/gpu), e.g. '1'.")
 
     @field_validator("gpu")
     @classmethod
@@ -108,8 +124,11 @@ class ResourceAmounts(_Model):
 
 
 class Resources(_Model):
-    requests: ResourceAmounts = Field(default_factory=ResourceAmounts)
-    limits: ResourceAmounts = Field(default_factory=ResourceAmounts)
+    requests: ResourceAmounts = Field(
+        default_factory=ResourceAmounts, title="Requests",
+        description="What the service is guaranteed: a scheduler reserves it.")
+    limits: ResourceAmounts = Field(
+        default_factory=ResourceAmounts, title="Limits", description="The most the service may use.")
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Resources:
@@ -126,14 +145,17 @@ class Resources(_Model):
 class Readiness(_Model):
     """How to know that the app answers; default: any HTTP response below 500 on '/'."""
 
-    path: str = Field("/", description="Path probed with GET, relative to the app's root.")
+    path: Annotated[str, AfterValidator(check_url_path)] = Field(
+        "/", title="Probe path", description="Path probed with GET, relative to the app's root.")
     statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
-        None, description="Accepted status codes; null accepts any status below 500."
+        None, title="Accepted statuses", description="Status codes that mean ready; unset accepts any below 500."
     )
     timeout: Duration | None = Field(
-        None, description="Give up after this long; null uses the server's readiness_timeout."
+        None, title="Readiness timeout",
+        description="Give up after this long ('60s'); unset uses the server's readiness_timeout."
     )
-    interval: Duration = Field(1.0, description="Longest pause between probes (they start faster).")
+    interval: Duration = Field(1.0, title="Probe interval",
+                               description="Longest pause between probes (they start faster).")
 
     @field_validator("path")
     @classmethod
@@ -145,20 +167,23 @@ class Readiness(_Model):
 
 
 class Port(_Model):
-    name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,13})$")]
-    port: int = Field(0, ge=0, le=65535, description="0 picks a free port (local backend).")
-    protocol: Literal["TCP", "UDP"] = "TCP"
+    name: Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,13})$")] = Field(
+        title="Name", description="Lower-case, up to 14 characters; commands read it as {ports.NAME}.")
+    port: int = Field(0, ge=0, le=65535, title="Port", description="0 picks a free port (local backend).")
+    protocol: Literal["TCP", "UDP"] = Field("TCP", title="Protocol", description="TCP or UDP.")
 
 
 class Container(_Model):
     """A sidecar or init step: a command, an image, or both."""
 
-    name: ServiceName
-    image: str | None = None
-    command: list[str] = Field(default_factory=list)
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    cwd: str | None = None
-    resources: Resources = Field(default_factory=Resources)
+    name: ServiceName = Field(title="Name", description="Lower-case letters, digits and '-'.")
+    image: Line | None = Field(None, title="Image", description="Container image (container backends).")
+    command: list[Text] = Field(default_factory=list, title="Command", description="argv list.")
+    env: dict[EnvName, Text] = Field(default_factory=dict, title="Environment variables",
+                                     description="Extra variables for this step.")
+    cwd: Text | None = Field(None, title="Working directory", description="Unset: the service's.")
+    resources: Resources = Field(default_factory=Resources, title="Resources",
+                                 description="CPU, memory and GPUs for this step.")
 
     @model_validator(mode="after")
     def _runs_something(self) -> Container:
@@ -170,64 +195,93 @@ class Container(_Model):
 class Volume(_Model):
     """A persistent volume claim mounted into the service's container."""
 
-    claim: str = Field(description="Name of the PersistentVolumeClaim.")
-    mount_path: AbsPath
-    sub_path: str | None = None
-    read_only: bool = False
+    claim: Line = Field(title="Volume claim", description="Name of the PersistentVolumeClaim.")
+    mount_path: AbsPath = Field(title="Mount path", description="Absolute path inside the container.")
+    sub_path: Text | None = Field(None, title="Sub-path", description="A folder of the volume instead of its root.")
+    read_only: bool = Field(False, title="Read-only", description="Mount it read-only.")
 
 
 class ServiceSpec(_Model):
     """What a user asks for; the status of what runs is a separate model."""
 
     # identity
-    name: ServiceName
-    description: str = ""
-    labels: dict[LabelKey, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    icon: str | None = Field(None, description="URL or data: URI of an icon for launchers.")
-    backend: str | None = Field(None, description="Backend that runs it; null uses the server default.")
+    name: ServiceName = Field(
+        title="Name", description="Lower-case letters, digits and '-'; the service answers at /svc/<name>/.")
+    description: Text = Field("", title="Description", description="Shown in the panel and on its launcher card.")
+    labels: dict[LabelKey, Line] = Field(default_factory=dict, title="Labels",
+                                         description="Key/value pairs to group and select services.")
+    annotations: dict[Text, Text] = Field(default_factory=dict, title="Annotations",
+                                          description="Free-form notes for tools; not used to select.")
+    icon: Line | None = Field(None, title="Icon", description="URL or data: URI of an icon for launchers.")
+    backend: Line | None = Field(None, title="Backend",
+                                 description="Backend that runs it; unset uses the server's default.")
 
     # what runs
-    command: list[str] | str | None = Field(
-        None, description="argv list; a string only with shell: true. {port}, {base_url}, {name} are filled in."
+    command: list[Text] | Text | None = Field(
+        None, title="Command",
+        description="argv list; a string only with shell: true. {port}, {base_url}, {name} are filled in."
     )
-    shell: bool = Field(False, description="Run command (a string) through /bin/sh -c.")
-    cwd: str | None = None
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    image: str | None = Field(None, description="Container image (container backends).")
-    image_pull_secrets: list[str] = Field(default_factory=list)
-    url: str | None = Field(None, description="External service: only proxied, never started.")
+    shell: bool = Field(False, title="Run through a shell", description="Run command (a string) through /bin/sh -c.")
+    cwd: Text | None = Field(None, title="Working directory",
+                             description="Unset: the notebook's folder from a notebook, else the server's root folder.")
+    env: dict[EnvName, Text] = Field(default_factory=dict, title="Environment variables",
+                                     description="Extra variables; values may use {port}, {base_url}, {name}.")
+    secret_env: dict[EnvName, SecretValue] = Field(
+        default_factory=dict, title="Secret environment variables",
+        description=f"Like env, but the API never returns the values ({SECRET_MASK!r} instead; sent back "
+                    "unchanged, it keeps the stored value).")
+    inherit_env: list[EnvName] = Field(
+        default_factory=list, title="Inherited credentials",
+        description="The server's variables that services do not inherit by default (Jupyter's and "
+                    "JupyterHub's credentials) that this one gets anyway.")
+    image: Line | None = Field(None, title="Image", description="Container image (container backends).")
+    image_pull_secrets: list[Line] = Field(default_factory=list, title="Image pull secrets",
+                                           description="Secrets to pull the image with (container backends).")
+    url: Annotated[str, AfterValidator(check_http_url)] | None = Field(
+        None, title="External URL", description="External service: only proxied, never started.")
 
     # networking
-    port: int = Field(0, ge=0, le=65535, description="Port the app listens on; 0 picks a free one.")
-    ports: list[Port] = Field(default_factory=list, description="Extra ports, templated as {ports.NAME}.")
+    port: int = Field(0, ge=0, le=65535, title="Port",
+                      description="Port the app listens on, filled in as {port}; 0 picks a free one.")
+    ports: list[Port] = Field(default_factory=list, title="Extra ports",
+                              description="Extra ports, templated as {ports.NAME}.")
     rewrite_path: bool = Field(
-        True, description="Strip /svc/<name> before forwarding; false when the app serves under {base_url}."
+        True, title="Strip the path prefix",
+        description="Strip /svc/<name> before forwarding; off when the app serves under {base_url}."
     )
-    public: bool = Field(False, description="Reachable without Jupyter authentication.")
+    public: bool = Field(False, title="Public", description="Reachable without Jupyter authentication.")
 
     # health and supervision
-    readiness: Readiness = Field(default_factory=Readiness)
-    restart_policy: RestartPolicy = RestartPolicy.always
+    readiness: Readiness = Field(default_factory=Readiness, title="Readiness probe",
+                                 description="How to know that the app answers.")
+    restart_policy: RestartPolicy = Field(RestartPolicy.always, title="Restart policy",
+                                          description="When an exited process is started again.")
 
     # scaling
-    replicas: int = Field(1, ge=1, le=100, description="Instances while running.")
+    replicas: int = Field(1, ge=1, le=100, title="Replicas", description="Instances while running.")
     scale_to_zero: Duration | None = Field(
-        None, description="Idle window before scaling to zero ('5m', 'one_hour'); 'never' (0) keeps it up; "
-                          "null uses the server's default_idle_window."
+        None, title="Idle window",
+        description="Idle time before scaling to zero ('5m', 'one_hour'); 'never' (0) keeps it up; "
+                    "unset uses the server's default_idle_window."
     )
-    desired_state: DesiredState = DesiredState.ready
+    desired_state: DesiredState = Field(DesiredState.ready, title="Desired state",
+                                        description="ready runs it (woken on demand), disabled never does.")
 
     # placement and resources
-    resources: Resources = Field(default_factory=Resources)
-    node_selector: dict[LabelKey, str] = Field(default_factory=dict)
-    priority_class: str | None = None
-    volumes: list[Volume] = Field(default_factory=list)
-    sidecars: list[Container] = Field(default_factory=list)
-    init: list[Container] = Field(default_factory=list)
+    resources: Resources = Field(default_factory=Resources, title="Resources",
+                                 description="CPU, memory and GPUs (container backends).")
+    node_selector: dict[LabelKey, str] = Field(default_factory=dict, title="Node selector",
+                                               description="Node labels the service must run on (Kubernetes).")
+    priority_class: Line | None = Field(None, title="Priority class", description="Kubernetes PriorityClass name.")
+    volumes: list[Volume] = Field(default_factory=list, title="Volumes",
+                                  description="Persistent volume claims to mount (container backends).")
+    sidecars: list[Container] = Field(default_factory=list, title="Sidecars",
+                                      description="Containers that run beside the service (container backends).")
+    init: list[Container] = Field(default_factory=list, title="Init steps",
+                                  description="Commands or containers run to completion before each start.")
 
     depends_on: list[ServiceName] = Field(
-        default_factory=list, description="Services whose URLs are injected as SVC_<NAME>_URL."
+        default_factory=list, title="Depends on", description="Services whose URLs are injected as SVC_<NAME>_URL."
     )
 
     @field_validator("scale_to_zero", mode="before")
@@ -237,12 +291,23 @@ class ServiceSpec(_Model):
             return 0  # explicitly never; null means "the server's default_idle_window"
         return value
 
-    @field_validator("url")
+    @model_validator(mode="wrap")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
+    def _every_error(cls, data: Any, handler: ModelWrapValidatorHandler[ServiceSpec]) -> ServiceSpec:
+        """All the errors of a spec at once: pydantic skips the checks across fields (``_coherent``)
+        once a field is invalid, so the command/shell check, which the raw input answers, joins them."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            shape = _command_shape_error(data.get("command"), data.get("shell")) if isinstance(data, dict) else None
+            errors = exc.errors(include_url=False)
+            if shape is None or any(shape[1] in e["msg"] for e in errors):
+                raise
+            details: list[Any] = [{"type": e["type"], "loc": e["loc"], "input": e["input"],
+                                   **({"ctx": e["ctx"]} if "ctx" in e else {})} for e in errors]
+            details.append({"type": "value_error", "loc": (), "input": data,
+                            "ctx": {"error": cross_field(*shape)}})
+            raise ValidationError.from_exception_data(exc.title, details) from None
 
     @model_validator(mode="after")
     def _coherent(self) -> ServiceSpec:
@@ -253,19 +318,28 @@ class ServiceSpec(_Model):
         elif self.command is None and self.image is None:
             raise cross_field("command", "set command (a local process), image (a container) "
                                          "or url (an external service)")
-        if isinstance(self.command, str) and not self.shell:
-            raise cross_field("command", "a string needs shell: true to run through a shell; or give an argv list")
-        if isinstance(self.command, list):
-            if self.shell:
-                raise cross_field("shell", "shell: true needs command as one string")
-            if not self.command:
-                raise cross_field("command", "is empty")
+        shape = _command_shape_error(self.command, self.shell)
+        if shape is not None:
+            raise cross_field(*shape)
+        if isinstance(self.command, list) and not self.command:
+            raise cross_field("command", "is empty")
         if self.name in self.depends_on:
             raise cross_field("depends_on", "names the service itself")
         port_names = [p.name for p in self.ports]
         if len(set(port_names)) != len(port_names):
             raise cross_field("ports", "duplicate names")
         return self
+
+    @field_serializer("secret_env")
+    def _reveal(self, values: dict[str, SecretStr]) -> dict[str, str]:
+        """The values themselves, for the store and the backends; ServiceView masks them."""
+        return {name: value.get_secret_value() for name, value in values.items()}
+
+    def masked(self) -> ServiceSpec:
+        """This spec as the API shows it: each secret_env value replaced by SECRET_MASK."""
+        if all(value.get_secret_value() == SECRET_MASK for value in self.secret_env.values()):
+            return self
+        return self.model_copy(update={"secret_env": dict.fromkeys(self.secret_env, SecretStr(SECRET_MASK))})
 
     def runtime_view(self) -> dict[str, Any]:
         """The fields whose change needs a new instance (everything else applies in place)."""

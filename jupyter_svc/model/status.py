@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .spec import ServiceSpec
 
@@ -40,8 +40,15 @@ class ServiceStatus(BaseModel):
 
 
 class ServiceView(BaseModel):
-    """One service as the API returns it."""
+    """One service as the API returns it. It never holds a secret: secret_env values are masked as
+    it is built, so whatever serializes it (the REST answers, the events stream, the CLI, the
+    widgets) cannot leak them."""
 
     name: str
     spec: ServiceSpec
     status: ServiceStatus
+
+    @model_validator(mode="after")
+    def _mask_secrets(self) -> ServiceView:
+        self.spec = self.spec.masked()
+        return self

@@ -6,6 +6,7 @@ quantities the same way.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -52,6 +53,10 @@ def parse_quantity(text: str) -> Decimal:
         value *= Decimal(10) ** int(suffix[1:])
     return value
 
+
+#: The longest duration a spec takes (a year): longer ones overflow timers (``select`` refuses a
+#: timeout past ~2**31 ms on some platforms) and mean "never", which 0 / 'never' already says.
+MAX_DURATION = 365 * 86400.0
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -100,8 +105,12 @@ def parse_duration(value: object) -> float:
             seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
     else:
         raise ValueError(f"expected a duration such as '90s' or '5m', got {type(value).__name__}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite duration (examples: '90s', '5m', '1h')")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than a year ({MAX_DURATION:g}s)")
     return seconds
 
 

@@ -43,6 +43,12 @@ def idle_window(view: ServiceView) -> str:
     return format_duration(view.spec.scale_to_zero) if view.spec.scale_to_zero is not None else "never"
 
 
+def _described(view: ServiceView) -> str:
+    """The description, after a warning a running service carries (e.g. reachable without login)."""
+    warning = view.status.message.splitlines()[0] if view.status.state.value == "ready" and view.status.message else ""
+    return " ".join(part for part in (f"⚠ {warning}" if warning else "", view.spec.description) if part)
+
+
 def badge(state: str) -> str:
     colour = STATE_COLOURS.get(state, "#9e9e9e")
     return (f'<span style="background:{colour};color:white;border-radius:8px;padding:1px 8px;'
@@ -67,7 +73,7 @@ class ServiceTable:
 
     def rows(self) -> list[list[str]]:
         return [[v.name, v.status.state.value, self._link(v), idle_window(v), ago(v.status.last_activity),
-                 str(v.status.restarts), v.spec.description] for v in self.views]
+                 str(v.status.restarts), _described(v)] for v in self.views]
 
     def __repr__(self) -> str:
         if not self.views:
@@ -100,6 +106,15 @@ class ServiceCard:
     def failed(self) -> bool:
         return self.view.status.state.value == "failed"
 
+    @property
+    def message_has_logs(self) -> bool:
+        """The server's failure message quotes the log tail already: shown once, not twice."""
+        return "last log lines:" in self.view.status.message
+
+    @property
+    def shown_logs(self) -> str:
+        return "" if not self.failed or self.message_has_logs else self.logs.strip()
+
     def __repr__(self) -> str:
         state = self.view.status.state.value
         line = f"{STATE_SYMBOLS.get(state, '◌')} {self.view.name}: {state}"
@@ -109,8 +124,8 @@ class ServiceCard:
             line += f" ({self.note})"
         if self.view.status.message:
             line += f"\n  {self.view.status.message}"
-        if self.failed and self.logs.strip():
-            line += "\n  last log lines:\n" + "\n".join("    " + x for x in self.logs.rstrip().splitlines())
+        if self.shown_logs:
+            line += "\n  last log lines:\n" + "\n".join("    " + x for x in self.shown_logs.splitlines())
         return line
 
     def _repr_html_(self) -> str:
@@ -120,10 +135,12 @@ class ServiceCard:
                f'<a href="{link}" target="_blank">{link}</a>')
         if self.note:
             out += f" <i>{html.escape(self.note)}</i>"
-        if self.view.status.message:
-            out += f"<div>{html.escape(self.view.status.message)}</div>"
-        if self.failed and self.logs.strip():
-            out += f"<pre style='max-height:15em;overflow:auto'>{html.escape(self.logs.rstrip())}</pre>"
+        message, _, quoted = self.view.status.message.partition("\nlast log lines:\n")
+        if message:
+            out += f"<div>{html.escape(message)}</div>"
+        logs = quoted or self.shown_logs
+        if logs:
+            out += f"<pre style='max-height:15em;overflow:auto'>{html.escape(logs.rstrip())}</pre>"
         return out + "</div>"
 
 

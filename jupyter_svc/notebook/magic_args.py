@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import yaml
 
 from jupyter_svc.client.api_calls import ApiError
+from jupyter_svc.model.manifest_yaml import ManifestTooLarge
+from jupyter_svc.model.manifest_yaml import safe_load as safe_yaml
 
 from .templates import Template, registry
 
@@ -41,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "list": ("[--json]", "all services: state, link, idle window, last activity, restarts", "%svc list"),
     "get": ("NAME [--json]", "one service's spec and status", "%svc get web"),
     "create": ("NAME [options] -- COMMAND...", "create a service running COMMAND ({port}, {base_url} filled in)",
-               "%svc create web --idle 5m -- python -m http.server {port}"),
+               "%svc create web --idle 5m -- python -m http.server {port} --bind 127.0.0.1"),
     "update": ("NAME --set KEY=VALUE...", "change fields of the spec (dotted keys, YAML values)",
                "%svc update web --set scale_to_zero=10m --set resources.limits.memory=1Gi"),
     "restart": ("NAME", "start a fresh instance", "%svc restart web"),
@@ -69,6 +71,12 @@ IN_A_SHELL = {
     "apply": "apply a YAML/JSON manifest (-f - reads stdin)",
     "connect": 'check this server and print the exports that make later commands use it: '
                'eval "$(jupyter svc connect URL --token TOKEN)"',
+}
+#: Subcommands of ``jupyter svc`` only: they need no server and mean nothing in a notebook.
+SHELL_ONLY: dict[str, tuple[str, str, str]] = {
+    "rbac": ("[--namespace NS] [--service-account NAME]",
+             "print the RBAC Role the kubernetes backend needs (with a RoleBinding for NAME)",
+             "jupyter svc rbac --namespace team-a --service-account jupyter | kubectl apply -f -"),
 }
 DEFAULT_WAIT = 120.0
 MAGIC = "%svc"
@@ -119,7 +127,7 @@ def _replicas(text: str) -> int:
 
 
 def _boolean(text: str) -> bool:
-    value = yaml.safe_load(text)
+    value = safe_yaml(text)
     if not isinstance(value, bool):
         raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
     return value
@@ -169,10 +177,21 @@ def build_parser(prog: str = MAGIC, shell: bool = False) -> argparse.ArgumentPar
             p.add_argument("--token", default=None)
         elif command == "help":
             p.add_argument("topic", nargs="?", metavar="SUBCOMMAND")
+    if shell:
+        _shell_only(sub)
     for template in registry.all():
         if template.name not in COMMANDS:
             _template_parser(sub, template, prog)
     return parser
+
+
+def _shell_only(sub: Any) -> None:
+    for command, (_, text, example) in SHELL_ONLY.items():
+        p = sub.add_parser(command, help=text, description=text, epilog=f"example: {example}")
+        if command == "rbac":
+            p.add_argument("--namespace", help="the namespace the services run in (default: kubectl's -n)")
+            p.add_argument("--service-account", metavar="NAME",
+                           help="add a RoleBinding of the Role to this ServiceAccount (the Jupyter server's)")
 
 
 def _in(prog: str, example: str) -> str:
@@ -217,7 +236,7 @@ def merge_patch(sets: Sequence[str]) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     for key, raw in key_values(sets, "--set").items():
         try:
-            value = yaml.safe_load(raw) if raw else ""
+            value = safe_yaml(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
         node = patch
@@ -262,7 +281,8 @@ def create_spec(ns: argparse.Namespace, command: Sequence[str], shell_text: str 
                 prog: str = MAGIC) -> dict[str, Any]:
     """``create``'s spec: COMMAND (after ``--``) as argv, or with ``--shell`` the text as typed."""
     if not command:
-        raise UsageError(f"create needs the command after --, e.g. {prog} create web -- python -m http.server {{port}}")
+        raise UsageError(f"create needs the command after --, e.g. "
+                         f"{prog} create web -- python -m http.server {{port}} --bind 127.0.0.1")
     text = shell_text or " ".join(command)
     spec: dict[str, Any] = {"name": ns.name, "command": text if ns.shell else list(command)}
     if ns.shell:
@@ -301,9 +321,10 @@ def template_spec(template: Template, name: str, params: dict[str, Any], ns: arg
 def help_text(topic: str | None = None, prog: str = MAGIC) -> str:
     """The text of ``%svc help`` (and of ``%svc?``); with ``prog`` the shell's, without the cells."""
     magic = prog == MAGIC
+    commands = COMMANDS if magic else {**COMMANDS, **SHELL_ONLY}
     if topic:
-        if topic in COMMANDS:
-            args, text, example = COMMANDS[topic]
+        if topic in commands:
+            args, text, example = commands[topic]
             text = text if magic else IN_A_SHELL.get(topic, text)
             return f"{prog} {topic} {args}\n    {text}\n    example: {_in(prog, example)}"
         try:
@@ -318,7 +339,7 @@ def help_text(topic: str | None = None, prog: str = MAGIC) -> str:
                 f"    example: {_in(prog, template.example)}{cell}")
     lines = [f"{prog} SUBCOMMAND ...  manage web services of this Jupyter server", ""]
     lines += [f"  {c:<10} {a}\n             {t if magic else IN_A_SHELL.get(c, t)}\n             e.g. {_in(prog, e)}"
-              for c, (a, t, e) in COMMANDS.items()]
+              for c, (a, t, e) in commands.items()]
     lines += ["", "Apps from templates (line: give the parameters; cell: the cell is the app's code):" if magic
               else "Apps from templates:"]
     for template in registry.all():
@@ -350,7 +371,9 @@ def format_error(exc: ApiError) -> str:
 
 def load_manifest(text: str, where: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
+    except ManifestTooLarge as exc:
+        raise UsageError(f"{where} is refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""

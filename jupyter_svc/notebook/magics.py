@@ -1,17 +1,18 @@
 """``%svc`` and ``%%svc``: every REST operation as one line, and apps served from a cell.
 
-Errors never surface as tracebacks: bad arguments print a short usage text, API errors print the
-server's message with its field-level details (see :func:`format_error`).
+A failure raises :class:`~jupyter_svc.notebook.magic_errors.SvcMagicError`, so the cell fails and
+"Run All" stops there, shown as a short message, never a traceback: a usage text for bad
+arguments, the server's message with its field-level details for API errors (:func:`format_error`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from jupyter_svc.client.api_calls import ApiError
 from jupyter_svc.client.clients import Client
 from jupyter_svc.model.status import ServiceView
 
+from .cell_apps import CELL_DIR, annotations_for, remove_cell_folder, write_cell
 from .display import ApplyTable, Link, ServiceCard, ServiceTable, schema_table, templates_table
 from .magic_args import (
     COMMANDS,
@@ -40,21 +42,14 @@ from .magic_args import (
     update_patch,
     wait_of,
 )
+from .magic_errors import SvcMagicError, reworded
+from .progress import Waiting
 from .templates import Template, registry
 
-#: Where ``%%svc TEMPLATE NAME`` writes the cell, relative to the kernel's working directory.
-CELL_DIR = ".jupyter-svc"
+__all__ = ["CELL_DIR", "SvcMagicError", "SvcMagics", "load_ipython_extension"]
 
-
-class _Progress:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-    def _repr_html_(self) -> str:
-        return f"<i>⏳ {self.text}</i>"
+#: Subcommands whose result is a service that should end up running (a failed one fails the cell).
+_STARTING = ("starting", "updating", "restarting", "waking", "scaling", "enabling")
 
 
 @magics_class
@@ -79,10 +74,10 @@ class SvcMagics(Magics):
         try:
             return self._dispatch(line, cell)
         except UsageError as exc:
-            print(str(exc).rstrip(), file=sys.stderr)
+            raise SvcMagicError(str(exc).rstrip()) from None
         except ApiError as exc:
-            print(format_error(exc), file=sys.stderr)
-        except KeyboardInterrupt:
+            raise SvcMagicError(format_error(exc)) from None
+        except KeyboardInterrupt:  # `%svc logs NAME -f` ends this way; waits raise SvcMagicError
             print("interrupted", file=sys.stderr)
         return None
 
@@ -123,14 +118,11 @@ class SvcMagics(Magics):
             return self._do_help(ns)
         _check_name(ns.name)  # before a folder is made for it
         source = next(p for p in template.params if p.name == template.source_param)
-        folder = Path.cwd() / CELL_DIR / ns.name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / template.source_file
-        old = path.read_text() if path.exists() else None
-        path.write_text(_cell_source(cell, template))
+        written = write_cell(template, ns.name, cell)
         params = template_params(template, ns, [])
-        params[source.name] = str(folder if source.kind == "dir" else path)
-        return self._deploy(template, ns.name, params, ns, code_changed=old is not None and old != path.read_text())
+        params[source.name] = str(written.folder if source.kind == "dir" else written.path)
+        return self._deploy(template, ns.name, params, ns, code_changed=written.changed,
+                            annotations=annotations_for(written))
 
     @staticmethod
     def _cell_templates() -> list[str]:
@@ -139,48 +131,23 @@ class SvcMagics(Magics):
     # -- showing results ----------------------------------------------------------------------
 
     def _card(self, view: ServiceView, note: str = "") -> ServiceCard:
-        logs = ""
-        if view.status.state.value == "failed":
-            try:
-                logs = self.client.logs(view.name, 20)
-            except ApiError:
-                logs = ""
-        return ServiceCard(view, self.client.link(view), logs, note)
+        card = ServiceCard(view, self.client.link(view), "", note)
+        if card.failed and not card.message_has_logs:
+            with contextlib.suppress(ApiError):
+                card.logs = self.client.logs(view.name, 20)
+        return card
 
     def _act(self, text: str, call: Any, *args: Any, note: str = "") -> None:
-        """Show progress (state, seconds) while ``call`` runs, then the state and link, or the error
-        and the last log lines. The call runs in a thread so that this one can poll the state."""
-        handle = display(_Progress(text), display_id=True)
+        """Show progress (state, seconds, last log line) while ``call`` runs, then the state and link,
+        or the error and the last log lines once; a service that failed to start fails the cell."""
         name = args[0] if isinstance(args[0], str) else str(args[0].get("name", ""))
-        started = time.monotonic()
-        pool = ThreadPoolExecutor(1)
-        future = pool.submit(call, *args)
-        try:
-            while True:
-                try:
-                    view = future.result(timeout=0.5)
-                    break
-                except FutureTimeout:
-                    state = self._state_of(name)
-                    if handle is not None:
-                        handle.update(_Progress(f"{text} {state} {time.monotonic() - started:.0f}s"))
-        except BaseException:
-            if handle is not None:
-                handle.update(_Progress(f"{text} failed"))
-            raise
-        finally:
-            pool.shutdown(wait=False)
-        card = self._card(view, note or f"{time.monotonic() - started:.1f}s")
-        if handle is not None:
-            handle.update(card)
-        else:  # pragma: no cover - outside IPython's display machinery
-            print(repr(card))
-
-    def _state_of(self, name: str) -> str:
-        try:
-            return self.client.get(name).status.state.value
-        except ApiError:
-            return ""
+        waiting = Waiting(self.client, text, name)
+        view = waiting.run(call, *args)
+        card = self._card(view, note or f"{waiting.elapsed:.1f}s")
+        waiting.show(card)
+        if card.failed and text.startswith(_STARTING):
+            reason = view.status.message.splitlines()[0] if view.status.message else ""
+            raise SvcMagicError(reason if reason.startswith(name) else f"{name} failed: {reason or 'see its log'}")
 
     # -- subcommands --------------------------------------------------------------------------
 
@@ -207,7 +174,11 @@ class SvcMagics(Magics):
         # a shell command is kept as typed after ' -- ' (quotes included), not re-joined from words
         shell_text = self._line.split(" -- ", 1)[1].strip() if " -- " in self._line else None
         spec = create_spec(ns, command, shell_text)
-        self._act(f"starting {ns.name}…", self.client.create, spec, wait_of(ns))
+        spec.setdefault("cwd", os.getcwd())  # the notebook's folder, not the server's
+        try:
+            self._act(f"starting {ns.name}…", self.client.create, spec, wait_of(ns))
+        except ApiError as exc:
+            raise reworded(exc, "create", ns.name) from None
 
     def _do_update(self, ns: argparse.Namespace) -> None:
         self._act(f"updating {ns.name}…", self.client.update, ns.name, update_patch(ns), wait_of(ns))
@@ -233,8 +204,10 @@ class SvcMagics(Magics):
     def _do_delete(self, ns: argparse.Namespace) -> None:
         self._names = (0.0, [])
         for name in ns.names:
+            view = self.client.get(name)
             self.client.delete(name)
-            print(f"deleted {name}")
+            folder = remove_cell_folder(view)
+            print(f"deleted {name}" + (f" and its cell's folder {folder}" if folder else ""))
 
     def _do_logs(self, ns: argparse.Namespace) -> None:
         if not ns.follow:
@@ -258,9 +231,14 @@ class SvcMagics(Magics):
         return self._apply(load_manifest(text, ns.file), ns)
 
     def _apply(self, manifest: Any, ns: argparse.Namespace) -> ApplyTable:
-        report = self.client.apply(manifest, ns.mode, ns.dry_run, None if ns.dry_run else ns.wait)
+        report = self.client.apply(_in_this_folder(manifest), ns.mode, ns.dry_run, None if ns.dry_run else ns.wait)
         self._names = (0.0, [])
-        return ApplyTable(report)
+        table = ApplyTable(report)
+        if not report.ok:
+            display(table)
+            failed = ", ".join(r.name for r in report.results if r.action in ("failed", "invalid")) or "some services"
+            raise SvcMagicError(f"apply failed for {failed} (see the table above)")
+        return table
 
     def _do_schema(self, ns: argparse.Namespace) -> None:
         schema = self.client.schema()
@@ -278,8 +256,11 @@ class SvcMagics(Magics):
     # -- templates ----------------------------------------------------------------------------
 
     def _deploy(self, template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
-                code_changed: bool = False) -> None:
+                code_changed: bool = False, annotations: dict[str, Any] | None = None) -> None:
         spec = template_spec(template, name, params, ns)
+        spec.setdefault("cwd", os.getcwd())  # the notebook's folder, not the server's
+        if annotations:
+            spec["annotations"] = {**spec.get("annotations", {}), **annotations}
         try:
             existing: ServiceView | None = self.client.get(name)
         except ApiError as exc:
@@ -287,11 +268,21 @@ class SvcMagics(Magics):
                 raise
             existing = None
         wait = wait_of(ns)
-        verb = "updating" if existing else "starting"
-        self._act(f"{verb} {name} ({template.name})…", self.client.put, spec, wait)
-        if existing is not None and code_changed and not template.reloads and _same_runtime(existing, spec):
-            # the spec did not change, so the server keeps the instance: restart it for the new code
-            self._act(f"restarting {name} with the new code…", self.client.restart, name, wait)
+        if existing is None:
+            self._act(f"starting {name} ({template.name})…", self.client.put, spec, wait)
+        elif _same_runtime(existing, spec) and (existing.status.state.value != "ready"
+                                                or (code_changed and not template.reloads)):
+            # the server keeps an instance whose spec did not change, and leaves a failed one failed:
+            # a re-run starts it again, for the new code or after the cause was fixed (a pip install)
+            why = "with the new code" if code_changed else "again"
+            self._act(f"restarting {name} {why}…", self._put_and_restart, spec, wait)
+        else:
+            self._act(f"updating {name} ({template.name})…", self.client.put, spec, wait)
+
+    def _put_and_restart(self, spec: dict[str, Any], wait: float | None) -> ServiceView:
+        """The spec's other fields (description, idle window...), then a fresh instance: one step."""
+        self.client.put(spec, wait)
+        return self.client.restart(str(spec["name"]), wait)
 
     # -- completion -----------------------------------------------------------------------------
 
@@ -347,14 +338,13 @@ def _same_runtime(existing: ServiceView, spec: dict[str, Any]) -> bool:
         return False
 
 
-def _cell_source(cell: str, template: Template) -> str:
-    if not template.source_file.endswith(".ipynb"):
-        return cell if cell.endswith("\n") else cell + "\n"
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return str(nbformat.writes(notebook))
+def _in_this_folder(manifest: Any) -> Any:
+    """A manifest's specs without ``cwd`` run in the notebook's folder (the kernel's), as ``create`` does."""
+    specs = manifest.get("services") if isinstance(manifest, dict) else manifest
+    for spec in specs if isinstance(specs, list) else []:
+        if isinstance(spec, dict) and "cwd" not in spec and "url" not in spec:
+            spec["cwd"] = os.getcwd()
+    return manifest
 
 
 def load_ipython_extension(ipython: Any) -> None:

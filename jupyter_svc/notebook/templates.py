@@ -222,7 +222,7 @@ def builtin_templates() -> list[Template]:
         Template("command", "Any command that listens on {port}", _command,
                  (Param("command", "argv list, or a shell string", required=True, kind="argv"),
                   Param("rewrite_path", "strip /svc/<name> before forwarding", True, kind="bool")),
-                 example="%svc command api -- python -m http.server {port}"),
+                 example="%svc command api -- python -m http.server {port} --bind 127.0.0.1"),
     ]
 
 

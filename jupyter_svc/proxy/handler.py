@@ -10,82 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-from dataclasses import dataclass
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.prometheus.metrics import HTTP_REQUEST_DURATION_SECONDS
 from tornado import web
+from tornado.httputil import url_concat
 from tornado.iostream import StreamClosedError
 
 from jupyter_svc.backends.base import Endpoint
-from jupyter_svc.model.errors import NotFound, StillStarting, SvcError, Unavailable
+from jupyter_svc.model.errors import NotFound, ServiceFailed, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.status import ServiceState
-from jupyter_svc.services.activity import ActivityTracker
-from jupyter_svc.services.manager import ServiceManager
-from jupyter_svc.services.metrics import Metrics
-from jupyter_svc.upstream.pool import Exchange, UpstreamError, UpstreamPool
+from jupyter_svc.upstream.pool import Exchange, PoolBusy, UpstreamError
 
 from . import compat
-from .access import AccessMemo, credentials_key, emits_debug, jupyter_log_metrics
-from .headers import downstream_headers, upstream_headers
+from .access import credentials_key, emits_debug, jupyter_log_metrics
+from .headers import downstream_headers, is_jupyter_authorization, strip_token_query, upstream_headers
+from .loops import LOOP_REFUSED
+from .proxy import Proxy
 from .tunnel import ServiceSide, Tunnel
 from .wake_page import wake_page
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS", "DELETE"}
-
-
-@dataclass
-class ProxySettings:
-    wake_timeout: float = 120.0
-    max_held_requests: int = 1000
-    wake_page: bool = True
-    max_body_size: int = 10 * 1024**3
-    websocket_max_message_size: int = 64 * 1024**2
-    auth_cache_seconds: float = 10.0
-
-
-class Proxy:
-    """What every proxy request shares: the pooled client, the wake queue counts."""
-
-    def __init__(self, manager: ServiceManager, tracker: ActivityTracker, metrics: Metrics,
-                 settings: ProxySettings, upstream: UpstreamPool) -> None:
-        self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
-        self.held: dict[str, int] = {}
-        self.access = AccessMemo(settings.auth_cache_seconds)
-        self.upstream = upstream
-
-    async def close(self) -> None:
-        await self.upstream.close()
-
-    async def endpoint(self, name: str) -> tuple[Endpoint, bool]:
-        """A ready endpoint, holding the caller through a wake; True if it was a cold start."""
-        manager = self.manager
-        svc = manager.service(name)
-        external = manager.external_endpoint(name)
-        if external is not None:
-            if svc.status.state is ServiceState.disabled:
-                raise Unavailable(f"{name} is disabled; enable it to use it")
-            return external, False
-        if svc.status.state is ServiceState.ready and svc.instance is not None:
-            return svc.instance.endpoint, False
-        held = self.held.get(name, 0)
-        if held >= self.settings.max_held_requests:
-            raise Unavailable(f"{name} is waking up and {held} requests are already waiting; retry shortly")
-        self.held[name] = held + 1
-        started = time.monotonic()
-        woke = svc.ready is None
-        try:
-            endpoint = await manager.ensure_ready(name, self.settings.wake_timeout)
-        finally:
-            self.held[name] -= 1
-        if woke:
-            self.metrics.wakes.labels(name).inc()
-        self.metrics.cold_start.labels(name).observe(time.monotonic() - started)
-        return endpoint, True
 
 
 @web.stream_request_body
@@ -122,6 +72,8 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         return allowed
 
     async def prepare(self) -> None:  # type: ignore[override]
+        if self.proxy.hops.seen_in(self.request.headers):
+            return self._fail(508, LOOP_REFUSED)
         access = self.proxy.access
         key = credentials_key(self.request.headers, self.request.host, "token" in self.request.query_arguments)
         known = access.user(key)
@@ -136,16 +88,19 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         try:
             svc = self.proxy.manager.service(name)
         except NotFound:
-            raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)") from None
-        self.svc_name = name
-        if not svc.spec.public:
-            if self.current_user is None:
+            svc = None
+        if svc is None or not svc.spec.public:
+            if self.current_user is None:  # the same answer for an unknown name and a private one
                 if self.request.method in ("GET", "HEAD") and not self._is_websocket():
-                    self.redirect(f"{self.get_login_url()}?next={self.request.uri}")
+                    # url_concat keeps the login URL's own query (the Hub's OAuth state)
+                    self.redirect(url_concat(self.get_login_url(), {"next": self.request.uri}))
                     return
                 raise web.HTTPError(403, "log in to Jupyter to use this service")
-            if not self.authorizer.is_authorized(self, self.current_user, "execute", "svc"):
+            if svc is None:
+                raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)")
+            if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", "svc")):
                 raise web.HTTPError(403, f"not authorized to use service {name!r}")
+        self.svc_name = name
         compat.limit_body_size(self, self.proxy.settings.max_body_size)
         if self._is_websocket():
             return
@@ -173,7 +128,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
     def _wants_wake_page(self, state: ServiceState) -> bool:
         headers = self.request.headers
         return (self.proxy.settings.wake_page and self.request.method == "GET"
-                and state is not ServiceState.ready and state is not ServiceState.disabled
+                and state not in (ServiceState.ready, ServiceState.disabled, ServiceState.failed)
                 and "text/html" in headers.get("Accept", "") and not headers.get("X-Svc-Wait")
                 and self.proxy.manager.external_endpoint(self.svc_name) is None)
 
@@ -192,8 +147,13 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         if rewrite_path:
             prefix = f"{self.base_url}svc/{self.svc_name}"
             path = path[len(prefix):] or "/"
-        query = "&".join(p for p in self.request.query.split("&") if p and not p.startswith("token="))
+        query = strip_token_query(self.request.query)
         return endpoint.path + path + ("?" + query if query else "")
+
+    def _upstream_headers(self, endpoint: Endpoint) -> dict[str, str]:
+        login_cookie = getattr(self.identity_provider, "get_cookie_name", lambda _: "")(self)
+        return upstream_headers(self.request, endpoint, f"{self.base_url}svc/{self.svc_name}",
+                                login_cookie, bool(self.token_authenticated))
 
     def _fail(self, status: int, message: str, retry_after: int | None = None) -> None:
         if compat.finished(self):
@@ -219,8 +179,8 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             self._fail(404, exc.message)
         except StillStarting as exc:
             self._fail(504, exc.message, 5)
-        except Unavailable as exc:
-            self._fail(503, exc.message, 2)
+        except Unavailable as exc:  # a failed service tells when a request may start it again
+            self._fail(503, exc.message, max(1, math.ceil(exc.retry_after)) if isinstance(exc, ServiceFailed) else 2)
         except SvcError as exc:
             self._fail(503, exc.message, 5)
         return None
@@ -236,8 +196,9 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         status = 502
         exchange: Exchange | None = None
         try:
-            headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+            headers = self._upstream_headers(endpoint)
             headers.pop("Transfer-Encoding", None)  # the pool frames the body itself
+            proxy.hops.mark(headers, self.request.headers)
             exchange = self._exchange = await proxy.upstream.send(
                 endpoint, method, self._upstream_target(endpoint, rewrite), headers,
                 self._request_body() if self._has_body else None)
@@ -253,6 +214,9 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             await self._relay(exchange, counted)
             if not compat.finished(self):
                 self.finish()
+        except PoolBusy as exc:
+            proxy.metrics.errors.labels(name, "busy").inc()
+            self._fail(503, f"{name} is busy: {exc}", 2)
         except UpstreamError as exc:
             proxy.metrics.errors.labels(name, "upstream").inc()
             self._fail(502, f"{name} did not answer: {exc}")
@@ -311,7 +275,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
     def set_secure_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
         """No Jupyter login cookie on an app's response for clients that send the token header
         each time (a browser arriving with ``?token=`` still gets it)."""
-        if self.request.headers.get("Authorization", "").lower().startswith("token "):
+        if is_jupyter_authorization(self.request.headers.get("Authorization", ""), False):
             return
         super().set_secure_cookie(name, value, *args, **kwargs)
 
@@ -356,8 +320,9 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         if route is None:
             return
         endpoint, _, rewrite = route
-        headers = upstream_headers(self.request, endpoint, f"{self.base_url}svc/{name}")
+        headers = self._upstream_headers(endpoint)
         headers.update({"Connection": "Upgrade", "Upgrade": "websocket"})
+        proxy.hops.mark(headers, self.request.headers)
         target = self._upstream_target(endpoint, rewrite)
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         service = ServiceSide()

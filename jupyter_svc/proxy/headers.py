@@ -1,6 +1,19 @@
 """Which headers cross the proxy, and how paths in them are rewritten.
 
 Pure functions of a request or response, so the rules are testable without a network.
+
+No credential of Jupyter's or JupyterHub's reaches a service, however it is spelled: a service
+could replay it against the server (or the Hub) as the user. What Jupyter reads as a credential:
+``Authorization: token|bearer ...`` (jupyter_server's and JupyterHub's schemes, any case), the
+``token`` query parameter (tornado decodes ``%74oken`` to it), the login cookie (``username-*`` or
+the IdentityProvider's configured name), and under the Hub every ``jupyterhub-*`` cookie; its XSRF
+token (``_xsrf`` cookie, ``X-XSRFToken`` / ``X-CSRFToken``) goes too. An ``Authorization`` with
+another scheme (an app's own Basic login) is the app's and passes, unless Jupyter authenticated
+this very request by token: then whatever it carried was Jupyter's credential.
+
+The client's own forwarding claims (``Forwarded``, ``X-Forwarded-*``, ``X-Real-IP``) are dropped:
+the proxy states them itself from what tornado established (which honours them only when the
+server is told to trust them, ``ServerApp.trust_xheaders``).
 """
 
 from __future__ import annotations
@@ -8,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from jupyter_svc.backends.base import Endpoint
 
@@ -19,37 +32,61 @@ HOP_BY_HOP = frozenset({
 })
 #: The proxy answers with its own Date and Server, as nginx does.
 _PROXY_OWN = frozenset({"date", "server"})
-#: Jupyter's own cookies: a service has no business seeing the user's Jupyter session.
-_JUPYTER_COOKIE = re.compile(r"^(_xsrf|username-[-\w]+)$")
+#: Jupyter's and JupyterHub's cookies: a service has no business seeing the user's sessions.
+_CREDENTIAL_COOKIE = re.compile(r"^(_xsrf|username-.*|jupyterhub-.*)$")
+#: Authorization schemes Jupyter's IdentityProvider and JupyterHub's HubAuth read a token from.
+_JUPYTER_SCHEME = re.compile(r"^\s*(token|bearer)(\s|$)", re.IGNORECASE)
+#: Headers the proxy never passes on from the client: Jupyter's XSRF token, forwarding claims.
+_CLIENT_ONLY = frozenset({"host", "x-xsrftoken", "x-csrftoken", "forwarded", "x-real-ip"})
 
 
-def _strip_jupyter_cookies(value: str) -> str:
-    kept = [part for part in value.split(";") if not _JUPYTER_COOKIE.match(part.strip().split("=", 1)[0])]
-    return ";".join(kept).strip()
+def is_jupyter_authorization(value: str, token_authenticated: bool) -> bool:
+    """True if this ``Authorization`` value is (or may be) a credential of Jupyter's or the Hub's."""
+    return token_authenticated or bool(_JUPYTER_SCHEME.match(value))
 
 
-def upstream_headers(request: Any, endpoint: Endpoint, prefix: str) -> dict[str, str]:
-    """Headers to send to the service for a tornado ``request`` arriving under ``prefix``."""
+def strip_credential_cookies(value: str, login_cookie: str = "") -> str:
+    """A ``Cookie`` header without Jupyter's and JupyterHub's cookies ('' if none is left)."""
+    kept = []
+    for part in value.split(";"):
+        name = part.split("=", 1)[0].strip()
+        if not (_CREDENTIAL_COOKIE.match(name) or (login_cookie and name == login_cookie)):
+            kept.append(part.strip())
+    return "; ".join(p for p in kept if p)
+
+
+def strip_token_query(query: str) -> str:
+    """The query string without Jupyter's ``token`` parameter, however its name is percent-encoded
+    (tornado decodes names before Jupyter reads them); everything else passes byte for byte."""
+    return "&".join(p for p in query.split("&") if p and unquote_plus(p.split("=", 1)[0]) != "token")
+
+
+def upstream_headers(request: Any, endpoint: Endpoint, prefix: str, login_cookie: str = "",
+                     token_authenticated: bool = False) -> dict[str, str]:
+    """Headers to send to the service for a tornado ``request`` arriving under ``prefix``.
+
+    ``login_cookie`` is the name of Jupyter's login cookie; ``token_authenticated`` whether Jupyter
+    accepted this request's token (its Authorization is then Jupyter's, whatever the scheme)."""
     connection_listed = {h.strip().lower() for h in request.headers.get("Connection", "").split(",")}
     out: dict[str, str] = {}
     for key, value in request.headers.get_all():
         lower = key.lower()
-        if lower in HOP_BY_HOP or lower in connection_listed or lower == "host":
+        if (lower in HOP_BY_HOP or lower in connection_listed or lower in _CLIENT_ONLY
+                or lower.startswith("x-forwarded-")):
             continue
-        if lower == "authorization" and value.lower().startswith("token "):
-            continue  # Jupyter's token stays with Jupyter
+        if lower == "authorization" and is_jupyter_authorization(value, token_authenticated):
+            continue
         if lower == "cookie":
-            value = _strip_jupyter_cookies(value)
+            value = strip_credential_cookies(value, login_cookie)
             if not value:
                 continue
             if "Cookie" in out:
                 value = out["Cookie"] + "; " + value
             key = "Cookie"
         out[key] = value
-    forwarded_for = request.headers.get("X-Forwarded-For")
-    out["X-Forwarded-For"] = f"{forwarded_for}, {request.remote_ip}" if forwarded_for else request.remote_ip
-    out["X-Forwarded-Proto"] = request.headers.get("X-Forwarded-Proto", request.protocol)
-    out["X-Forwarded-Host"] = request.headers.get("X-Forwarded-Host", request.host)
+    out["X-Forwarded-For"] = request.remote_ip
+    out["X-Forwarded-Proto"] = request.protocol
+    out["X-Forwarded-Host"] = request.host
     out["X-Forwarded-Prefix"] = prefix
     out["Host"] = f"{endpoint.host}:{endpoint.port}"
     if "Transfer-Encoding" in request.headers:  # case-insensitive lookup, no second pass

@@ -68,12 +68,14 @@ class FrameGuard:
             if size is None or len(self._head) < size:
                 continue
             length = _payload_length(self._head)
-            if self._head[0] & 0x0F < 8:  # a data frame (control frames are small by rule)
+            if self._head[0] & 0x0F < 8:  # a data frame: its message may span several
                 self._message += length
                 if self._message > self.limit:
                     raise MessageTooBig(f"message over {self.limit} bytes")
                 if self._head[0] & 0x80:
                     self._message = 0
+            elif length > self.limit:  # ping, pong, close: small by rule, but the rule is the client's
+                raise MessageTooBig(f"control frame over {self.limit} bytes")
             self._head, self._skip = b"", length
 
 

@@ -12,12 +12,13 @@ from traitlets import Bool, Float, Int, List, Tuple, Unicode, default
 
 from jupyter_svc.backends.local.backend import LocalBackend, PortAllocator
 from jupyter_svc.model.units import parse_duration
-from jupyter_svc.proxy.handler import Proxy, ProxySettings
+from jupyter_svc.proxy.proxy import Proxy, ProxySettings
 from jupyter_svc.proxy.routes import proxy_routes, route_first
 from jupyter_svc.services.activity import ActivitySettings, ActivityTracker
 from jupyter_svc.services.lifecycle import LifecycleSettings
 from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
+from jupyter_svc.services.state_lock import StateFolderLock
 from jupyter_svc.services.store import Store
 from jupyter_svc.upstream.pool import UpstreamPool
 
@@ -49,6 +50,10 @@ class SvcExtension(ExtensionApp):
         help="Ports the local backend picks from for services with port 0 (inclusive).",
     ).tag(config=True)
     local_host = Unicode("127.0.0.1", help="Address local services are reached at.").tag(config=True)
+    refuse_exposed_services = Bool(
+        False, help="Fail a local service whose processes listen on an address other than loopback (such an app "
+                    "answers without Jupyter's login) instead of running it with a warning in its status.",
+    ).tag(config=True)
     readiness_timeout = Float(
         60.0, help="Seconds a new instance may take to pass its readiness probe before it is failed.",
     ).tag(config=True)
@@ -84,6 +89,18 @@ class SvcExtension(ExtensionApp):
     upstream_connections = Int(
         512, help="Size of the proxy's pool of keep-alive connections to services.",
     ).tag(config=True)
+    upstream_connections_per_service = Int(
+        256, help="Connections to one service in flight at once (open event streams included); more get "
+                  "503 with Retry-After once upstream_wait_timeout passes, while other services keep answering.",
+    ).tag(config=True)
+    upstream_wait_timeout = Float(
+        10.0, help="Seconds a proxied request waits for a free upstream connection before it is answered "
+                   "503 with Retry-After.",
+    ).tag(config=True)
+    api_max_body_size = Int(
+        4 * 1024**2, help="Largest request body the REST API takes, in bytes (a spec or a manifest); larger "
+                          "ones are answered 413 and never kept in memory.",
+    ).tag(config=True)
     auth_cache_seconds = Float(
         10.0, help="Seconds the proxy remembers a user the IdentityProvider authenticated, keyed by the "
                    "exact credentials (Host, Authorization header, cookies), instead of asking it again "
@@ -107,6 +124,7 @@ class SvcExtension(ExtensionApp):
     ).tag(config=True)
 
     manager: ServiceManager
+    state_lock: StateFolderLock
     tracker: ActivityTracker
     proxy: Proxy
 
@@ -121,12 +139,20 @@ class SvcExtension(ExtensionApp):
             restart_reset_after=self.restart_reset_after,
         )
         ports = PortAllocator(self.port_range[0], self.port_range[1], host=self.local_host)
+        # a spec without cwd runs in the server's root_dir (what REST users see), not in its process's cwd
+        root_dir = str(self.serverapp.root_dir) if self.serverapp else None
         local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
-                             init_timeout=self.readiness_timeout)
+                             init_timeout=self.readiness_timeout, default_cwd=root_dir,
+                             refuse_exposed=self.refuse_exposed_services, records_dir=state / "processes")
+        self.state_lock = StateFolderLock(state)
         base_url = self.serverapp.base_url if self.serverapp else "/"
-        upstream = UpstreamPool(self.upstream_connections)  # the proxy's and the readiness probes'
+        upstream = UpstreamPool(self.upstream_connections, per_endpoint=self.upstream_connections_per_service,
+                                wait_timeout=self.upstream_wait_timeout)  # the proxy's and the readiness probes'
         self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
                                       settings, upstream, base_url=base_url)
+        # taken now, before the server answers anything, so that no request sees services of a folder
+        # another server holds (a non-blocking flock and a small file: no wait on the event loop)
+        self.manager.refusing = self.state_lock.acquire(getattr(self.serverapp, "connection_url", "") or "")
         metrics = Metrics()
         activity = ActivitySettings(
             default_idle_window=parse_duration(self.default_idle_window) if self.default_idle_window else 0.0,
@@ -143,7 +169,8 @@ class SvcExtension(ExtensionApp):
             auth_cache_seconds=self.auth_cache_seconds,
         ), upstream)
         self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
-                              "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy})
+                              "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy,
+                              "jupyter_svc_api_max_body_size": self.api_max_body_size})
 
     def initialize_handlers(self) -> None:
         # the proxy first: it takes most requests, and its pattern leaves out reserved names (api)
@@ -154,12 +181,20 @@ class SvcExtension(ExtensionApp):
         origin = serverapp.connection_url[: -len(serverapp.base_url)] if serverapp.base_url != "/" \
             else serverapp.connection_url.rstrip("/")
         self.manager.server_url = origin.rstrip("/")
+        self.manager.server_address.listen_on(serverapp.ip, serverapp.port)  # no service URL may be it
         # kernels and terminals inherit these, so `jupyter_svc.client` finds this server by itself
         os.environ["JUPYTER_SVC_URL"] = serverapp.connection_url
         token = getattr(serverapp.identity_provider, "token", "") or ""
         if token:
             os.environ["JUPYTER_SVC_TOKEN"] = token
-        await self.manager.start()
+        if self.manager.refusing is None:  # this server owns the folder
+            for backend in self.manager.backends.values():
+                stopped = await backend.stop_leftovers(self.stop_grace)
+                if stopped:
+                    self.log.warning("jupyter-svc: stopped %d process(es) a previous server left running", stopped)
+            await self.manager.start()
+        else:
+            self.log.error("jupyter-svc: %s", self.manager.refusing)
         self.tracker.start()
         route_first(serverapp.web_app)  # all extensions have added their routes by now
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)
@@ -172,3 +207,4 @@ class SvcExtension(ExtensionApp):
         await self.tracker.stop()
         await self.manager.close()
         await self.proxy.close()
+        self.state_lock.release()

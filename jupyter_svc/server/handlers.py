@@ -1,4 +1,10 @@
-"""REST API: thin handlers over the manager; each method authenticated and authorized."""
+"""REST API: thin handlers over the manager; each method authenticated and authorized.
+
+Jupyter's Authorizer decides, on resource ``svc``: ``read`` to list and read services, their logs
+and events; ``write`` to change what is stored (create, update, patch, apply); ``execute`` to act
+on what runs (restart, enable, disable, wake, scale, mark busy, delete, and use a service through
+the proxy).
+"""
 
 from __future__ import annotations
 
@@ -7,31 +13,44 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from pydantic import ValidationError
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError, from_validation_error
-from jupyter_svc.model.names import name_route
-from jupyter_svc.model.spec import ApplyMode, Manifest, spec_json_schema_text
+from jupyter_svc.model.errors import FieldError, NotFound, SpecInvalid, SvcError, from_validation_error
+from jupyter_svc.model.names import check_name, name_route
+from jupyter_svc.model.secret_env import restore_masked_secrets
+from jupyter_svc.model.spec import ApplyMode, Manifest, ServiceSpec, spec_json_schema_text
 from jupyter_svc.model.status import ServiceView
 from jupyter_svc.proxy.compat import not_server_activity
 from jupyter_svc.services.batch import apply_manifest
 from jupyter_svc.services.manager import Operation, ServiceManager
+
+from .request_body import BadRequest, BodyCollector, parse_json
 
 #: The resource name Jupyter's authorizer sees for everything in this extension.
 AUTH_RESOURCE = "svc"
 NAME = name_route(reserved=True)
 
 
-class BadRequest(SvcError):
-    status_code = 400
-
-
+@web.stream_request_body  # so that a body over api_max_body_size is counted, never kept
 class SvcHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
+    _collector: BodyCollector | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        declared = self.request.headers.get("Content-Length", "")
+        self._collector = BodyCollector(self.settings.get("jupyter_svc_api_max_body_size", 1024**2),
+                                        int(declared) if declared.isdigit() else None)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._collector is not None:
+            self._collector.add(chunk)
 
     @property
     def manager(self) -> ServiceManager:
@@ -54,11 +73,20 @@ class SvcHandler(APIHandler):
             return
         super().write_error(status_code, **kwargs)
 
-    def body(self) -> Any:
+    def stored_spec(self, name: Any) -> ServiceSpec | None:
+        """The spec in force for ``name``, if any: masked secrets sent back take their values."""
         try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+            return self.manager.service(name).spec if isinstance(name, str) else None
+        except NotFound:
+            return None
+
+    def spec_body(self, name: str | None = None) -> dict[str, Any]:
+        """The body as a spec (or merge patch), each secret mask replaced by the stored value."""
+        data = self.body_object()
+        return dict(restore_masked_secrets(data, self.stored_spec(name or data.get("name"))))
+
+    def body(self) -> Any:
+        return parse_json(self._collector.body() if self._collector is not None else b"")
 
     def body_object(self) -> dict[str, Any]:
         data = self.body()
@@ -132,7 +160,7 @@ class ServicesHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        spec = self.manager.parse(self.body_object())
+        spec = self.manager.parse(self.spec_body())
         await self.finish_operation(spec.name, await self.manager.create(spec), created=True)
 
 
@@ -145,7 +173,7 @@ class ServiceHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def put(self, name: str) -> None:
-        data = self.body_object()
+        data = self.spec_body(name)
         if data.setdefault("name", name) != name:
             raise SpecInvalid("invalid service spec", [FieldError("name", f"does not match the URL ({name!r})")])
         operation, created = await self.manager.create_or_update(self.manager.parse(data))
@@ -154,10 +182,10 @@ class ServiceHandler(SvcHandler):
     @web.authenticated
     @authorized
     async def patch(self, name: str) -> None:
-        await self.finish_operation(name, await self.manager.patch(name, self.body_object()))
+        await self.finish_operation(name, await self.manager.patch(name, self.spec_body(name)))
 
     @web.authenticated
-    @authorized
+    @authorized("execute")  # it stops what runs
     async def delete(self, name: str) -> None:
         await self.manager.delete(name)
         self.set_status(204)
@@ -168,7 +196,7 @@ class ActionHandler(SvcHandler):
     """POST services/{name}/{restart|enable|disable|wake|scale}."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, name: str, action: str) -> None:
         manager = self.manager
         if action == "restart":
@@ -247,7 +275,7 @@ class ApplyHandler(SvcHandler):
         except ValueError:
             raise SpecInvalid("invalid apply request", [FieldError("mode", "must be 'merge' or 'replace'")]) from None
         try:
-            manifest = Manifest.model_validate(data.get("manifest", []))
+            manifest = Manifest.model_validate(self._restore_manifest_secrets(data.get("manifest", [])))
         except ValidationError as exc:
             raise SpecInvalid("manifest rejected; nothing was applied",
                               from_validation_error(exc, "manifest")) from None
@@ -255,6 +283,15 @@ class ApplyHandler(SvcHandler):
         results = await apply_manifest(self.manager, manifest, mode, dry_run, self.wait_seconds())
         ok = all(r["action"] != "failed" for r in results)
         self.finish(json.dumps({"ok": ok, "dry_run": dry_run, "results": results}))
+
+
+    def _restore_manifest_secrets(self, manifest: Any) -> Any:
+        services = manifest.get("services") if isinstance(manifest, dict) else manifest
+        if not isinstance(services, list):
+            return manifest
+        restored = [restore_masked_secrets(entry, self.stored_spec(entry.get("name")), f"manifest.services[{i}].")
+                    if isinstance(entry, dict) else entry for i, entry in enumerate(services)]
+        return {**manifest, "services": restored} if isinstance(manifest, dict) else restored
 
 
 class SchemaHandler(SvcHandler):
@@ -277,7 +314,7 @@ class ServiceActivityHandler(SvcHandler):
     """POST services/{name}/activity: a service busy without traffic (a job) says so."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")
     async def post(self, name: str) -> None:
         self.manager.get(name)
         self.settings["jupyter_svc_activity"].touch(name)
@@ -307,8 +344,44 @@ class MetricsHandler(SvcHandler):
         self.finish(self.settings["jupyter_svc_metrics"].render())
 
 
+class BackendsHandler(SvcHandler):
+    """GET backends: which backends run services here, and the spec fields each cannot honour
+    (the lab panel hides or marks them)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .backend_info import backends_document
+
+        self.finish(json.dumps(backends_document(self.manager)))
+
+
+class UnmatchedHandler(SvcHandler):
+    """Any other path under ``svc/api/``: a JSON answer, never Jupyter's HTML 404 page. A
+    ``services/<segment>`` that is no service name is a 422 naming ``name``, as a POST of it is.
+
+    It defines no HTTP method, so it is answered from ``prepare`` (after Jupyter's
+    authentication, and the XSRF check of writes) and the OpenAPI document has nothing to list."""
+
+    async def prepare(self) -> None:  # type: ignore[override]  # as APIHandler.prepare
+        await super().prepare()
+        user = self.current_user
+        action = HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method or "GET", "read")
+        # (not @authorized: that decorator keeps the action of its first call for every later one)
+        if not user or not await ensure_async(self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)):
+            raise web.HTTPError(403)
+        name = self.path_kwargs.get("name")
+        if name is not None:
+            try:
+                check_name(name)
+            except ValueError as exc:
+                raise SpecInvalid("invalid service name", [FieldError("name", str(exc))]) from None
+        raise NotFound(f"no API route {self.request.method} {self.request.path}")
+
+
 def api_routes() -> list[tuple[str, type[SvcHandler]]]:
-    """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these."""
+    """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these (the last
+    two answer every other path with a JSON error)."""
     return [
         ("services", ServicesHandler),
         (f"services/{NAME}", ServiceHandler),
@@ -321,4 +394,7 @@ def api_routes() -> list[tuple[str, type[SvcHandler]]]:
         ("apply", ApplyHandler),
         ("schema", SchemaHandler),
         ("openapi.json", OpenAPIHandler),
+        ("backends", BackendsHandler),
+        ("services/(?P<name>[^/]+)(?:/.*)?", UnmatchedHandler),
+        ("(?P<path>.*)", UnmatchedHandler),
     ]

@@ -29,7 +29,11 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 _ERRORS = {str(code): _json(_ref("Error"), text) for code, text in (
     (400, "Malformed request"), (403, "Not authenticated or not authorized"), (404, "No such service"),
-    (409, "Conflict with the current state"), (422, "Invalid spec: errors name each field"))}
+    (409, "Conflict with the current state, or a name whose stored file was set aside (the message says where)"),
+    (422, "Invalid spec: errors name each field"),
+    (500, "The change could not be stored (the message names the path and errno); nothing changed"),
+    (503, "Unavailable: another server holds the state folder (the message names it), or the service cannot serve"),
+    (507, "The disk is full: the change was not stored; nothing changed"))}
 _VIEW_WRITE = {"200": _json(_ref("ServiceView"), "Settled (with ?wait)"),
                "202": _json(_ref("ServiceView"), "Accepted; follow status.state"), **_ERRORS}
 
@@ -87,6 +91,12 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/apply": {"post": _op("Apply a manifest (validated whole first)", {
             "200": _json(_ref("ApplyResult")), **_ERRORS}, [_WAIT], _ref("ApplyRequest"))},
         "/schema": {"get": _op("JSON Schema of ServiceSpec", {"200": _json({"type": "object"})})},
+        "/backends": {"get": _op("The backends, the default one, and the spec fields each cannot honour", {
+            "200": _json({"type": "object", "properties": {
+                "default": {"type": "string"},
+                "backends": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "unsupported": {"type": "array", "items": {"type": "string"}}}}}}})})},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})})},
     }
 

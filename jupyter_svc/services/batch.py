@@ -23,6 +23,7 @@ async def apply_manifest(manager: ServiceManager, manifest: Manifest, mode: Appl
             manager.validate(spec, known - set(doomed), prefix=f"services[{i}]")
         except SpecInvalid as exc:
             errors += exc.errors
+        errors += await manager.check_url(spec, prefix=f"services[{i}]")
     final = {n: s.spec for n, s in present.items() if n not in doomed}
     final |= {s.name: s for s in manifest.services}
     for name in doomed:

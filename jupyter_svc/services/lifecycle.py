@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Instance, LaunchContext
-from jupyter_svc.model.errors import SvcError, Unavailable
+from jupyter_svc.model.errors import ServiceFailed, SvcError, Unavailable
 from jupyter_svc.model.spec import RestartPolicy, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus
 from jupyter_svc.upstream.pool import UpstreamPool
@@ -57,6 +57,7 @@ class ManagedService:
     ready: asyncio.Future[None] | None = None  # pending while a start is under way
     epoch: int = 0  # bumped by every deliberate stop, so a supervisor knows it is stale
     failures: int = 0  # consecutive exits without a long enough healthy run
+    retry_at: float = 0.0  # monotonic time before which a request may not start it again (failed)
     ready_since: float = 0.0
     wake_requested_at: float | None = None
     deleted: bool = False  # set as its deletion starts: no new requests, operations or events
@@ -84,6 +85,8 @@ class Lifecycle:
         self.drain: Callable[[str, float], Awaitable[None]] | None = None
 
     def set_state(self, svc: ManagedService, state: ServiceState, message: str = "") -> None:
+        if state is ServiceState.ready and not message and svc.instance is not None:
+            message = "; ".join(svc.instance.warnings)  # e.g. reachable without Jupyter's login
         svc.status.state = state
         svc.status.message = message
         if state is not ServiceState.ready:
@@ -91,6 +94,15 @@ class Lifecycle:
         svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
         svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
+
+    def backoff(self, failures: int) -> float:
+        """Pause after ``failures`` quick failures in a row: the restart policy's and the wakes'."""
+        return min(self.settings.restart_backoff_initial * 2 ** max(failures - 1, 0), self.settings.restart_backoff_max)
+
+    def note_failure(self, svc: ManagedService) -> None:
+        """One more failure in a row: requests may start it again only after the backoff."""
+        svc.failures += 1
+        svc.retry_at = time.monotonic() + self.backoff(svc.failures)
 
     def failure_message(self, svc: ManagedService, reason: str) -> str:
         tail = svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
@@ -114,12 +126,16 @@ class Lifecycle:
             instance = await svc.backend.start(spec, context)
             try:
                 await wait_ready(instance, spec.readiness, timeout, self.upstream, prefix)
+                instance.warnings = tuple(await instance.inspect_ready())
                 return instance
             except NotReady as exc:
+                silent = instance.poll() is None and "no answer" in str(exc)  # it runs but answers nothing
                 await instance.stop(self.settings.stop_grace)
                 if getattr(instance, "retryable", False) and attempt + 1 < START_ATTEMPTS_ON_PORT_CLASH:
                     continue
-                raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}")) from None
+                hint = (f": the app must listen on {{port}} (port {instance.endpoint.port} this time) at "
+                        f"{instance.endpoint.host}" if silent else "")
+                raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}{hint}")) from None
             except BaseException:
                 await instance.stop(self.settings.stop_grace)
                 raise
@@ -139,6 +155,7 @@ class Lifecycle:
             instance = await self.launch(svc, svc.spec)
         except SvcError as exc:
             svc.instance = None
+            self.note_failure(svc)
             self.set_state(svc, ServiceState.failed, exc.message)
             self.settle(svc, StartFailed(exc.message))
             return
@@ -166,6 +183,8 @@ class Lifecycle:
         svc.epoch += 1
         instance, svc.instance = svc.instance, None
         if instance is not None:
+            if time.monotonic() - svc.ready_since >= self.settings.restart_reset_after:
+                svc.failures = 0  # a healthy run: old failures no longer count
             self.set_state(svc, ServiceState.stopping, message)
             if self.drain is not None:
                 await self.drain(svc.name, self.settings.stop_grace * 2)
@@ -187,6 +206,8 @@ class Lifecycle:
             policy = svc.spec.restart_policy
             if policy is RestartPolicy.never or (policy is RestartPolicy.on_failure and code == 0):
                 state = ServiceState.scaled_to_zero if code == 0 else ServiceState.failed
+                if code != 0:
+                    self.note_failure(svc)
                 self.set_state(svc, state, self.failure_message(
                     svc, f"exited with code {code} (restart_policy {policy.value}); not restarted"))
                 return
@@ -196,8 +217,7 @@ class Lifecycle:
                     svc, f"crash loop: exited {svc.failures} times in a row (last exit code {code}); "
                          "gave up restarting. Fix the command and update or restart the service"))
                 return
-            delay = min(self.settings.restart_backoff_initial * 2 ** (svc.failures - 1),
-                        self.settings.restart_backoff_max)
+            delay = self.backoff(svc.failures)
             svc.status.restarts += 1
             self.set_state(svc, ServiceState.starting, f"exited with code {code}; restarting in {delay:.2g}s")
             epoch = svc.epoch
@@ -236,3 +256,15 @@ class Lifecycle:
         svc.status.message = f"update failed, previous version restored: {reason}"
         self._publish(svc)
         raise StartFailed(f"update of {svc.name} failed; the previous version was restored: {reason}")
+
+    def refuse_while_failed(self, svc: ManagedService) -> None:
+        """A failed service answers at once with its failure: after max_restarts failures in a
+        row until a person restarts, updates or wakes it; before that, until its backoff ends."""
+        settings, reason = self.settings, svc.status.message
+        if svc.failures > settings.max_restarts:
+            raise ServiceFailed(f"{svc.name} failed {svc.failures} times in a row and is not started by "
+                                f"requests; restart or update it. {reason}", retry_after=settings.restart_backoff_max)
+        wait = svc.retry_at - time.monotonic()
+        if wait > 0:
+            raise ServiceFailed(f"{svc.name} failed; a request may start it again in {wait:.1f}s. {reason}",
+                                retry_after=wait)

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import graphlib
+import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
-from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext
+from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
 from jupyter_svc.model.errors import (
     Conflict,
     FieldError,
@@ -27,26 +22,21 @@ from jupyter_svc.model.errors import (
     SpecInvalid,
     StillStarting,
     Unavailable,
-    from_validation_error,
 )
+from jupyter_svc.model.merge_patch import merge_patch
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
+from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
-from .store import Store
+from .self_address import ServerAddress
+from .store import StorageFailed, Store
+from .validation import check_cycles, check_spec, check_url, parse_spec
 
 Operation = asyncio.Task[ServiceView]
-
-
-@dataclass
-class Event:
-    """A change pushed to subscribers: the new view, or a deletion."""
-
-    kind: str  # "service" | "deleted"
-    name: str
-    view: ServiceView | None = None
+log = logging.getLogger(__name__)
 
 
 class ServiceManager:
@@ -61,7 +51,14 @@ class ServiceManager:
         self.services: dict[str, ManagedService] = {}
         self.lifecycle = Lifecycle(settings, self._context_for, self._publish, self.spawn, upstream)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._subscribers: set[asyncio.Queue[Event]] = set()
+        self.events = EventHub()
+        self.server_address = ServerAddress()  # filled in once the server listens
+        #: stored services this server cannot serve, with why (their names are refused)
+        self.unrestored: dict[str, str] = {}
+        #: set when this server serves no services at all (another server holds the state folder)
+        self.refusing: str | None = None
+        self._creating: set[str] = set()  # names whose first save is under way
+        self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -84,28 +81,27 @@ class ServiceManager:
         if svc.deleted:
             return
         svc.status.revision += 1
-        if self._subscribers:
-            event = Event("service", svc.name, self.view(svc))
-            for queue in self._subscribers:
-                queue.put_nowait(event)
+        if self.events.listening:
+            self.events.publish(Event("service", svc.name, self.view(svc)))
         if self.store.is_durable(svc.spec):
             self.store.save_status_later(svc.spec, svc.status)
-        else:
-            self.spawn(self.store.save(svc.spec, svc.status))
+        elif svc.name not in self._saved_ahead:  # else the queued update's publish writes it
+            self.spawn(self._save_logged(svc))
 
-    async def subscribe(self) -> AsyncIterator[Event]:
+    async def _save_logged(self, svc: ManagedService) -> None:
+        """A save nobody awaits (a reverted update's old spec): its failure is logged by the store."""
+        with contextlib.suppress(StorageFailed):
+            await self.store.save(svc.spec, svc.status)
+
+    def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._subscribers.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._subscribers.discard(queue)
+        return self.events.subscribe()
 
     def service(self, name: str) -> ManagedService:
         """The service's record, for a caller that reads it now; NotFound once it is gone, or
         going (a deletion under way), so that no one keeps using or waking it."""
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
         svc = self.services.get(name)
         if svc is None or svc.deleted:
             raise NotFound(f"no service named {name!r}")
@@ -125,51 +121,39 @@ class ServiceManager:
 
         return self.spawn(run())
 
-    # ---------------------------------------------------------------- validation
+    # ---------------------------------------------------------------- validation (validation.py)
     def parse(self, data: Any, prefix: str = "") -> ServiceSpec:
-        try:
-            return ServiceSpec.model_validate(data)
-        except ValidationError as exc:
-            raise SpecInvalid("invalid service spec", from_validation_error(exc, prefix)) from None
+        return parse_spec(data, prefix)
 
     def validate(self, spec: ServiceSpec, known: set[str] | None = None, prefix: str = "") -> None:
-        """Checks that need more than the model: the backend's abilities, dependencies."""
-        where = (prefix + ".") if prefix else ""
-        errors: list[FieldError] = []
-        backend_name = spec.backend or self.default_backend
-        backend = self.backends.get(backend_name)
-        if backend is None:
-            errors.append(FieldError(f"{where}backend", f"unknown backend {backend_name!r}; "
-                                     f"available: {', '.join(sorted(self.backends))}"))
-        elif spec.url is None:
-            errors += [FieldError(where + e.field, e.message) for e in backend.check(spec)]
-        names = known if known is not None else set(self.services)
-        for i, dep in enumerate(spec.depends_on):
-            if dep not in names and dep != spec.name:
-                errors.append(FieldError(f"{where}depends_on[{i}]", f"no service named {dep!r}"))
-        if errors:
-            raise SpecInvalid(f"service {spec.name!r} cannot run here", errors)
+        check_spec(spec, self.backends, self.default_backend, set(self.services) if known is None else known, prefix)
 
-    def check_cycles(self, specs: dict[str, ServiceSpec]) -> None:
-        """A 422 naming the cycle if ``depends_on`` loops (``a -> b -> a``: a depends on b, ...)."""
-        try:
-            graphlib.TopologicalSorter({name: spec.depends_on for name, spec in specs.items()}).prepare()
-        except graphlib.CycleError as exc:
-            cycle = exc.args[1]  # each node a dependency of the next, the first one repeated last
-            raise SpecInvalid("dependency cycle", [FieldError("depends_on", " -> ".join(reversed(cycle)))]) from None
+    async def check_url(self, spec: ServiceSpec, prefix: str = "") -> list[FieldError]:
+        return await check_url(spec, self.server_address, prefix)
+
+    check_cycles = staticmethod(check_cycles)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        """Restore every stored service and bring it to its desired state."""
+        """Restore every stored service in the state it was in: to its desired state, except that one
+        at zero stays at zero (a request or a wake starts it)."""
         for spec, status in await self.store.load():
             backend = self.backends.get(spec.backend or self.default_backend)
             if backend is None:
+                why = (f"the stored spec of {spec.name!r} names the backend {spec.backend!r}, which this "
+                       f"server does not have; it is kept in {self.store.directory} and not run")
+                log.error("jupyter-svc: %s", why)
+                self.unrestored[spec.name] = why
                 continue
             status.replicas_ready = 0
             status.url = self.url_of(spec.name)
             status.backend = backend.name
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
+            if status.state is ServiceState.scaled_to_zero and spec.url is None:
+                # it was at zero when the server stopped: it stays there until a request wakes it
+                self.lifecycle.set_state(svc, ServiceState.scaled_to_zero, status.message)
+                continue
             self._operation(svc, self._converge(svc, fresh=True))
 
     async def close(self) -> None:
@@ -206,40 +190,64 @@ class ServiceManager:
 
     # ---------------------------------------------------------------- operations
     def views(self) -> list[ServiceView]:
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
         return [self.view(svc) for _, svc in sorted(self.services.items()) if not svc.deleted]
 
     def get(self, name: str) -> ServiceView:
         return self.view(self.service(name))
 
     async def create(self, spec: ServiceSpec) -> Operation:
-        existing = self.services.get(spec.name)
-        if existing is not None and not existing.deleted:
-            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
-        return (await self.create_or_update(spec))[0]
+        return (await self.create_or_update(spec, only_create=True))[0]
 
-    async def create_or_update(self, spec: ServiceSpec) -> tuple[Operation, bool]:
-        """Validate, then apply; the operation fails (and the old version keeps running) if the
-        new one cannot start."""
+    async def create_or_update(self, spec: ServiceSpec, only_create: bool = False) -> tuple[Operation, bool]:
+        """Validate, make the spec durable, then apply; the operation fails (and the old version
+        keeps running) if the new one cannot start."""
+        if self.refusing is not None:
+            raise Unavailable(self.refusing)
+        refusal = self.unrestored.get(spec.name) or await self.store.refusal(spec.name)
+        if refusal is not None:
+            raise Conflict(refusal)
+        existing = self.services.get(spec.name)
+        if only_create and existing is not None and not existing.deleted:
+            raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         self.validate(spec)
+        url_errors = await self.check_url(spec)
+        if url_errors:
+            raise SpecInvalid(f"service {spec.name!r} cannot run here", url_errors)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
         self.check_cycles(specs)
         backend = self._backend_for(spec)
         svc = self.services.get(spec.name)
         if svc is not None and svc.deleted:
             raise Conflict(f"{spec.name!r} is being deleted; create it again once it is gone")
+        if spec.name in self._creating:
+            raise Conflict(f"a service named {spec.name!r} is being created by another request")
         if svc is None:
-            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1)
+            status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
+                                   state=ServiceState.pending)
+            self._creating.add(spec.name)
+            try:  # durable before it exists (StorageFailed: it does not)
+                await self.store.save(spec, status)
+            finally:
+                self._creating.discard(spec.name)
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
             self.lifecycle.set_state(svc, ServiceState.pending)
             return self._operation(svc, self._converge(svc)), True
+        if spec != svc.spec:  # durable before it is in force (StorageFailed: the old spec stays)
+            await self.store.save(spec, svc.status.model_copy(update={"generation": svc.status.generation + 1}))
+            self._saved_ahead[spec.name] = spec
 
         async def update() -> None:
+            if self._saved_ahead.get(spec.name) is spec:
+                del self._saved_ahead[spec.name]
             old = svc.spec
             if spec == old:
                 return
             svc.spec = spec
             svc.status.generation += 1
+            svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
                 svc.backend = backend
@@ -261,18 +269,22 @@ class ServiceManager:
         if dependents:
             raise Conflict(f"{name!r} is needed by {', '.join(dependents)}; delete or change them first")
         svc.deleted = True  # from now on requests and operations find no such service
+        try:
+            await self.store.delete(name)  # first: a delete that cannot be made durable changes nothing
+        except StorageFailed:
+            svc.deleted = False
+            raise
         self.lifecycle.settle(svc, Unavailable(f"{name} was deleted"))
         try:
             async with svc.lock:  # after the operation under way, if any
                 await self.lifecycle.stop(svc, ServiceState.stopping)
                 self.services.pop(name, None)
+                self._saved_ahead.pop(name, None)
         except BaseException:
             svc.deleted = False  # still there, and a DELETE may be tried again
             raise
-        await self.store.delete(name)
         await svc.backend.delete(name)
-        for queue in self._subscribers:
-            queue.put_nowait(Event("deleted", name))
+        self.events.publish(Event("deleted", name))
 
     async def restart(self, name: str) -> Operation:
         svc = self.service(name)
@@ -282,7 +294,7 @@ class ServiceManager:
             raise Conflict(f"{name!r} is disabled; enable it first")
 
         async def restart() -> None:
-            svc.failures = 0
+            svc.failures, svc.retry_at = 0, 0.0
             await self.lifecycle.stop(svc, ServiceState.pending, "restarting")
             svc.status.restarts += 1
             await self.lifecycle.start(svc)
@@ -311,7 +323,10 @@ class ServiceManager:
         return await self.patch(name, {"desired_state": state.value})
 
     async def wake(self, name: str) -> Operation:
+        """A person's wake: a failed service gets a fresh start (requests wait for its backoff)."""
         svc = self.service(name)
+        if svc.status.state is ServiceState.failed and svc.ready is None:
+            svc.failures, svc.retry_at = 0, 0.0
 
         async def wait() -> ServiceView:
             await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
@@ -341,6 +356,8 @@ class ServiceManager:
             if svc.status.state is ServiceState.ready and svc.instance is not None:
                 return svc.instance.endpoint  # no await since the check: the caller gets a live one
             if svc.ready is None:
+                if svc.status.state is ServiceState.failed:
+                    self.lifecycle.refuse_while_failed(svc)
                 svc.ready = asyncio.get_running_loop().create_future()
                 svc.wake_requested_at = time.monotonic()
                 self._operation(svc, self.lifecycle.start(svc))
@@ -371,23 +388,3 @@ class ServiceManager:
         with contextlib.suppress(asyncio.TimeoutError):
             return await asyncio.wait_for(asyncio.shield(operation), timeout)
         return None
-
-@functools.lru_cache(maxsize=1024)
-def endpoint_of_url(url: str) -> Endpoint:
-    """Where an external service's URL points (parsed once per URL, not per request)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return Endpoint(parts.hostname or "", port, parts.scheme, parts.path.rstrip("/"))
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result

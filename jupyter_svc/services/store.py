@@ -7,20 +7,28 @@ of status alone (waking, ready, counters) is written later, without fsync, coale
 "waking" and "ready" become one write, made after the requests it held have gone out (inline they
 cost those requests ~0.5 ms of event loop time on the wake path). A crash loses at most the last
 STATUS_WRITE_DELAY of statuses, never a spec.
+
+A spec write that fails raises :class:`StorageFailed` (the API answers 507 or 500 naming the path
+and the errno) and the caller keeps the previous spec. A file that cannot be read back is never
+skipped silently: it is moved aside as ``<name>.json.corrupt-<UTC time>`` and its name stays
+refused (``set_aside``) until a person moves or deletes that file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
 import tempfile
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from jupyter_svc.model.errors import SvcError
 from jupyter_svc.model.spec import ServiceSpec
 from jupyter_svc.model.status import ServiceStatus
 
@@ -28,6 +36,26 @@ log = logging.getLogger(__name__)
 
 #: Seconds a status-only change may wait before it is written (see the module docstring).
 STATUS_WRITE_DELAY = 0.5
+#: What a set-aside state file's name ends with, before its timestamp.
+CORRUPT_SUFFIX = ".json.corrupt-"
+
+
+class StorageFailed(SvcError):
+    """A spec could not be made durable: 507 when the disk is full, 500 otherwise."""
+
+    status_code = 500
+
+    @classmethod
+    def of(cls, action: str, path: Path, exc: OSError) -> StorageFailed:
+        code = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        error = cls(f"cannot {action} {path}: [{code}] {exc.strerror or exc}; nothing was changed")
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            error.status_code = 507
+        return error
+
+
+class StateUnreadable(Exception):
+    """A state file that does not hold a service (bad JSON, not an object, an invalid spec)."""
 
 
 class Store:
@@ -38,6 +66,8 @@ class Store:
         self._durable: dict[str, ServiceSpec] = {}  # ... and the object it came from
         self._pending: dict[str, tuple[ServiceSpec, ServiceStatus]] = {}  # statuses to write later
         self._timer: asyncio.TimerHandle | None = None
+        #: names whose file could not be read, with where it was moved (see ``refusal``)
+        self.set_aside: dict[str, Path] = {}
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.json"
@@ -70,11 +100,16 @@ class Store:
         spec_json = json.dumps(spec.model_dump(mode="json"), indent=1)
         payload = self._payload(spec_json, status)
         async with self._locks[spec.name]:
-            if self._durable_specs.get(spec.name) == spec_json:
-                self._write(spec.name, payload, fsync=False)
-            else:
-                await asyncio.to_thread(self._write, spec.name, payload, True)
-                self._durable_specs[spec.name] = spec_json
+            try:
+                if self._durable_specs.get(spec.name) == spec_json:
+                    self._write(spec.name, payload, fsync=False)
+                else:
+                    await asyncio.to_thread(self._write, spec.name, payload, True)
+                    self._durable_specs[spec.name] = spec_json
+            except OSError as exc:
+                error = StorageFailed.of(f"save the spec of {spec.name!r} to", self._path(spec.name), exc)
+                log.error("jupyter-svc: %s", error)
+                raise error from exc
             self._durable[spec.name] = spec
 
     def save_status_later(self, spec: ServiceSpec, status: ServiceStatus) -> None:
@@ -98,27 +133,84 @@ class Store:
                 log.error("jupyter-svc: cannot write the status of %s: %s", name, exc)
 
     async def delete(self, name: str) -> None:
+        """Remove the service's file; StorageFailed (and the file stays) if it cannot be removed."""
         self._pending.pop(name, None)
         self._durable.pop(name, None)
         async with self._locks[name]:
-            await asyncio.to_thread(self._path(name).unlink, True)
+            try:
+                await asyncio.to_thread(self._path(name).unlink, True)
+            except OSError as exc:
+                error = StorageFailed.of(f"delete the spec of {name!r} at", self._path(name), exc)
+                log.error("jupyter-svc: %s", error)
+                raise error from exc
         self._locks.pop(name, None)
         self._durable_specs.pop(name, None)
+
+    async def refusal(self, name: str) -> str | None:
+        """Why ``name`` may not be used yet: its old file was set aside and is still there."""
+        path = self.set_aside.get(name)
+        if path is None:
+            return None
+        if not await asyncio.to_thread(path.exists):
+            del self.set_aside[name]  # a person moved or deleted it: resolved
+            return None
+        return (f"the stored spec of {name!r} could not be read and was moved to {path}; fix it and "
+                f"move it back to {self._path(name)} (then restart the server), or delete it, to use this name again")
+
+    @staticmethod
+    def _parse(path: Path) -> tuple[ServiceSpec, ServiceStatus]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise StateUnreadable(f"not UTF-8 text: {exc}") from None
+        except ValueError as exc:
+            raise StateUnreadable(f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+            raise StateUnreadable('not an object with a "spec" object')
+        try:
+            spec = ServiceSpec.model_validate(data["spec"])
+        except ValidationError as exc:
+            raise StateUnreadable(f"the stored spec no longer validates: {exc}") from None
+        if spec.name != path.stem:
+            raise StateUnreadable(f"it holds the spec of {spec.name!r}, not of {path.stem!r}")
+        try:  # a status is only what was last seen: a bad one is dropped, never the spec with it
+            status = ServiceStatus.model_validate(data.get("status") or {})
+        except ValidationError as exc:
+            log.warning("jupyter-svc: %s: the stored status is unreadable (%s); starting from a fresh one",
+                        path, exc.errors(include_url=False)[:1])
+            status = ServiceStatus()
+        return spec, status
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = path.with_name(f"{path.stem}{CORRUPT_SUFFIX}{stamp}")
+        try:
+            os.replace(path, target)
+        except OSError as exc:  # cannot move it: still refuse the name, pointing at the file itself
+            log.error("jupyter-svc: cannot restore %s (%s) nor move it aside: %s; %r stays refused",
+                      path, reason, exc, path.stem)
+            self.set_aside[path.stem] = path
+            return
+        log.error("jupyter-svc: cannot restore %s: %s; moved it to %s. The name %r is refused until "
+                  "that file is fixed and moved back, or deleted", path, reason, target, path.stem)
+        self.set_aside[path.stem] = target
 
     def _read_all(self) -> list[tuple[ServiceSpec, ServiceStatus]]:
         out: list[tuple[ServiceSpec, ServiceStatus]] = []
         if not self.directory.is_dir():
             return out
+        for old in sorted(self.directory.glob(f"*{CORRUPT_SUFFIX}*")):  # set aside by an earlier start
+            name = old.name.split(CORRUPT_SUFFIX, 1)[0]
+            log.error("jupyter-svc: %s is a state file set aside earlier; %r stays refused until it "
+                      "is fixed and moved back to %s.json, or deleted", old, name, name)
+            self.set_aside[name] = old
         for path in sorted(self.directory.glob("*.json")):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                spec = ServiceSpec.model_validate(data["spec"])
-                status = ServiceStatus.model_validate(data.get("status") or {})
-            except (OSError, ValueError, KeyError, ValidationError) as exc:
-                # kept on disk for a person to look at; never silently deleted
-                log.error("jupyter-svc: cannot restore %s: %s", path, exc)
-                continue
-            out.append((spec, status))
+                out.append(self._parse(path))
+            except OSError as exc:
+                self._set_aside(path, f"cannot read it: {exc}")
+            except StateUnreadable as exc:
+                self._set_aside(path, str(exc))
         return out
 
     async def load(self) -> list[tuple[ServiceSpec, ServiceStatus]]:

@@ -11,8 +11,11 @@ endpoint), a second try when a reused one turns out closed; and it closes those 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
+import sys
+from collections import deque
 from collections.abc import AsyncIterable
 from typing import Any
 
@@ -21,18 +24,71 @@ from jupyter_svc.backends.base import Endpoint
 from .connection import Connection, Exchange, Sink, UpstreamError
 from .read_buffers import ReadBuffers
 
-__all__ = ["Exchange", "Sink", "UpstreamError", "UpstreamPool"]
+__all__ = ["Exchange", "PoolBusy", "Sink", "UpstreamError", "UpstreamPool"]
 
 #: New connections opened at the same time to one endpoint (see UpstreamPool._connect_gated).
 CONNECTS_AT_ONCE = 4
 
 
-class UpstreamPool:
-    """Keep-alive connections per (scheme, host, port), at most ``limit`` busy at once."""
+class PoolBusy(UpstreamError):
+    """No connection came free within the pool's wait: the proxy answers 503 with Retry-After."""
 
-    def __init__(self, limit: int = 512, keepalive: float = 30.0, connect_timeout: float = 10.0) -> None:
+
+class _Slots:
+    """A count of connections in use with FIFO waiters; a freed slot goes straight to the first
+    waiter (no newcomer slips in between), and one handed to a waiter that just gave up is
+    passed on, never lost."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        if self.used < self.limit and not self.waiters:
+            self.used += 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        if self.try_take():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed to us as we gave up: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # handed over: ``used`` stays the same
+                return
+        self.used -= 1
+
+    @property
+    def idle(self) -> bool:
+        return self.used == 0 and not self.waiters
+
+
+class UpstreamPool:
+    """Keep-alive connections per (scheme, host, port): at most ``limit`` busy at once in all, and
+    ``per_endpoint`` to one service, so that one busy service (a few hundred event streams) gets
+    503s while the others keep answering. A request waits ``wait_timeout`` at most for a slot:
+    a wait without end held every other service hostage to a loop or a flood."""
+
+    def __init__(self, limit: int = 512, keepalive: float = 30.0, connect_timeout: float = 10.0,
+                 per_endpoint: int = 256, wait_timeout: float = 10.0) -> None:
         self.keepalive, self.connect_timeout = keepalive, connect_timeout
-        self._slots = asyncio.Semaphore(limit)
+        self.limit, self.per_endpoint, self.wait_timeout = limit, min(per_endpoint, limit), wait_timeout
+        self._slots = _Slots(limit)
+        self._endpoint_slots: dict[tuple[str, str, int], _Slots] = {}
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._gates: dict[tuple[str, str, int], asyncio.Semaphore] = {}
         self._all: set[Connection] = set()
@@ -104,6 +160,45 @@ class UpstreamPool:
                 return conn
         return None
 
+    async def _take_slots(self, endpoint: Endpoint, key: tuple[str, str, int]) -> None:
+        """A slot of the endpoint's and one of the pool's, or PoolBusy after ``wait_timeout``."""
+        mine = self._endpoint_slots.get(key)
+        if mine is None:
+            mine = self._endpoint_slots[key] = _Slots(self.per_endpoint)
+        if mine.try_take():  # the usual case: no timer, no suspension
+            if self._slots.try_take():
+                return
+            mine.give()
+
+        async def both() -> None:
+            await mine.take()
+            try:
+                await self._slots.take()
+            except BaseException:
+                mine.give()
+                raise
+
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(self.wait_timeout):
+                    await both()
+            else:  # pragma: no cover
+                await asyncio.wait_for(both(), self.wait_timeout)
+        except asyncio.TimeoutError:
+            if mine.used >= mine.limit:
+                raise PoolBusy(f"{endpoint.base} has {mine.used} requests in flight, its limit "
+                               "(upstream_connections_per_service); retry shortly") from None
+            raise PoolBusy(f"all {self.limit} upstream connections of the proxy are in use "
+                           "(upstream_connections); retry shortly") from None
+
+    def _give_slots(self, key: tuple[str, str, int]) -> None:
+        self._slots.give()
+        mine = self._endpoint_slots.get(key)
+        if mine is not None:
+            mine.give()
+            if mine.idle:
+                del self._endpoint_slots[key]
+
     async def send(self, endpoint: Endpoint, method: str, target: str, headers: dict[str, str],
                    body: AsyncIterable[bytes] | None = None) -> Exchange:
         """Send a request; returns once the response head is in. The caller must ``release()``."""
@@ -113,7 +208,7 @@ class UpstreamPool:
             headers = {**headers, "Transfer-Encoding": "chunked"}
         head = (f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                 + "\r\n").encode("latin-1")
-        await self._slots.acquire()
+        await self._take_slots(endpoint, key)
         conn: Connection | None = None
         sender: asyncio.Future[None] | None = None
         try:
@@ -135,7 +230,7 @@ class UpstreamPool:
                 return exchange
             raise UpstreamError(f"{endpoint.base} closed the connection twice")  # pragma: no cover
         except BaseException:  # failed, or cancelled because the browser left: nothing is reusable
-            self._slots.release()
+            self._give_slots(key)
             if sender is not None:
                 sender.cancel()
             if conn is not None:
@@ -146,8 +241,8 @@ class UpstreamPool:
 
     def release(self, exchange: Exchange) -> None:
         """Give the connection back (kept alive if the exchange ended cleanly) and free the slot."""
-        self._slots.release()
         conn = exchange.conn
+        self._give_slots(conn.key)
         sender = exchange.sender
         if sender is not None and not sender.done():
             sender.cancel()  # the service answered before taking the whole body

@@ -2,6 +2,7 @@
 
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import type { IBackends } from './support';
 import type {
   IErrorBody,
   IFieldError,
@@ -105,6 +106,27 @@ export class SvcApi {
 
   schema(): Promise<Record<string, unknown>> {
     return this.json<Record<string, unknown>>('schema');
+  }
+
+  /** The server's backends and the spec fields each cannot honour. */
+  backends(): Promise<IBackends> {
+    return this.json<IBackends>('backends');
+  }
+
+  /** Create a new service (409 if the name is taken). */
+  create(spec: IServiceSpec): Promise<IServiceView> {
+    return this.json<IServiceView>('services', {
+      method: 'POST',
+      body: JSON.stringify(spec)
+    });
+  }
+
+  /** Change a service's spec with a JSON merge patch: only the fields it names change. */
+  patch(name: string, changes: Record<string, unknown>): Promise<IServiceView> {
+    return this.json<IServiceView>(`services/${name}`, {
+      method: 'PATCH',
+      body: JSON.stringify(changes)
+    });
   }
 
   /** Create or replace a service's spec. */

@@ -16,6 +16,7 @@ import { ITranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import type { ReadonlyJSONObject } from '@lumino/coreutils';
 import type { SpecFormWidget } from './form';
+import { asBackends, type IBackends } from './support';
 import { serviceUrl } from './format';
 import { iconForUrl, servicesIcon } from './icons';
 import { ServicesModel } from './model';
@@ -55,6 +56,8 @@ export function addCommands(
   const api = model.api;
   const baseUrl = api.settings.baseUrl;
   let schema: Promise<Record<string, unknown>> | null = null;
+  // null when the server cannot say (an older one): the form then shows every field
+  let backends: Promise<IBackends | null> | null = null;
 
   /** The service a command acts on: its `name` argument, else one the user picks. */
   const pickName = async (
@@ -255,6 +258,7 @@ export function addCommands(
     let spec: Record<string, unknown>;
     try {
       schema = schema ?? api.schema();
+      backends = backends ?? api.backends().then(asBackends, () => null);
       spec = await schema;
     } catch (error) {
       schema = null;
@@ -262,6 +266,7 @@ export function addCommands(
       return;
     }
     const { SpecFormWidget } = await import('./form');
+    const backendInfo = await backends;
     // looked up after the awaits: two quick clicks open one tab
     const name = view?.name ?? null;
     const existing = trackers.forms.find(w => w.content.serviceName === name);
@@ -273,6 +278,7 @@ export function addCommands(
     const content = new SpecFormWidget({
       api,
       schema: spec,
+      backends: backendInfo,
       initial: view ? view.spec : null,
       trans,
       translator,
@@ -375,5 +381,27 @@ export function addCommands(
     label: trans.__('Show Services Panel'),
     describedBy: { args: NO_ARGS },
     execute: () => shell.activateById(PANEL_ID)
+  });
+
+  // a service that fails while JupyterLab is open says so, with its reason and its log
+  model.failed.connect((_, failed) => {
+    const name = failed.name;
+    Notification.error(
+      trans.__(
+        '%1 failed: %2',
+        name,
+        failed.status.message || trans.__('no reason given')
+      ),
+      {
+        autoClose: false,
+        actions: [
+          {
+            label: trans.__('Logs'),
+            caption: trans.__('Show the log of %1', name),
+            callback: () => void commands.execute(CommandIDs.logs, { name })
+          }
+        ]
+      }
+    );
   });
 }

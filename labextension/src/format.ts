@@ -120,6 +120,21 @@ export function formatDeadline(
   return trans.__('in %1', formatSeconds(seconds));
 }
 
+/** "Scales down": a countdown while a window runs, "never" for a ready service without one. */
+export function formatScalesDown(
+  view: IServiceView,
+  now: number,
+  trans: TranslationBundle
+): string {
+  if (view.status.state !== 'ready') {
+    return '—';
+  }
+  // the server sets idle_deadline whenever an idle window applies to a ready service
+  return view.status.idle_deadline
+    ? formatDeadline(view.status.idle_deadline, now, trans)
+    : trans.__('never');
+}
+
 /** Where users open a service: the status URL, else {base_url}svc/<name>/, made absolute. */
 export function serviceUrl(view: IServiceView, baseUrl: string): string {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;

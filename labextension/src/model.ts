@@ -26,6 +26,21 @@ export interface IServicesModelOptions {
   reconnectDelay?: number;
 }
 
+/** Natural order of names: s1, s2, s10 (not s1, s10, s2). */
+const NAME_ORDER = new Intl.Collator(undefined, { numeric: true });
+
+/** A service known before, not failed then, failed now. */
+function isNewFailure(
+  before: IServiceView | undefined,
+  now: IServiceView
+): boolean {
+  return (
+    before !== undefined &&
+    before.status.state !== 'failed' &&
+    now.status.state === 'failed'
+  );
+}
+
 export class ServicesModel implements IDisposable {
   constructor(options: IServicesModelOptions) {
     this.api = options.api;
@@ -67,6 +82,11 @@ export class ServicesModel implements IDisposable {
     return this._changed;
   }
 
+  /** Emitted with a service that just failed (it was known, and not failed, before). */
+  get failed(): ISignal<this, IServiceView> {
+    return this._failed;
+  }
+
   /** Emitted with the name of a service that was deleted. */
   get deleted(): ISignal<this, string> {
     return this._deleted;
@@ -80,10 +100,10 @@ export class ServicesModel implements IDisposable {
     return this._mode;
   }
 
-  /** Services sorted by name. */
+  /** Services sorted by name, numbers in names by value (s2 before s10). */
   get services(): IServiceView[] {
     return [...this._services.values()].sort((a, b) =>
-      a.name.localeCompare(b.name)
+      NAME_ORDER.compare(a.name, b.name)
     );
   }
 
@@ -131,10 +151,14 @@ export class ServicesModel implements IDisposable {
         this._deleted.emit(name);
       }
     }
+    const failures = views.filter(v =>
+      isNewFailure(this._services.get(v.name), v)
+    );
     for (const view of views) {
       this._services.set(view.name, view);
     }
     this._changed.emit();
+    failures.forEach(v => this._failed.emit(v));
   }
 
   /**
@@ -149,6 +173,9 @@ export class ServicesModel implements IDisposable {
     }
     this._services.set(view.name, view);
     this._changed.emit();
+    if (isNewFailure(current, view)) {
+      this._failed.emit(view);
+    }
   }
 
   /**
@@ -293,6 +320,7 @@ export class ServicesModel implements IDisposable {
   private _services = new Map<string, IServiceView>();
   private _changed = new Signal<this, void>(this);
   private _deleted = new Signal<this, string>(this);
+  private _failed = new Signal<this, IServiceView>(this);
   private _modeChanged = new Signal<this, ConnectionMode>(this);
   private _mode: ConnectionMode = 'connecting';
   private _error = '';

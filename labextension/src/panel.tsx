@@ -21,13 +21,14 @@ import { ConnectionMode, ServicesModel } from './model';
 import {
   availableActions,
   formatAgo,
-  formatDeadline,
   formatIdleWindow,
+  formatScalesDown,
   serviceUrl,
   stateLabel,
   stateTone
 } from './format';
 import { iconForUrl, servicesIcon } from './icons';
+import { IListFilter, ListToolbar, matchesFilter } from './listing';
 import { CommandIDs } from './tokens';
 import type { IServiceView } from './types';
 
@@ -121,7 +122,12 @@ export function ServicesList(props: IServicesListProps): JSX.Element {
   const { model, commands, trans, listView } = props;
   const compact = listView === 'compact';
   const now = useNow();
-  const services = model.services;
+  const all = model.services;
+  const [filter, setFilter] = React.useState<IListFilter>({
+    text: '',
+    state: null
+  });
+  const services = all.filter(view => matchesFilter(view, filter));
   const run = (id: string, args: Record<string, string> = {}) => {
     void commands.execute(id, args);
   };
@@ -159,7 +165,19 @@ export function ServicesList(props: IServicesListProps): JSX.Element {
           {trans.__('Cannot reach the services API: %1', model.error)}
         </div>
       ) : null}
-      {services.length === 0 ? (
+      {all.length ? (
+        <ListToolbar
+          services={all}
+          filter={filter}
+          onFilter={setFilter}
+          trans={trans}
+        />
+      ) : null}
+      {all.length > 0 && services.length === 0 ? (
+        <div className="jp-svc-Empty">
+          <p>{trans.__('No service matches the filter.')}</p>
+        </div>
+      ) : services.length === 0 ? (
         <div className="jp-svc-Empty">
           <p>{trans.__('No services yet.')}</p>
           <button
@@ -276,9 +294,7 @@ function ServiceCard(props: IServiceCardProps): JSX.Element {
           </dd>
           <dt>{trans.__('Scales down')}</dt>
           <dd data-field="idle-deadline">
-            {status.state === 'ready'
-              ? formatDeadline(status.idle_deadline, now, trans)
-              : '—'}
+            {formatScalesDown(view, now, trans)}
           </dd>
           <dt>{trans.__('Last activity')}</dt>
           <dd data-field="last-activity">

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -14,8 +15,11 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from .server import LiveServer, live_server
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +37,31 @@ class CellResult:
     text: str = ""  # text/plain of results and displays
     html: str = ""  # text/html of results and displays
     errors: list[str] = field(default_factory=list)  # ename: evalue of raised exceptions
+    tracebacks: list[list[str]] = field(default_factory=list)  # what the frontend shows for each error
     mimes: set[str] = field(default_factory=set)  # every MIME type the cell displayed
 
     @property
+    def error(self) -> str:
+        """The errors as the frontend shows them (ANSI colours removed)."""
+        return "\n".join("\n".join(tb) for tb in self.tracebacks)
+
+    @property
     def all(self) -> str:
-        return "\n".join((self.stdout, self.stderr, self.text, self.html))
+        return "\n".join((self.stdout, self.stderr, self.text, self.html, self.error))
 
 
 def run_notebook(server: LiveServer, cells: list[str], env: dict[str, str] | None = None,
-                 timeout: int = 240, cwd: Path | None = None) -> list[CellResult]:
-    """Execute ``cells`` in a real ipykernel (cwd = the server's root) and collect each cell's output."""
+                 timeout: int = 240, cwd: Path | None = None, allow_errors: bool = True) -> list[CellResult]:
+    """Execute ``cells`` in a real ipykernel (cwd = the server's root) and collect each cell's output;
+    ``allow_errors=False`` stops at the first failing cell, as "Run All" and nbconvert do."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                             resources={"metadata": {"path": str(cwd or server.root_dir)}})
-    client.execute(env=env if env is not None else server.client_env())
+    try:
+        client.execute(env=env if env is not None else server.client_env())
+    except CellExecutionError:
+        if allow_errors:
+            raise
     results = []
     for cell in nb.cells:
         result = CellResult(cell.source)
@@ -62,6 +77,7 @@ def run_notebook(server: LiveServer, cells: list[str], env: dict[str, str] | Non
                 result.mimes.update(out.data)
             elif out.output_type == "error":
                 result.errors.append(f"{out.ename}: {out.evalue}")
+                result.tracebacks.append([_ANSI.sub("", line) for line in out.traceback])
         results.append(result)
     return results
 

@@ -71,8 +71,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(tmp: Path, base_url: str = "/", extension: bool = True) -> Iterator[LiveServer]:
-    """Start `jupyter server`, wait until the svc API answers, stop it (and its services) after."""
+def live_server(tmp: Path, base_url: str = "/", extension: bool = True, cwd: Path | None = None,
+                svc_config: dict[str, object] | None = None) -> Iterator[LiveServer]:
+    """Start `jupyter server`, wait until the svc API answers, stop it (and its services) after.
+
+    ``cwd``: the server process's working directory (default: its root_dir); ``svc_config``:
+    more SvcExtension options."""
     root, runtime, state, config = (tmp / d for d in ("root", "runtime", "state", "config"))
     for folder in (root, runtime, config):
         folder.mkdir(parents=True, exist_ok=True)
@@ -84,14 +88,14 @@ def live_server(tmp: Path, base_url: str = "/", extension: bool = True) -> Itera
                       "port_retries": 0, "allow_root": True},
         "IdentityProvider": {"token": token},
         "SvcExtension": {"state_dir": str(state), "readiness_timeout": 60.0, "stop_grace": 3.0,
-                         "restart_backoff_initial": 0.1, "restart_backoff_max": 0.5},
+                         "restart_backoff_initial": 0.1, "restart_backoff_max": 0.5, **(svc_config or {})},
     }))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_SVC_", "JPY_"))}
     env.update({"JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTER_CONFIG_DIR": str(config),
                 "JUPYTER_PLATFORM_DIRS": "1"})
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "jupyter_server"], cwd=root, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "jupyter_server"], cwd=cwd or root, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                    preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}{base_url}"

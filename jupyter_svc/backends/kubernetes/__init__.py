@@ -1,14 +1,17 @@
-"""The Kubernetes backend (issue 15), first slice: a service's objects, built from its spec.
+"""The Kubernetes backend (issue 15): a service's objects, built from its spec, and the parts that talk
+to the apiserver.
 
-What is here is pure, split as KubeSpawner is: ``settings`` (where and for whom), ``names`` (the
-apiserver's naming rules), ``checks`` (what a Deployment cannot do, by field), ``ports``, ``pod``
-(the pod template) and ``objects`` (the Deployment and the Service). No module here does I/O or
-reads a client configuration.
+Pure, split as KubeSpawner is: ``settings`` (where and for whom), ``names`` (the apiserver's naming
+rules), ``checks`` (what a Deployment cannot do, by field), ``ports``, ``pod`` (the pod template)
+and ``objects`` (the Deployment and the Service); these are what this package exports, and they
+import no client. I/O (``kubernetes_asyncio``, the ``kubernetes`` extra), imported from its own
+module: ``client`` (credentials: in-cluster or kubeconfig) and ``reflector`` (list + watch of one
+kind into a cache, resumed from its resource version, relisting on 410 Gone). ``rbac.yaml`` is the
+Role all of it needs (``jupyter svc rbac`` prints it).
 
-Next: a reflector that owns list + watch of this server's objects (resumed from its resource
-version, relisting on 410 Gone) and keeps the status the backend answers from; then the backend
-itself (server-side apply, scale subresource, rollout restart, pod logs, adoption by label),
-plugged in through the backend interface's second version (issue 15, part 1).
+Next: the backend itself (server-side apply, scale subresource, rollout restart, pod logs,
+adoption by label, readiness from the EndpointSlice reflector), plugged in through the backend
+interface's second version (issue 15, part 1).
 """
 
 from .checks import check

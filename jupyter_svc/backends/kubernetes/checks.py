@@ -33,6 +33,11 @@ def _problems(spec: ServiceSpec, settings: KubernetesSettings) -> Iterator[Field
         yield FieldError("image", "the kubernetes backend runs containers: set the image to run")
     if spec.restart_policy is not RestartPolicy.always:
         yield FieldError("restart_policy", "a Deployment always restarts its pods: use 'always'")
+    if spec.secret_env:  # the Deployment would hold them in clear; a Secret object comes later
+        yield FieldError("secret_env", "not supported by the kubernetes backend yet: it would store "
+                                       "the values in the Deployment in clear")
+    if spec.inherit_env:
+        yield FieldError("inherit_env", "a pod does not run in the server's environment: nothing to inherit")
     yield from _labels("labels", spec.labels, values=True)
     yield from _labels("annotations", spec.annotations, values=False)
     yield from _labels("node_selector", spec.node_selector, values=True)

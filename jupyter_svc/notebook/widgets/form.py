@@ -6,6 +6,7 @@ shown next to the fields they name, and the resulting state replaces the form's 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import ipywidgets as w
@@ -125,6 +126,8 @@ class ServiceForm(w.VBox):
         if not spec.get("name"):
             self.show_errors([FieldError("name", "a name is required")])
             return None
+        if self.view is None and not spec.get("cwd") and "url" not in spec:
+            spec["cwd"] = os.getcwd()  # a new service starts in the notebook's folder, as from %svc
         self.message.value = "<i>⏳ working…</i>"
         self.submit_button.disabled = True
         try:

@@ -231,4 +231,29 @@ describe('commands', () => {
     ]);
     expect(lab.mainArea().length).toBe(0);
   });
+
+  it('notifies a failure with its reason and a Logs action', async () => {
+    const srv = server(new Set(['app']));
+    const lab = page(srv.settings, new StateDB());
+    pages.push(lab);
+    await lab.start();
+    lab.model.replaceAll([view('app', 'ready')]);
+    lab.model.upsert(
+      view('app', 'failed', {
+        revision: 2,
+        message: 'exit 1: no module named app'
+      })
+    );
+    const errors = Notification.manager.notifications.filter(
+      n => n.type === 'error'
+    );
+    expect(errors.map(n => n.message)).toEqual([
+      'app failed: exit 1: no module named app'
+    ]);
+    const [logs] = errors[0].options.actions!;
+    expect(logs.label).toBe('Logs');
+    logs.callback(new MouseEvent('click'));
+    await waitFor(() => lab.trackers.logs.size === 1);
+    srv.end();
+  });
 });

@@ -2,23 +2,74 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { SvcApi } from '../api';
 import { SpecFormWidget } from '../form';
+import type { IBackends } from '../support';
 import type { IServiceView } from '../types';
-import { apiPath, fakeServer, json, trans, view, waitFor } from './helpers';
+import {
+  apiPath,
+  fakeServer,
+  IRecordedRequest,
+  json,
+  trans,
+  view,
+  waitFor
+} from './helpers';
 import specSchema from '../generated/service-spec.schema.json';
+
+/** What GET svc/api/backends answers on a server with the local backend only. */
+const LOCAL: IBackends = {
+  default: 'local',
+  backends: [
+    {
+      name: 'local',
+      unsupported: [
+        'image',
+        'image_pull_secrets',
+        'init.image',
+        'node_selector',
+        'priority_class',
+        'replicas',
+        'resources',
+        'sidecars',
+        'volumes'
+      ]
+    }
+  ]
+};
+
+/** Type into a React-controlled input as a user does (React listens to `input` events). */
+function type(node: HTMLElement, selector: string, value: string): void {
+  const input = node.querySelector(selector) as HTMLInputElement;
+  expect(input).not.toBeNull();
+  const proto = Object.getPrototypeOf(input);
+  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(input, value);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
+function click(node: HTMLElement, selector: string): void {
+  (node.querySelector(selector) as HTMLElement).click();
+}
+
+const fieldErrors = (node: HTMLElement, id: string) =>
+  node
+    .querySelector(`#${id}`)!
+    .closest('.form-group')!
+    .querySelector('.validationErrors')?.textContent ?? '';
 
 describe('SpecForm', () => {
   let widget: SpecFormWidget | null = null;
   afterEach(() => widget?.dispose());
 
   const mount = (
-    answer: () => Response,
-    initial: Record<string, unknown> | null
+    answer: (r: IRecordedRequest) => Response,
+    initial: object | null,
+    backends: IBackends | null = LOCAL
   ) => {
     const { settings, requests } = fakeServer(answer);
     const saved: [IServiceView, boolean][] = [];
     widget = new SpecFormWidget({
       api: new SvcApi(settings),
       schema: specSchema as any,
+      backends,
       initial: initial as any,
       trans,
       translator: nullTranslator,
@@ -29,29 +80,122 @@ describe('SpecForm', () => {
     return { requests, saved, node: widget.node };
   };
 
-  it('renders a field per schema property, nested objects and lists included', async () => {
-    const { node } = mount(() => json({}), null);
+  it('creates a service from a name and a command line, sending nothing else', async () => {
+    const { node, requests, saved } = mount(() => json(view('web'), 201), null);
     await waitFor(() => !!node.querySelector('#root_name'));
-    for (const id of [
-      'root_description',
-      'root_port',
-      'root_resources_limits_cpu',
-      'root_readiness_path',
-      'root_shell'
-    ]) {
-      expect(node.querySelector(`#${id}`)).not.toBeNull();
-    }
-    expect((node.querySelector('#root_port') as HTMLInputElement).value).toBe(
-      '0'
+    type(node, '#root_name', 'web');
+    type(
+      node,
+      '#root_command',
+      "python3 -m http.server {port} --bind '127.0.0.1'"
     );
-    expect(node.textContent).toContain('New service');
+    // the argv it will run, as shlex splits it
+    await waitFor(() => node.querySelectorAll('.jp-svc-Arg').length === 6);
+    expect(
+      [...node.querySelectorAll('.jp-svc-Arg')].map(a => a.textContent)
+    ).toEqual([
+      'python3',
+      '-m',
+      'http.server',
+      '{port}',
+      '--bind',
+      '127.0.0.1'
+    ]);
+    click(node, '[data-action="save"]');
+    await waitFor(() => saved.length === 1);
+    expect(requests).toHaveLength(1);
+    expect(requests[0].method).toBe('POST');
+    expect(apiPath(requests[0].url)).toBe('services');
+    // no readiness.statuses: [], no port 0, no empty lists: the server's defaults apply
+    expect(JSON.parse(requests[0].body)).toEqual({
+      name: 'web',
+      command: ['python3', '-m', 'http.server', '{port}', '--bind', '127.0.0.1']
+    });
+    expect(saved[0][1]).toBe(true);
   });
 
-  it('shows the server field errors next to their fields', async () => {
+  it('shows a short form with schema titles, the rest closed under Advanced', async () => {
+    const { node } = mount(() => json({}), null);
+    await waitFor(() => !!node.querySelector('#root_readiness_path'));
+    const basic = node.querySelector('.jp-svc-Basic')!;
+    const labels = [...basic.querySelectorAll('label')].map(l => l.textContent);
+    expect(labels).toEqual([
+      'Name',
+      'Command',
+      'Run through a shell',
+      'Port',
+      'Idle window',
+      'Public',
+      'Description'
+    ]);
+    expect(basic.textContent).toContain(
+      'Reachable without Jupyter authentication'
+    );
+    const advanced = node.querySelector(
+      'details.jp-svc-Advanced'
+    ) as HTMLDetailsElement;
+    expect(advanced.open).toBe(false);
+    expect(advanced.querySelector('#root_readiness_path')).not.toBeNull();
+    expect(advanced.querySelector('#root_port')).toBeNull(); // not twice
+    // what the local backend refuses is not offered
+    for (const id of [
+      'root_image',
+      'root_volumes',
+      'root_node_selector',
+      'root_replicas'
+    ]) {
+      expect(node.querySelector(`#${id}`)).toBeNull();
+    }
+  });
+
+  it('shows every field when the server does not say what its backends support', async () => {
+    const { node } = mount(() => json({}), null, null);
+    await waitFor(() => !!node.querySelector('#root_readiness_path'));
+    expect(node.querySelector('#root_image')).not.toBeNull();
+    expect(node.querySelector('#root_resources_limits_cpu')).not.toBeNull();
+  });
+
+  it('patches only what an edit changed, nested fields included', async () => {
+    const app = view('app');
+    const { node, requests, saved } = mount(() => json(app), app.spec);
+    await waitFor(() => !!node.querySelector('#root_readiness_path'));
+    expect(
+      (node.querySelector('#root_command') as HTMLInputElement).value
+    ).toBe('python -m http.server {port}');
+    type(node, '#root_readiness_path', '/health');
+    type(node, '#root_scale_to_zero', '15m');
+    click(node, '[data-action="save"]');
+    await waitFor(() => saved.length === 1);
+    expect(requests).toHaveLength(1);
+    expect(requests[0].method).toBe('PATCH');
+    expect(apiPath(requests[0].url)).toBe('services/app');
+    expect(JSON.parse(requests[0].body)).toEqual({
+      readiness: { path: '/health' },
+      scale_to_zero: '15m'
+    });
+    expect(saved[0][1]).toBe(false);
+  });
+
+  it('restarts a failed service saved without changes', async () => {
+    const failed = view('app', 'failed');
+    const { node, requests, saved } = mount(
+      r => json(r.method === 'GET' ? failed : view('app', 'starting')),
+      failed.spec
+    );
+    await waitFor(() => !!node.querySelector('[data-action="save"]'));
+    click(node, '[data-action="save"]');
+    await waitFor(() => saved.length === 1);
+    expect(requests.map(r => [r.method, apiPath(r.url)])).toEqual([
+      ['GET', 'services/app'],
+      ['POST', 'services/app/restart']
+    ]);
+  });
+
+  it('shows the server field errors next to their fields and focuses the first', async () => {
     const body = {
       message: 'invalid service spec',
       errors: [
-        { field: 'resources.limits.cpu', message: 'not a quantity: lots' },
+        { field: 'readiness.interval', message: 'not a duration: soon' },
         {
           field: 'port',
           message: 'Input should be less than or equal to 65535'
@@ -59,68 +203,66 @@ describe('SpecForm', () => {
         { field: '', message: 'set command, image or url' }
       ]
     };
-    const spec = {
-      ...view('app').spec,
-      command: ['python', 'app.py'],
-      port: 70000,
-      resources: { limits: { cpu: 'lots' }, requests: {} }
-    };
-    const { node, requests, saved } = mount(() => json(body, 422), spec);
+    const app = view('app');
+    const { node, requests, saved } = mount(() => json(body, 422), app.spec);
     await waitFor(() => !!node.querySelector('[data-action="save"]'));
     expect(
       (node.querySelector('#root_name') as HTMLInputElement).readOnly
     ).toBe(true);
-    (node.querySelector('[data-action="save"]') as HTMLButtonElement).click();
+    type(node, '#root_port', '70000');
+    click(node, '[data-action="save"]');
     await waitFor(() => !!node.querySelector('.jp-svc-FormProblem'));
-    await waitFor(
-      () => node.querySelectorAll('.validationErrors li').length >= 2
+    await waitFor(() => fieldErrors(node, 'root_readiness_interval') !== '');
+    expect(JSON.parse(requests[0].body)).toEqual({ port: 70000 });
+    expect(fieldErrors(node, 'root_port')).toContain('less than or equal');
+    expect(fieldErrors(node, 'root_readiness_interval')).toContain(
+      'not a duration'
     );
-
-    const fieldGroup = (id: string) =>
-      node.querySelector(`#${id}`)!.closest('.form-group')!;
+    // an error in the advanced part opens it
     expect(
-      fieldGroup('root_resources_limits_cpu').querySelector(
-        '.validationErrors'
-      )!.textContent
-    ).toContain('not a quantity: lots');
-    expect(
-      fieldGroup('root_port').querySelector('.validationErrors')!.textContent
-    ).toContain('less than or equal');
+      (node.querySelector('details.jp-svc-Advanced') as HTMLDetailsElement).open
+    ).toBe(true);
     expect(node.querySelector('.jp-svc-FormProblem')!.textContent).toContain(
       'set command, image or url'
     );
+    await waitFor(
+      () => document.activeElement === node.querySelector('#root_port')
+    );
     expect(saved).toEqual([]);
-
-    expect(requests).toHaveLength(1);
-    expect(requests[0].method).toBe('PUT');
-    expect(apiPath(requests[0].url)).toBe('services/app');
-    const sent = JSON.parse(requests[0].body);
-    expect(sent.name).toBe('app');
-    expect(sent.command).toEqual(['python', 'app.py']);
-    expect('icon' in sent).toBe(false); // null optional fields are left to the server's default
   });
 
-  it('reports the saved service', async () => {
-    const answer = view('app');
-    const { node, saved } = mount(() => json(answer, 201), {
-      ...answer.spec,
-      command: ['x']
-    });
-    await waitFor(() => !!node.querySelector('[data-action="save"]'));
-    (node.querySelector('[data-action="save"]') as HTMLButtonElement).click();
-    await waitFor(() => saved.length === 1);
-    expect(saved[0][0].name).toBe('app');
-    expect(saved[0][1]).toBe(false);
+  it('shows an invalid name next to the Name field', async () => {
+    const body = {
+      message: 'invalid service spec',
+      errors: [{ field: 'name', message: 'must be a DNS-1123 label' }]
+    };
+    const { node, requests } = mount(() => json(body, 422), null);
+    await waitFor(() => !!node.querySelector('#root_name'));
+    type(node, '#root_name', 'Bad_Name');
+    type(node, '#root_command', 'python app.py');
+    click(node, '[data-action="save"]');
+    await waitFor(() => fieldErrors(node, 'root_name') !== '');
+    expect(fieldErrors(node, 'root_name')).toContain('DNS-1123');
+    expect(node.querySelector('#root_name')!.getAttribute('aria-invalid')).toBe(
+      'true'
+    );
+    await waitFor(
+      () => document.activeElement === node.querySelector('#root_name')
+    );
+    expect(JSON.parse(requests[0].body).name).toBe('Bad_Name');
   });
 
-  it('asks for a name before sending a new spec', async () => {
+  it('asks for a name, and a command it can read, before sending', async () => {
     const { node, requests } = mount(() => json({}), null);
     await waitFor(() => !!node.querySelector('[data-action="save"]'));
-    (node.querySelector('[data-action="save"]') as HTMLButtonElement).click();
+    type(node, '#root_command', "python 'app.py");
+    await waitFor(() => !!node.querySelector('.jp-svc-ArgvError'));
+    click(node, '[data-action="save"]');
     await waitFor(() => !!node.querySelector('.jp-svc-FormProblem'));
-    expect(
-      node.querySelector('#root_name')!.closest('.form-group')!.textContent
-    ).toContain('a service needs a name');
+    expect(fieldErrors(node, 'root_name')).toContain('a service needs a name');
+    expect(fieldErrors(node, 'root_command')).toContain(
+      'single quote is not closed'
+    );
     expect(requests).toHaveLength(0);
   });
 });

@@ -32,6 +32,8 @@ export function view(
       shell: false,
       cwd: null,
       env: {},
+      secret_env: {},
+      inherit_env: [],
       image: null,
       image_pull_secrets: [],
       url: null,

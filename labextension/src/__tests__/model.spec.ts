@@ -219,4 +219,26 @@ describe('ServicesModel', () => {
     model.handleEvent({ event: 'other', data: JSON.stringify(view('y')) });
     expect(model.services).toEqual([]);
   });
+
+  it('tells when a known service fails, once, and not for failures it found on loading', () => {
+    const { settings } = fakeServer(() => json({ services: [] }));
+    const m = new ServicesModel({ api: new SvcApi(settings) });
+    const failed: string[] = [];
+    m.failed.connect((_, v) => void failed.push(v.name));
+    m.replaceAll([view('old', 'failed'), view('app', 'starting')]);
+    expect(failed).toEqual([]);
+    m.upsert(view('app', 'failed', { revision: 2, message: 'exit 1' }));
+    m.upsert(view('app', 'failed', { revision: 3 }));
+    expect(failed).toEqual(['app']);
+    m.replaceAll([
+      view('old', 'failed'),
+      view('app', 'ready', { revision: 4 })
+    ]);
+    m.replaceAll([
+      view('old', 'failed'),
+      view('app', 'failed', { revision: 5 })
+    ]);
+    expect(failed).toEqual(['app', 'app']);
+    m.dispose();
+  });
 });

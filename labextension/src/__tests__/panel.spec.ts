@@ -170,4 +170,77 @@ describe('ServicesPanel', () => {
     expect(toggle().title).toBe('Compact view');
     expect(executed).toEqual([]);
   });
+
+  it('lists many services in natural order, filters them, and counts them by state', async () => {
+    const names = ['s1', 's10', 's11', 's12', 's2'];
+    model.replaceAll([
+      ...names.map(n => view(n)),
+      view('broken', 'failed'),
+      {
+        ...view('tagged', 'scaled_to_zero'),
+        spec: { ...view('tagged').spec, labels: { team: 'geo' } }
+      }
+    ]);
+    await waitFor(() => !!card('s1'));
+    const shown = () =>
+      [...panel.node.querySelectorAll('[data-service]')].map(
+        el => (el as HTMLElement).dataset.service
+      );
+    expect(shown()).toEqual([
+      'broken',
+      's1',
+      's2',
+      's10',
+      's11',
+      's12',
+      'tagged'
+    ]);
+    const counts = () =>
+      [...panel.node.querySelectorAll('.jp-svc-Count')].map(b => b.textContent);
+    expect(panel.node.querySelector('.jp-svc-Total')!.textContent).toBe(
+      '7 services'
+    );
+    expect(counts()).toEqual(['5 ready', '1 scaled to zero', '1 failed']);
+
+    const box = panel.node.querySelector('.jp-svc-Filter') as HTMLInputElement;
+    const typeFilter = (text: string) => {
+      Object.getOwnPropertyDescriptor(
+        HTMLInputElement.prototype,
+        'value'
+      )!.set!.call(box, text);
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    };
+    typeFilter('s1');
+    await waitFor(() => shown().length === 4);
+    expect(shown()).toEqual(['s1', 's10', 's11', 's12']);
+    typeFilter('team=geo');
+    await waitFor(() => shown().length === 1);
+    expect(shown()).toEqual(['tagged']);
+    typeFilter('nothing-like-it');
+    await waitFor(() => shown().length === 0);
+    expect(panel.node.querySelector('.jp-svc-Empty')!.textContent).toContain(
+      'No service matches'
+    );
+    typeFilter('');
+    (
+      panel.node.querySelector(
+        '.jp-svc-Count[data-state="failed"]'
+      ) as HTMLElement
+    ).click();
+    await waitFor(() => shown().length === 1);
+    expect(shown()).toEqual(['broken']);
+    expect(counts()).toHaveLength(3); // the counts stay those of every service
+  });
+
+  it('says "never" for a ready service that does not scale down', async () => {
+    model.replaceAll([
+      view('always', 'ready', { idle_deadline: null }),
+      view('off', 'disabled')
+    ]);
+    await waitFor(() => !!card('always'));
+    const deadline = (name: string) =>
+      card(name)!.querySelector('[data-field="idle-deadline"]')!.textContent;
+    expect(deadline('always')).toBe('never');
+    expect(deadline('off')).toBe('—');
+  });
 });

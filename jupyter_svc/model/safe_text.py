@@ -1,0 +1,85 @@
+"""What each kind of string in a spec can safely hold, by where it ends up.
+
+Every string is stored as JSON and sent back in UTF-8 (the list and the events stream), so none
+may hold a lone surrogate; and none may hold a NUL byte, which no argv, environment variable or
+file path can carry (``Popen`` refuses it, and the service would never start). Strings that reach
+an HTTP request line or a header (the readiness path, an external URL) hold visible ASCII only;
+one-line strings (labels, images, names of Kubernetes objects) hold no control characters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_VISIBLE_ASCII = re.compile(r"[^\x21-\x7e]")
+#: A URL's host: a DNS name or IPv4 address, or an IPv6 address in brackets (no user info).
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_]*[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
+
+
+def check_text(value: str) -> str:
+    """Any string of a spec: valid Unicode (it goes out as UTF-8) and no NUL byte."""
+    surrogate = _SURROGATE.search(value)
+    if surrogate:
+        raise ValueError(f"holds a lone surrogate (U+{ord(surrogate.group()):04X}) at position "
+                         f"{surrogate.start()}: not valid Unicode text")
+    if "\x00" in value:
+        raise ValueError(f"holds a NUL byte at position {value.index(chr(0))}: no argv, environment "
+                         "variable or file path can carry one")
+    return value
+
+
+def check_line(value: str) -> str:
+    """A one-line string: no control characters (no newline, tab, escape, ...)."""
+    check_text(value)
+    control = _CONTROL.search(value)
+    if control:
+        raise ValueError(f"holds a control character ({control.group()!r}) at position {control.start()}")
+    return value
+
+
+def check_visible_ascii(value: str, what: str) -> str:
+    """A string that goes into an HTTP request line or header as is."""
+    check_text(value)
+    bad = _NOT_VISIBLE_ASCII.search(value)
+    if bad:
+        raise ValueError(f"holds {bad.group()!r} at position {bad.start()}: {what} takes visible ASCII "
+                         "characters only (percent-encode spaces and other characters)")
+    return value
+
+
+def check_url_path(value: str) -> str:
+    return check_visible_ascii(value, "a URL path")
+
+
+def check_http_url(value: str) -> str:
+    """An external service's URL: http(s), a host, an optional port and path; nothing else."""
+    check_visible_ascii(value, "a URL")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError("must not hold credentials (user:password@): they would not be sent")
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if not _HOST.fullmatch(host):
+        raise ValueError(f"{host!r} is not a host name or IP address")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if port == 0:
+        raise ValueError("port 0 cannot be connected to")
+    if parts.fragment:
+        raise ValueError("must not hold a #fragment: browsers never send one")
+    return value
+
+
+#: Any string of a spec (descriptions, annotations, argv items, env values, paths).
+Text = Annotated[str, AfterValidator(check_text)]
+#: One line (labels, images, names of Kubernetes objects).
+Line = Annotated[str, AfterValidator(check_line)]
