@@ -198,13 +198,15 @@ def test_every_error_of_a_spec_in_rest_and_cli(hub: LiveServer) -> None:
 
 
 def test_an_app_listening_beyond_loopback_is_flagged(hub: LiveServer) -> None:
-    """python -m http.server without --bind listens on every interface: a warning in the status, the
-    logs and `%svc list`; an app on 127.0.0.1 carries none."""
+    """python -m http.server without --bind listens on every interface: a warning in the status (once
+    it serves: the check is off the wake path), the logs and `%svc list`; an app on 127.0.0.1 carries none."""
     loose = {"name": "nbloose", "command": [PY, "-m", "http.server", "{port}"]}
     tight = {"name": "nbtight", "command": [PY, ECHO, "{port}"]}
     assert api(hub, "POST", "services?wait=60", loose)[0] == 201
     assert api(hub, "POST", "services?wait=60", tight)[0] == 201
-    status = _view(hub, "nbloose")["status"]
+    deadline = time.monotonic() + 10  # the check runs once the app serves, off the wake path
+    while not (status := _view(hub, "nbloose")["status"])["message"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert status["state"] == "ready"
     assert "reachable without Jupyter's login" in status["message"], status
     assert ("0.0.0.0:" in status["message"]) or ("[::]:" in status["message"])

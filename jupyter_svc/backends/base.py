@@ -54,6 +54,9 @@ class Instance(abc.ABC):
     endpoint: Endpoint
     #: what :meth:`inspect_ready` found, kept by the lifecycle and shown in the ready status
     warnings: tuple[str, ...] = ()
+    #: True when :meth:`inspect_ready` may refuse the instance, so readiness waits for it; else it
+    #: runs once the instance serves (it only warns, and may cost tens of ms: /proc scans)
+    inspection_gates_readiness: bool = False
 
     @abc.abstractmethod
     def poll(self) -> int | None:

@@ -95,6 +95,14 @@ class Lifecycle:
         svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
 
+    async def _inspect_later(self, svc: ManagedService, instance: Instance) -> None:
+        """The instance's warnings (e.g. reachable without Jupyter's login) into its ready status."""
+        with contextlib.suppress(SvcError):
+            instance.warnings = tuple(await instance.inspect_ready())  # read when it turns ready
+            if instance.warnings and svc.instance is instance and svc.status.state is ServiceState.ready \
+                    and not svc.status.message:
+                self.set_state(svc, ServiceState.ready)
+
     def backoff(self, failures: int) -> float:
         """Pause after ``failures`` quick failures in a row: the restart policy's and the wakes'."""
         return min(self.settings.restart_backoff_initial * 2 ** max(failures - 1, 0), self.settings.restart_backoff_max)
@@ -126,7 +134,10 @@ class Lifecycle:
             instance = await svc.backend.start(spec, context)
             try:
                 await wait_ready(instance, spec.readiness, timeout, self.upstream, prefix)
-                instance.warnings = tuple(await instance.inspect_ready())
+                if instance.inspection_gates_readiness:
+                    instance.warnings = tuple(await instance.inspect_ready())
+                else:  # advisory: off the wake path, once the held requests have gone out
+                    self._spawn(self._inspect_later(svc, instance))
                 return instance
             except NotReady as exc:
                 silent = instance.poll() is None and "no answer" in str(exc)  # it runs but answers nothing

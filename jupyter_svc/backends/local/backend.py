@@ -109,6 +109,7 @@ class LocalInstance(Instance):
         self._log = log
         self._auto_port = auto_port
         self._refuse_exposed = refuse_exposed
+        self.inspection_gates_readiness = refuse_exposed
         self._saw_addr_in_use = False
         self._pump = asyncio.ensure_future(self._read(process.stdout))
 
