@@ -113,6 +113,11 @@ class LocalInstance(Instance):
         self._saw_addr_in_use = False
         self._pump = asyncio.ensure_future(self._read(process.stdout))
 
+    def record_root(self, service: str) -> None:
+        """Record the root process only (blocking, cheap: one /proc read and a small file)."""
+        with contextlib.suppress(psutil.Error):
+            self._records.write(self.instance_id, service, [psutil.Process(self.process.pid)])
+
     def refresh_record(self, service: str) -> None:
         """Record the root and every descendant found now (blocking: run in a thread)."""
         if self.process.returncode is not None:
@@ -329,7 +334,9 @@ class LocalBackend(Backend):
         instance = LocalInstance(process, Endpoint(self.host, port), log, auto, instance_id, self.records,
                                  self.refuse_exposed)
         self._running[instance] = spec.name
-        first = asyncio.ensure_future(asyncio.to_thread(instance.refresh_record, spec.name))  # off the wake path
+        # the root alone for now (its children carry the instance's marker): the full scan of /proc
+        # that refresh_record makes would compete with the wake for the GIL; the refresher does it
+        first = asyncio.ensure_future(asyncio.to_thread(instance.record_root, spec.name))
         self._first_records.add(first)
         first.add_done_callback(self._first_records.discard)
         self._ensure_refresher()
