@@ -18,6 +18,7 @@ server is told to trust them, ``ServerApp.trust_xheaders``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -45,8 +46,10 @@ def is_jupyter_authorization(value: str, token_authenticated: bool) -> bool:
     return token_authenticated or bool(_JUPYTER_SCHEME.match(value))
 
 
+@functools.lru_cache(maxsize=256)
 def strip_credential_cookies(value: str, login_cookie: str = "") -> str:
-    """A ``Cookie`` header without Jupyter's and JupyterHub's cookies ('' if none is left)."""
+    """A ``Cookie`` header without Jupyter's and JupyterHub's cookies ('' if none is left); a
+    browser sends the same header on every request, so each is parsed once (hot path)."""
     kept = []
     for part in value.split(";"):
         name = part.split("=", 1)[0].strip()
