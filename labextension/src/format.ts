@@ -184,3 +184,31 @@ export function availableActions(view: IServiceView): {
     disable: !disabled
   };
 }
+
+/** The first line of a status message, for one-line rows (the whole message is a click away). */
+export function firstLine(text: string): string {
+  const line = text.split('\n').find(l => l.trim()) ?? '';
+  return line.trim();
+}
+
+/**
+ * The short text of a compact row: why it is not ready (its message), when a ready one scales
+ * down, else its description.
+ */
+export function shortInfo(
+  view: IServiceView,
+  now: number,
+  trans: TranslationBundle
+): string {
+  const { status, spec } = view;
+  if (status.state !== 'ready' && status.message) {
+    return firstLine(status.message);
+  }
+  if (status.state === 'ready' && status.idle_deadline) {
+    return trans.__(
+      'scales down %1',
+      formatDeadline(status.idle_deadline, now, trans)
+    );
+  }
+  return spec.description ?? '';
+}

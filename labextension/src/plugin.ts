@@ -71,9 +71,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
         model.pollInterval = settings.pollInterval;
         model.reconnectDelay = settings.reconnectDelay;
         panel.listView = settings.defaultView;
-      }).catch(reason =>
-        console.error(`jupyter-svc: cannot load its settings: ${reason}`)
-      );
+        panel.groupBy = settings.groupBy;
+      })
+        .then(settings => {
+          // the panel's Group by selector is remembered across reloads
+          panel.onGroupBy = groupBy =>
+            void settings
+              .set('groupBy', groupBy)
+              .catch(reason =>
+                console.error(`jupyter-svc: cannot save groupBy: ${reason}`)
+              );
+        })
+        .catch(reason =>
+          console.error(`jupyter-svc: cannot load its settings: ${reason}`)
+        );
     }
     void app.restored.then(() => model.start());
   }

@@ -2,6 +2,7 @@
 
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import { asGroupBy, DEFAULT_GROUP_BY, type GroupBy } from './listing';
 import { DEFAULT_POLL_INTERVAL, DEFAULT_RECONNECT_DELAY } from './model';
 import type { PanelView } from './panel';
 
@@ -11,12 +12,14 @@ export interface IPanelSettings {
   /** Milliseconds. */
   reconnectDelay: number;
   defaultView: PanelView;
+  groupBy: GroupBy;
 }
 
 export const DEFAULT_SETTINGS: IPanelSettings = {
   pollInterval: DEFAULT_POLL_INTERVAL,
   reconnectDelay: DEFAULT_RECONNECT_DELAY,
-  defaultView: 'detailed'
+  defaultView: 'detailed',
+  groupBy: DEFAULT_GROUP_BY
 };
 
 /**
@@ -47,7 +50,8 @@ export function readSettings(
     defaultView:
       view === 'compact' || view === 'detailed'
         ? view
-        : DEFAULT_SETTINGS.defaultView
+        : DEFAULT_SETTINGS.defaultView,
+    groupBy: asGroupBy(composite.groupBy)
   };
 }
 

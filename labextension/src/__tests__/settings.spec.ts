@@ -40,9 +40,17 @@ describe('settings', () => {
     expect(DEFAULT_SETTINGS).toEqual({
       pollInterval: 3000,
       reconnectDelay: 10000,
-      defaultView: 'detailed'
+      defaultView: 'detailed',
+      groupBy: 'state'
     });
     expect(props.defaultView.default).toBe('detailed');
+    expect(props.groupBy.default).toBe('state');
+    const pattern = new RegExp(props.groupBy.pattern);
+    expect(
+      ['none', 'state', 'label:team', 'colour', 'label:'].map(v =>
+        pattern.test(v)
+      )
+    ).toEqual([true, true, true, false, false]);
     expect(props.defaultView.oneOf.map(o => o.const)).toEqual([
       'detailed',
       'compact'
@@ -67,18 +75,21 @@ describe('settings', () => {
       readSettings({
         pollInterval: 0.5,
         reconnectDelay: 60,
-        defaultView: 'compact'
+        defaultView: 'compact',
+        groupBy: 'label:team'
       })
     ).toEqual({
       pollInterval: 500,
       reconnectDelay: 60000,
-      defaultView: 'compact'
+      defaultView: 'compact',
+      groupBy: 'label:team'
     });
     expect(
       readSettings({
         pollInterval: 0,
         reconnectDelay: 'soon',
-        defaultView: 'grid'
+        defaultView: 'grid',
+        groupBy: 'label:'
       })
     ).toEqual(DEFAULT_SETTINGS);
     expect(readSettings({})).toEqual(DEFAULT_SETTINGS);
@@ -102,10 +113,15 @@ describe('settings', () => {
     expect(applied[applied.length - 1]).toEqual({
       pollInterval: 1000,
       reconnectDelay: 10000,
-      defaultView: 'compact'
+      defaultView: 'compact',
+      groupBy: 'state'
     });
+    // the panel's group selector saves its choice (what plugin.ts does)
+    await settings.set('groupBy', 'label:team');
+    expect(applied[applied.length - 1].groupBy).toBe('label:team');
     // the registry refuses what the schema does not allow: nothing changes
     await expect(settings.set('pollInterval', 0.1)).rejects.toBeTruthy();
     expect(applied[applied.length - 1].pollInterval).toBe(1000);
+    expect(applied[applied.length - 1].groupBy).toBe('label:team');
   });
 });
