@@ -30,7 +30,7 @@ from jupyter_svc.model.spec import Container, ServiceSpec
 
 from . import tracking
 from .listening import exposure_warning, listening_beyond_loopback
-from .logs import ServiceLog, pump
+from .logs import ServiceLog, deleted_line, exited_line, pump, started_line
 from .process import ChildProcess
 
 #: Variables of the server that a service does not inherit unless its spec names them in
@@ -112,6 +112,7 @@ class LocalInstance(Instance):
         self.inspection_gates_readiness = refuse_exposed
         self._saw_addr_in_use = False
         self._pump = asyncio.ensure_future(self._read(process.stdout))
+        self._exit_noted = asyncio.ensure_future(self._note_exit())
 
     def record_root(self, service: str) -> None:
         """Record the root process only (blocking, cheap: one /proc read and a small file)."""
@@ -136,6 +137,12 @@ class LocalInstance(Instance):
             self._log.write(line)
 
         await pump(stream, write)
+
+    async def _note_exit(self) -> None:
+        """The exit line, after the process's last output (or 2 s, if a descendant holds the pipe)."""
+        code = await self.process.wait()
+        await asyncio.wait([self._pump], timeout=2)
+        self._log.write(exited_line(self.process.pid, code))
 
     @property
     def retryable(self) -> bool:
@@ -166,7 +173,7 @@ class LocalInstance(Instance):
         if rest:
             await tracking.terminate(rest, 0.0, self.process.pid)
         await asyncio.to_thread(self._records.remove, self.instance_id)
-        await asyncio.wait([self._pump], timeout=2)
+        await asyncio.wait([self._exit_noted], timeout=3)
         return code
 
     def _kill_group(self, sig: int) -> None:
@@ -330,7 +337,7 @@ class LocalBackend(Backend):
             assert spec.command is not None  # guaranteed by check() + the spec validators
             argv = fill_all(spec.command, values)
         process = self._spawn(argv, spec.cwd, env)
-        log.write(f"[jupyter-svc] started pid {process.pid} on port {port}: {' '.join(argv)}")
+        log.write(started_line(process.pid, port, argv))
         instance = LocalInstance(process, Endpoint(self.host, port), log, auto, instance_id, self.records,
                                  self.refuse_exposed)
         self._running[instance] = spec.name
@@ -346,6 +353,7 @@ class LocalBackend(Backend):
         """Forget the service's logs: open or not (a service deleted at zero has none open)."""
         log = self._logs.pop(name, None)
         if log is not None:
+            log.write(deleted_line())  # the last line its followers get before their stream ends
             log.close()
         path = self.log_dir / f"{name}.log"
         for old in (path, path.with_suffix(".log.1")):
