@@ -17,8 +17,8 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import type { ReadonlyJSONObject } from '@lumino/coreutils';
 import type { SpecFormWidget } from './form';
 import { asBackends, type IBackends } from './support';
-import { serviceUrl } from './format';
-import { iconForUrl, servicesIcon } from './icons';
+import { addOpenCommands, type OpenIn } from './apps';
+import { servicesIcon } from './icons';
 import { ServicesModel } from './model';
 import { PANEL_ID } from './panel';
 import type { IServiceTrackers } from './tabs';
@@ -32,6 +32,10 @@ const NAME_ARGS: ReadonlyJSONObject = {
     name: {
       type: 'string',
       description: 'The service; without it, the user picks one'
+    },
+    fromContextMenu: {
+      type: 'boolean',
+      description: 'Run from the context menu of a service in the panel'
     }
   }
 };
@@ -49,12 +53,12 @@ export function addCommands(
   app: JupyterFrontEnd,
   model: ServicesModel,
   translator: ITranslator,
-  trackers: IServiceTrackers
+  trackers: IServiceTrackers,
+  openIn: () => OpenIn = () => 'tab'
 ): void {
   const trans = translator.load('jupyter_svc');
   const { commands, shell } = app;
   const api = model.api;
-  const baseUrl = api.settings.baseUrl;
   let schema: Promise<Record<string, unknown>> | null = null;
   // null when the server cannot say (an older one): the form then shows every field
   let backends: Promise<IBackends | null> | null = null;
@@ -66,6 +70,13 @@ export function addCommands(
   ): Promise<string | null> => {
     if (typeof args.name === 'string' && args.name) {
       return args.name;
+    }
+    if (args.fromContextMenu) {
+      // the panel's row or card the context menu was opened on
+      const node = app.contextMenuHitTest(n => !!n.dataset?.service);
+      if (node?.dataset.service) {
+        return node.dataset.service;
+      }
     }
     const names = model.services.map(s => s.name);
     if (!names.length) {
@@ -112,44 +123,8 @@ export function addCommands(
     });
   };
 
-  commands.addCommand(CommandIDs.open, {
-    label: args =>
-      args.isLauncher
-        ? String(args.name)
-        : args.name
-          ? trans.__('Open %1', args.name as string)
-          : trans.__('Open Service…'),
-    caption: args =>
-      (args.name && model.get(args.name as string)?.spec.description) ||
-      trans.__('Open the service in a new browser tab'),
-    icon: args =>
-      args.isLauncher
-        ? iconForUrl(model.get(args.name as string)?.spec.icon)
-        : undefined,
-    describedBy: {
-      args: {
-        type: 'object',
-        properties: {
-          ...(NAME_ARGS.properties as ReadonlyJSONObject),
-          isLauncher: {
-            type: 'boolean',
-            description: "Shown as a launcher card: the service's icon"
-          }
-        }
-      }
-    },
-    execute: async args => {
-      const name = await pickName(args, trans.__('Open Service…'));
-      if (!name) {
-        return;
-      }
-      const view = model.get(name);
-      const url = view
-        ? serviceUrl(view, baseUrl)
-        : `${baseUrl}svc/${encodeURIComponent(name)}/`;
-      window.open(url, '_blank', 'noopener');
-    }
-  });
+  addOpenCommands({ app, model, trans, trackers, pickName, openIn });
+
   actionCommand(CommandIDs.wake, 'wake', {
     label: name => trans.__('Wake %1', name),
     pick: trans.__('Wake Service…'),

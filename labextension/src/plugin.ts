@@ -13,10 +13,15 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
    on screen from the start, and commands, launcher cards and settings are registered then */
 import { SvcApi } from './api';
 import { addCommands } from './commands';
-import { addLauncherItems, addPaletteItems } from './entries';
+import type { OpenIn } from './apps';
+import {
+  addContextMenuItems,
+  addLauncherItems,
+  addPaletteItems
+} from './entries';
 import { ServicesModel } from './model';
 import { PANEL_ID, ServicesPanel } from './panel';
-import { followSettings } from './settings';
+import { DEFAULT_SETTINGS, followSettings } from './settings';
 import { createTrackers, restoreTabs } from './tabs';
 /* eslint-enable jupyter/prefer-lazy-imports */
 
@@ -55,7 +60,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 450 });
 
     const trackers = createTrackers();
-    addCommands(app, model, translator, trackers);
+    let openIn: OpenIn = DEFAULT_SETTINGS.openIn;
+    addCommands(app, model, translator, trackers, () => openIn);
+    addContextMenuItems(app);
     if (palette) {
       addPaletteItems(palette, translator);
     }
@@ -72,6 +79,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         model.reconnectDelay = settings.reconnectDelay;
         panel.listView = settings.defaultView;
         panel.groupBy = settings.groupBy;
+        openIn = settings.openIn;
       })
         .then(settings => {
           // the panel's Group by selector is remembered across reloads

@@ -2,6 +2,7 @@
 
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import type { OpenIn } from './apps';
 import { asGroupBy, DEFAULT_GROUP_BY, type GroupBy } from './listing';
 import { DEFAULT_POLL_INTERVAL, DEFAULT_RECONNECT_DELAY } from './model';
 import type { PanelView } from './panel';
@@ -13,13 +14,15 @@ export interface IPanelSettings {
   reconnectDelay: number;
   defaultView: PanelView;
   groupBy: GroupBy;
+  openIn: OpenIn;
 }
 
 export const DEFAULT_SETTINGS: IPanelSettings = {
   pollInterval: DEFAULT_POLL_INTERVAL,
   reconnectDelay: DEFAULT_RECONNECT_DELAY,
   defaultView: 'detailed',
-  groupBy: DEFAULT_GROUP_BY
+  groupBy: DEFAULT_GROUP_BY,
+  openIn: 'tab'
 };
 
 /**
@@ -51,7 +54,11 @@ export function readSettings(
       view === 'compact' || view === 'detailed'
         ? view
         : DEFAULT_SETTINGS.defaultView,
-    groupBy: asGroupBy(composite.groupBy)
+    groupBy: asGroupBy(composite.groupBy),
+    openIn:
+      composite.openIn === 'jupyterlab' || composite.openIn === 'tab'
+        ? composite.openIn
+        : DEFAULT_SETTINGS.openIn
   };
 }
 

@@ -41,8 +41,10 @@ describe('settings', () => {
       pollInterval: 3000,
       reconnectDelay: 10000,
       defaultView: 'detailed',
-      groupBy: 'state'
+      groupBy: 'state',
+      openIn: 'tab'
     });
+    expect(props.openIn.oneOf.map(o => o.const)).toEqual(['tab', 'jupyterlab']);
     expect(props.defaultView.default).toBe('detailed');
     expect(props.groupBy.default).toBe('state');
     const pattern = new RegExp(props.groupBy.pattern);
@@ -76,20 +78,23 @@ describe('settings', () => {
         pollInterval: 0.5,
         reconnectDelay: 60,
         defaultView: 'compact',
-        groupBy: 'label:team'
+        groupBy: 'label:team',
+        openIn: 'jupyterlab'
       })
     ).toEqual({
       pollInterval: 500,
       reconnectDelay: 60000,
       defaultView: 'compact',
-      groupBy: 'label:team'
+      groupBy: 'label:team',
+      openIn: 'jupyterlab'
     });
     expect(
       readSettings({
         pollInterval: 0,
         reconnectDelay: 'soon',
         defaultView: 'grid',
-        groupBy: 'label:'
+        groupBy: 'label:',
+        openIn: 'window'
       })
     ).toEqual(DEFAULT_SETTINGS);
     expect(readSettings({})).toEqual(DEFAULT_SETTINGS);
@@ -114,7 +119,8 @@ describe('settings', () => {
       pollInterval: 1000,
       reconnectDelay: 10000,
       defaultView: 'compact',
-      groupBy: 'state'
+      groupBy: 'state',
+      openIn: 'tab'
     });
     // the panel's group selector saves its choice (what plugin.ts does)
     await settings.set('groupBy', 'label:team');
