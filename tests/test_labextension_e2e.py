@@ -282,7 +282,8 @@ def test_panel_follows_services_live(lab: LiveServer) -> None:
             schema = json.loads(text)["schema"]
             assert schema["jupyter.lab.setting-icon"] == "jupyter-svc:services"
             assert {name: prop["default"] for name, prop in schema["properties"].items()} == {
-                "pollInterval": 3, "reconnectDelay": 10, "defaultView": "detailed", "groupBy": "state"}
+                "pollInterval": 3, "reconnectDelay": 10, "defaultView": "detailed", "groupBy": "state",
+                "openIn": "tab"}
             assert all(prop["title"] and prop["description"] for prop in schema["properties"].values())
             page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
             page.locator(".lm-Menu-itemLabel", has_text="Settings Editor").first.click()

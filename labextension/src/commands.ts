@@ -16,6 +16,7 @@ import { ITranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import type { ReadonlyJSONObject } from '@lumino/coreutils';
 import type { SpecFormWidget } from './form';
+import type { ITemplateInfo } from './picker';
 import { asBackends, type IBackends } from './support';
 import { addOpenCommands, type OpenIn } from './apps';
 import { servicesIcon } from './icons';
@@ -62,6 +63,8 @@ export function addCommands(
   let schema: Promise<Record<string, unknown>> | null = null;
   // null when the server cannot say (an older one): the form then shows every field
   let backends: Promise<IBackends | null> | null = null;
+  // the server's templates; null from a server without the route (the form then offers none)
+  let templates: Promise<ITemplateInfo[] | null> | null = null;
 
   /** The service a command acts on: its `name` argument, else one the user picks. */
   const pickName = async (
@@ -234,6 +237,7 @@ export function addCommands(
     try {
       schema = schema ?? api.schema();
       backends = backends ?? api.backends().then(asBackends, () => null);
+      templates = templates ?? api.templates().catch(() => null);
       spec = await schema;
     } catch (error) {
       schema = null;
@@ -242,6 +246,7 @@ export function addCommands(
     }
     const { SpecFormWidget } = await import('./form');
     const backendInfo = await backends;
+    const templateList = view ? null : await templates;
     // looked up after the awaits: two quick clicks open one tab
     const name = view?.name ?? null;
     const existing = trackers.forms.find(w => w.content.serviceName === name);
@@ -254,6 +259,7 @@ export function addCommands(
       api,
       schema: spec,
       backends: backendInfo,
+      templates: templateList,
       initial: view ? view.spec : null,
       trans,
       translator,
