@@ -78,12 +78,14 @@ export interface IOpenCommandsOptions {
     args: Record<string, unknown>,
     title: string
   ) => Promise<string | null>;
+  /** The service named by the arguments, or by the panel's row under the context menu. */
+  argName: (args: Record<string, unknown>) => string | null;
   /** The openIn setting, read at each Open. */
   openIn: () => OpenIn;
 }
 
 export function addOpenCommands(options: IOpenCommandsOptions): void {
-  const { app, model, trans, trackers, pickName } = options;
+  const { app, model, trans, trackers, pickName, argName } = options;
   const { commands, shell } = app;
   const baseUrl = model.api.settings.baseUrl;
   const urlOf = (name: string) => {
@@ -176,8 +178,8 @@ export function addOpenCommands(options: IOpenCommandsOptions): void {
 
   commands.addCommand(CommandIDs.openTab, {
     label: args =>
-      args.name
-        ? trans.__('Open %1 in a Browser Tab', args.name as string)
+      argName(args)
+        ? trans.__('Open %1 in a Browser Tab', argName(args)!)
         : trans.__('Open Service in a Browser Tab…'),
     caption: trans.__('Open the service in a new browser tab'),
     icon: args => (args.fromContextMenu ? launchIcon : undefined),
@@ -195,8 +197,8 @@ export function addOpenCommands(options: IOpenCommandsOptions): void {
 
   commands.addCommand(CommandIDs.openInLab, {
     label: args =>
-      args.name
-        ? trans.__('Open %1 in JupyterLab', args.name as string)
+      argName(args)
+        ? trans.__('Open %1 in JupyterLab', argName(args)!)
         : trans.__('Open Service in JupyterLab…'),
     caption: trans.__('Open the service in a JupyterLab tab'),
     describedBy: { args: NAME_ARGS },

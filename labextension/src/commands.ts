@@ -66,20 +66,26 @@ export function addCommands(
   // the server's templates; null from a server without the route (the form then offers none)
   let templates: Promise<ITemplateInfo[] | null> | null = null;
 
+  /** The service named by a command's arguments, or by the row its context menu is on. */
+  const argName = (args: Record<string, unknown>): string | null => {
+    if (typeof args.name === 'string' && args.name) {
+      return args.name;
+    }
+    if (args.fromContextMenu) {
+      const node = app.contextMenuHitTest(n => !!n.dataset?.service);
+      return node?.dataset.service ?? null;
+    }
+    return null;
+  };
+
   /** The service a command acts on: its `name` argument, else one the user picks. */
   const pickName = async (
     args: Record<string, unknown>,
     title: string
   ): Promise<string | null> => {
-    if (typeof args.name === 'string' && args.name) {
-      return args.name;
-    }
-    if (args.fromContextMenu) {
-      // the panel's row or card the context menu was opened on
-      const node = app.contextMenuHitTest(n => !!n.dataset?.service);
-      if (node?.dataset.service) {
-        return node.dataset.service;
-      }
+    const named = argName(args);
+    if (named) {
+      return named;
     }
     const names = model.services.map(s => s.name);
     if (!names.length) {
@@ -107,8 +113,10 @@ export function addCommands(
     texts: IActionTexts
   ) => {
     commands.addCommand(id, {
-      label: args =>
-        args.name ? texts.label(args.name as string) : texts.pick,
+      label: args => {
+        const name = argName(args);
+        return name ? texts.label(name) : texts.pick;
+      },
       caption: texts.pick,
       describedBy: { args: NAME_ARGS },
       execute: async args => {
@@ -126,7 +134,7 @@ export function addCommands(
     });
   };
 
-  addOpenCommands({ app, model, trans, trackers, pickName, openIn });
+  addOpenCommands({ app, model, trans, trackers, pickName, argName, openIn });
 
   actionCommand(CommandIDs.wake, 'wake', {
     label: name => trans.__('Wake %1', name),
@@ -156,8 +164,8 @@ export function addCommands(
 
   commands.addCommand(CommandIDs.remove, {
     label: args =>
-      args.name
-        ? trans.__('Delete %1', args.name as string)
+      argName(args)
+        ? trans.__('Delete %1', argName(args)!)
         : trans.__('Delete Service…'),
     caption: trans.__('Stop a service and forget its spec'),
     describedBy: { args: NAME_ARGS },
@@ -194,8 +202,8 @@ export function addCommands(
 
   commands.addCommand(CommandIDs.logs, {
     label: args =>
-      args.name
-        ? trans.__('Logs of %1', args.name as string)
+      argName(args)
+        ? trans.__('Logs of %1', argName(args)!)
         : trans.__('Show Service Logs…'),
     caption: trans.__('Follow the log of a service'),
     describedBy: { args: NAME_ARGS },
@@ -309,8 +317,8 @@ export function addCommands(
 
   commands.addCommand(CommandIDs.edit, {
     label: args =>
-      args.name
-        ? trans.__('Edit %1', args.name as string)
+      argName(args)
+        ? trans.__('Edit %1', argName(args)!)
         : trans.__('Edit Service…'),
     caption: trans.__('Change the spec of a service'),
     describedBy: {

@@ -21,7 +21,12 @@ import {
 } from './entries';
 import { ServicesModel } from './model';
 import { PANEL_ID, ServicesPanel } from './panel';
-import { DEFAULT_SETTINGS, followSettings } from './settings';
+import {
+  changedSettings,
+  DEFAULT_SETTINGS,
+  followSettings,
+  type IPanelSettings
+} from './settings';
 import { createTrackers, restoreTabs } from './tabs';
 /* eslint-enable jupyter/prefer-lazy-imports */
 
@@ -74,12 +79,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void restoreTabs(restorer, trackers);
     }
     if (settingRegistry) {
+      let applied: IPanelSettings | null = null;
       followSettings(settingRegistry, PLUGIN_ID, settings => {
+        const changed = changedSettings(applied, settings);
+        applied = settings;
         model.pollInterval = settings.pollInterval;
         model.reconnectDelay = settings.reconnectDelay;
-        panel.listView = settings.defaultView;
-        panel.groupBy = settings.groupBy;
         openIn = settings.openIn;
+        if (changed.defaultView) {
+          panel.listView = changed.defaultView;
+        }
+        if (changed.groupBy) {
+          panel.groupBy = changed.groupBy;
+        }
       })
         .then(settings => {
           // the panel's Group by selector is remembered across reloads

@@ -73,3 +73,19 @@ export async function followSettings(
   settings.changed.connect(() => apply(readSettings(settings.composite)));
   return settings;
 }
+
+/**
+ * The settings that differ from `previous` (all of them the first time): what a change applies,
+ * so that saving one setting (the panel's grouping) does not undo the view the user toggled.
+ */
+export function changedSettings(
+  previous: IPanelSettings | null,
+  next: IPanelSettings
+): Partial<IPanelSettings> {
+  return Object.fromEntries(
+    Object.entries(next).filter(
+      ([key, value]) =>
+        previous === null || previous[key as keyof IPanelSettings] !== value
+    )
+  );
+}

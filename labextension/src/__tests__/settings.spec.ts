@@ -3,6 +3,7 @@ import { DataConnector } from '@jupyterlab/statedb';
 import * as JSON5 from 'json5';
 import { DEFAULT_POLL_INTERVAL, DEFAULT_RECONNECT_DELAY } from '../model';
 import {
+  changedSettings,
   DEFAULT_SETTINGS,
   followSettings,
   IPanelSettings,
@@ -129,5 +130,18 @@ describe('settings', () => {
     await expect(settings.set('pollInterval', 0.1)).rejects.toBeTruthy();
     expect(applied[applied.length - 1].pollInterval).toBe(1000);
     expect(applied[applied.length - 1].groupBy).toBe('label:team');
+  });
+
+  it('applies only the settings that changed (saving the grouping keeps a toggled view)', () => {
+    expect(changedSettings(null, DEFAULT_SETTINGS)).toEqual(DEFAULT_SETTINGS);
+    expect(
+      changedSettings(DEFAULT_SETTINGS, {
+        ...DEFAULT_SETTINGS,
+        groupBy: 'label:team'
+      })
+    ).toEqual({ groupBy: 'label:team' });
+    expect(changedSettings(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS })).toEqual(
+      {}
+    );
   });
 });
