@@ -18,6 +18,7 @@ browser runs the code under test and not a copy an earlier `pip install` left in
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -75,8 +76,10 @@ def _listed_from(output: str) -> Path | None:
     return None
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[LiveServer]:
+@contextlib.contextmanager
+def lab_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`jupyter lab` with jupyter-svc and this checkout's build, on a free loopback port, its
+    folders under ``tmp_path`` (also what labextension/ui-tests/screenshots.py runs)."""
     port, token = free_port(), os.urandom(16).hex()
     root, runtime, state, config, data = (tmp_path / d
                                           for d in ("root", "runtime", "state", "config", "data"))
@@ -134,6 +137,12 @@ def lab(tmp_path: Path) -> Iterator[LiveServer]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[LiveServer]:
+    with lab_server(tmp_path) as server:
+        yield server
 
 
 def test_panel_follows_services_live(lab: LiveServer) -> None:

@@ -90,7 +90,7 @@ def test_many_services_a_failure_its_log_and_an_app_in_a_tab(lab: LiveServer) ->
             assert "exited with code 3" in panel.locator('[data-service="crash"] .jp-svc-Info').inner_text()
 
             # by label: the choice is saved in the settings
-            panel.locator(".jp-svc-GroupBy select").select_option("label:team")
+            panel.locator("select.jp-svc-GroupBy").select_option("label:team")
             page.wait_for_function(f"() => ({GROUPS})().map(g => g[0]).join() === 'team=geo,team=ml,no team label'",
                                    timeout=10_000)
             assert page.evaluate(GROUPS)[0] == ["team=geo", "6", ["s1", "s3", "s5", "s7", "s9", "web"]]
@@ -98,7 +98,7 @@ def test_many_services_a_failure_its_log_and_an_app_in_a_tab(lab: LiveServer) ->
             while _setting(lab, "groupBy") != "label:team":
                 assert time.monotonic() < deadline, "the grouping was not saved"
                 time.sleep(0.2)
-            panel.locator(".jp-svc-GroupBy select").select_option("state")
+            panel.locator("select.jp-svc-GroupBy").select_option("state")
 
             # the expanded row shows the whole failure: every line, nothing clipped
             message = api(lab, "GET", "services/crash")[1]["status"]["message"]

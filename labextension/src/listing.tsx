@@ -152,23 +152,21 @@ function GroupSelect(props: IListToolbarProps): JSX.Element {
     keys.push(current);
   }
   return (
-    <label className="jp-svc-GroupBy">
-      {trans.__('Group by')}
-      <select
-        className="jp-mod-styled"
-        value={groupBy}
-        aria-label={trans.__('Group services by')}
-        onChange={e => props.onGroupBy(asGroupBy(e.target.value))}
-      >
-        <option value="none">{trans.__('nothing')}</option>
-        <option value="state">{trans.__('state')}</option>
-        {keys.map(key => (
-          <option key={key} value={`label:${key}`}>
-            {trans.__('label %1', key)}
-          </option>
-        ))}
-      </select>
-    </label>
+    <select
+      className="jp-svc-GroupBy jp-mod-styled"
+      value={groupBy}
+      title={trans.__('Group services by')}
+      aria-label={trans.__('Group services by')}
+      onChange={e => props.onGroupBy(asGroupBy(e.target.value))}
+    >
+      <option value="none">{trans.__('No groups')}</option>
+      <option value="state">{trans.__('Group by state')}</option>
+      {keys.map(key => (
+        <option key={key} value={`label:${key}`}>
+          {trans.__('Group by %1', key)}
+        </option>
+      ))}
+    </select>
   );
 }
 
@@ -181,7 +179,8 @@ export function ListToolbar(props: IListToolbarProps): JSX.Element {
           className="jp-svc-Filter jp-mod-styled"
           type="search"
           value={filter.text}
-          placeholder={trans.__('Filter by name, description or label')}
+          placeholder={trans.__('Filter')}
+          title={trans.__('Filter by name, description or label')}
           aria-label={trans.__('Filter services')}
           onChange={e => props.onFilter({ ...filter, text: e.target.value })}
         />

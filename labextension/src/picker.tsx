@@ -126,7 +126,7 @@ export function TemplatePicker(props: ITemplatePickerProps): JSX.Element {
   const Icon = template ? templateIcon(template.name) : null;
   return (
     <fieldset className="jp-svc-Templates" data-template={chosen}>
-      <div className="form-group">
+      <div className="form-group jp-svc-Field">
         <label className="control-label" htmlFor="root_template">
           {trans.__('Start from a template')}
         </label>

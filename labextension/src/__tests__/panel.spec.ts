@@ -316,7 +316,7 @@ describe('ServicesPanel with many services', () => {
 
   const pickGroup = (value: string) => {
     const select = panel.node.querySelector(
-      '.jp-svc-GroupBy select'
+      'select.jp-svc-GroupBy'
     ) as HTMLSelectElement;
     select.value = value;
     select.dispatchEvent(new Event('change', { bubbles: true }));
