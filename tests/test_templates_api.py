@@ -53,5 +53,8 @@ async def test_bad_parameters_are_422s_naming_the_parameter(api):
                            rewrite_path="false")
     assert code == 200 and body["spec"]["command"] == ["python", "-m", "http.server", "{port}"], body
     assert body["spec"]["rewrite_path"] is False
+    # JupyterLab's requests carry a bare cache-busting argument (`&1796204768180`): not a parameter
+    code, body = await api("GET", "templates/streamlit/spec", script="app.py", **{"1796204768180": ""})
+    assert code == 200 and body["spec"]["command"][1:4] == ["-m", "streamlit", "run"], body
     code, body = await api("GET", "templates/nosuch/spec")
     assert code == 404 and "no template 'nosuch'" in body["message"], body

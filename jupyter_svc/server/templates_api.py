@@ -57,9 +57,11 @@ def _read(param: Param, text: str) -> Any:
 
 def template_spec(template: Template, query: dict[str, str], root_dir: str | None) -> dict[str, Any]:
     """The spec (without a name) ``template`` makes of the query's parameters; blank ones take
-    their defaults, relative paths are from ``root_dir`` (where services without a cwd run)."""
+    their defaults (and a blank unknown one is ignored: JupyterLab adds ``&<time>`` to every GET
+    against caches), relative paths are from ``root_dir`` (where services without a cwd run)."""
     known = {p.name: p for p in template.params}
-    errors = [FieldError(f"params.{k}", f"{template.name} has no parameter {k}") for k in query if k not in known]
+    errors = [FieldError(f"params.{k}", f"{template.name} has no parameter {k}")
+              for k, v in query.items() if k not in known and v.strip()]
     values = {k: _read(known[k], v) for k, v in query.items() if k in known and v.strip()}
     errors += [FieldError(f"params.{p.name}", f"required: {p.help}") for p in template.params
                if p.required and p.name not in values]
