@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
@@ -29,6 +28,7 @@ from jupyter_svc.model.spec import DesiredState, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
+from .clock import Clock
 from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
 from .self_address import ServerAddress
@@ -59,6 +59,9 @@ class ServiceManager:
         self.refusing: str | None = None
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
+        self.clock = Clock()  # schedules and expiries read it (services/lifetimes.py)
+        #: checks of a spec against what this server runs (a bound kernel exists, ...), by field
+        self.spec_checks: list[Callable[[ServiceSpec], list[FieldError]]] = []
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -212,7 +215,7 @@ class ServiceManager:
         if only_create and existing is not None and not existing.deleted:
             raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         self.validate(spec)
-        url_errors = await self.check_url(spec)
+        url_errors = await self.check_url(spec) + [e for check in self.spec_checks for e in check(spec)]
         if url_errors:
             raise SpecInvalid(f"service {spec.name!r} cannot run here", url_errors)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
@@ -225,7 +228,7 @@ class ServiceManager:
             raise Conflict(f"a service named {spec.name!r} is being created by another request")
         if svc is None:
             status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
-                                   state=ServiceState.pending)
+                                   state=ServiceState.pending, changed_at=self.clock.now())
             self._creating.add(spec.name)
             try:  # durable before it exists (StorageFailed: it does not)
                 await self.store.save(spec, status)
@@ -247,6 +250,7 @@ class ServiceManager:
                 return
             svc.spec = spec
             svc.status.generation += 1
+            svc.status.changed_at = self.clock.now()
             svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
@@ -371,12 +375,12 @@ class ServiceManager:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
             ready.result()  # a failed start raises its error here
 
-    def note_activity(self, svc: ManagedService, last_activity: datetime | None,
-                      idle_deadline: datetime | None) -> None:
-        """The idle loop's reading of a service's traffic; published (SSE, panel) when it changed."""
-        status = svc.status
-        if status.last_activity != last_activity or status.idle_deadline != idle_deadline:
-            status.last_activity, status.idle_deadline = last_activity, idle_deadline
+    def note(self, svc: ManagedService, **fields: Any) -> None:
+        """What the idle and lifetime loops read (last_activity, idle_deadline, keep_warm, expires_at);
+        published (SSE, panel) only when it changed."""
+        if any(getattr(svc.status, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(svc.status, key, value)
             self._publish(svc)
 
     def external_endpoint(self, name: str) -> Endpoint | None:
