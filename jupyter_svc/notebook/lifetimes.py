@@ -21,6 +21,8 @@ from .magic_errors import SvcMagicError
 
 _CONNECTION_FILE = re.compile(r"^kernel-(?P<id>[A-Za-z0-9][A-Za-z0-9._-]*)\.json$")
 _KEEP_WARM = re.compile(r"^(?P<start>.+?)\s+to\s+(?P<end>.+?)(\s+in\s+(?P<zone>\S+))?$")
+NOT_A_SERVER_KERNEL = ("--lifetime kernel: this kernel was not started by the Jupyter server that runs the "
+                       "services (a notebook's kernel is); use --lifetime persistent")
 KEEP_WARM_HELP = "keep it running from START to END, cron expressions ('0 8 * * 1-5 to 0 18 * * 1-5 in Europe/Paris')"
 
 
@@ -81,7 +83,7 @@ def bind(spec: dict[str, Any], ns: argparse.Namespace, by_default: bool) -> bool
     kernel_id, notebook = this_kernel()
     if kernel_id is None:
         if explicit:
-            raise SvcMagicError("--lifetime kernel needs a kernel started by a Jupyter server (a notebook's)")
+            raise SvcMagicError(NOT_A_SERVER_KERNEL)
         return False
     on_end = "scale_to_zero" if getattr(ns, "on_kernel_end", "delete") == "zero" else "delete"
     spec["kernel"] = {"id": kernel_id, "on_end": on_end, **({"path": notebook} if notebook else {})}
@@ -98,8 +100,7 @@ def bound_call(call: Callable[..., Any], explicit: bool) -> Callable[..., Any]:
             kernel_only = exc.errors and all(e.field.startswith("kernel") for e in exc.errors)
             if explicit or "kernel" not in spec or exc.status_code != 422 or not kernel_only:
                 if explicit and kernel_only:
-                    raise SvcMagicError("--lifetime kernel: this kernel was not started by the Jupyter server "
-                                        "that runs the services") from None
+                    raise SvcMagicError(NOT_A_SERVER_KERNEL) from None
                 raise
             return call({k: v for k, v in spec.items() if k != "kernel"}, *args)
 

@@ -20,7 +20,7 @@ from typing import Any
 from jupyter_svc.model.errors import Conflict, FieldError, NotFound, SvcError
 from jupyter_svc.model.lifetimes import KeepWarmStatus, KeepWarmWindow, KernelEnd, schedule_status
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
-from jupyter_svc.model.status import ServiceState
+from jupyter_svc.model.status import ServiceState, ServiceStatus
 from jupyter_svc.model.units import format_duration
 
 from .lifecycle import ManagedService
@@ -43,10 +43,12 @@ class LifetimeKeeper:
         #: whether a kernel id runs in this server; None: this server has no kernels to bind to
         self.kernel_alive = kernel_alive
         self._task: asyncio.Task[None] | None = None
+        self._running = False
         self._acting: set[str] = set()  # names with a wake or a removal under way
         #: name -> (windows, when computed, status): a schedule is read again only when it changes
         self._schedules: dict[str, tuple[list[KeepWarmWindow], datetime, KeepWarmStatus | None]] = {}
         manager.spec_checks.append(self.check)
+        manager.status_fillers.append(self.fill)
 
     # ------------------------------------------------------------ validation
     def check(self, spec: ServiceSpec) -> list[FieldError]:
@@ -60,6 +62,17 @@ class LifetimeKeeper:
             return [FieldError("kernel.id", f"no kernel {spec.kernel.id!r} runs in this server")]
         return []
 
+    def _reading(self, spec: ServiceSpec, status: ServiceStatus, now: datetime) -> dict[str, Any]:
+        changed = status.changed_at or now
+        expires = changed + timedelta(seconds=spec.expires_after) if spec.expires_after else None
+        return {"keep_warm": self._schedule(spec.name, spec.keep_warm, now), "expires_at": expires,
+                "changed_at": changed}
+
+    def fill(self, spec: ServiceSpec, status: ServiceStatus) -> None:
+        """A new spec's schedule and expiry, in the status the API answers with."""
+        for key, value in self._reading(spec, status, self.manager.clock.now()).items():
+            setattr(status, key, value)
+
     # ------------------------------------------------------------ the loop
     def check_all(self) -> None:
         """One pass: statuses of schedules and expiries, starts ahead of windows, removals."""
@@ -69,11 +82,9 @@ class LifetimeKeeper:
         for name, svc in list(self.manager.services.items()):
             if svc.deleted:
                 continue
-            spec, status = svc.spec, svc.status
-            schedule = self._schedule(name, spec.keep_warm, now)
-            changed = status.changed_at or now
-            expires = changed + timedelta(seconds=spec.expires_after) if spec.expires_after else None
-            self.manager.note(svc, keep_warm=schedule, expires_at=expires, changed_at=changed)
+            reading = self._reading(svc.spec, svc.status, now)
+            self.manager.note(svc, **reading)
+            schedule, expires = reading["keep_warm"], reading["expires_at"]
             if expires is not None and now >= expires:
                 self._act(name, self._expire(svc))
             elif schedule is not None and schedule.warm and self._wakeable(svc):
@@ -140,7 +151,7 @@ class LifetimeKeeper:
     # ------------------------------------------------------------ kernels
     def kernel_ended(self, kernel_id: str, how: str) -> None:
         """The server's kernel manager shut down or restarted ``kernel_id``: its services go."""
-        if self._task is None or self._task.done():
+        if not self._running:
             return  # not started, or stopped with the server: the next start reconciles
         for name, svc in list(self.manager.services.items()):
             binding = svc.spec.kernel
@@ -167,10 +178,12 @@ class LifetimeKeeper:
             await asyncio.sleep(self.settings.check_interval)
 
     def start(self) -> None:
+        self._running = True
         self.reconcile_kernels()
         self._task = asyncio.ensure_future(self._loop())
 
     async def stop(self) -> None:
+        self._running = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -60,8 +60,9 @@ class ServiceManager:
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
         self.clock = Clock()  # schedules and expiries read it (services/lifetimes.py)
-        #: checks of a spec against what this server runs (a bound kernel exists, ...), by field
+        #: a new spec's checks against what this server runs (its kernel), and what it adds to its status
         self.spec_checks: list[Callable[[ServiceSpec], list[FieldError]]] = []
+        self.status_fillers: list[Callable[[ServiceSpec, ServiceStatus], None]] = []
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -93,8 +94,9 @@ class ServiceManager:
 
     async def _save_logged(self, svc: ManagedService) -> None:
         """A save nobody awaits (a reverted update's old spec): its failure is logged by the store."""
-        with contextlib.suppress(StorageFailed):
-            await self.store.save(svc.spec, svc.status)
+        if not svc.deleted:  # deleted since it was queued: writing would bring the file back
+            with contextlib.suppress(StorageFailed):
+                await self.store.save(svc.spec, svc.status)
 
     def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
@@ -109,6 +111,10 @@ class ServiceManager:
         if svc is None or svc.deleted:
             raise NotFound(f"no service named {name!r}")
         return svc
+
+    def _fill(self, spec: ServiceSpec, status: ServiceStatus) -> None:
+        for fill in self.status_fillers:
+            fill(spec, status)
 
     def _backend_for(self, spec: ServiceSpec) -> Backend:
         return self.backends[spec.backend or self.default_backend]
@@ -133,8 +139,6 @@ class ServiceManager:
 
     async def check_url(self, spec: ServiceSpec, prefix: str = "") -> list[FieldError]:
         return await check_url(spec, self.server_address, prefix)
-
-    check_cycles = staticmethod(check_cycles)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -219,7 +223,7 @@ class ServiceManager:
         if url_errors:
             raise SpecInvalid(f"service {spec.name!r} cannot run here", url_errors)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
-        self.check_cycles(specs)
+        check_cycles(specs)
         backend = self._backend_for(spec)
         svc = self.services.get(spec.name)
         if svc is not None and svc.deleted:
@@ -229,6 +233,7 @@ class ServiceManager:
         if svc is None:
             status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
                                    state=ServiceState.pending, changed_at=self.clock.now())
+            self._fill(spec, status)
             self._creating.add(spec.name)
             try:  # durable before it exists (StorageFailed: it does not)
                 await self.store.save(spec, status)
@@ -251,6 +256,7 @@ class ServiceManager:
             svc.spec = spec
             svc.status.generation += 1
             svc.status.changed_at = self.clock.now()
+            self._fill(spec, svc.status)
             svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
@@ -376,8 +382,7 @@ class ServiceManager:
             ready.result()  # a failed start raises its error here
 
     def note(self, svc: ManagedService, **fields: Any) -> None:
-        """What the idle and lifetime loops read (last_activity, idle_deadline, keep_warm, expires_at);
-        published (SSE, panel) only when it changed."""
+        """The idle and lifetime loops' readings of a service; published (SSE, panel) if they changed."""
         if any(getattr(svc.status, key) != value for key, value in fields.items()):
             for key, value in fields.items():
                 setattr(svc.status, key, value)
