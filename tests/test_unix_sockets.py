@@ -158,3 +158,27 @@ async def test_the_pool_keys_connections_by_transport(tmp_path: Path) -> None:
         await pool.close()
         for server in servers:
             server.close()
+
+
+def test_svc_magic_listens_on_a_socket_when_the_server_prefers_it(tmp_path: Path) -> None:
+    """c.LocalBackend.prefer_unix_sockets: `%svc fastapi` in a real kernel makes uvicorn listen on
+    {unix_socket}; the proxy reaches it there."""
+    pytest.importorskip("fastapi")
+    from notebook_helpers.fixtures import fetch_until, run_notebook
+    from notebook_helpers.server import live_server
+
+    from jupyter_svc.client import Client
+
+    with live_server(tmp_path, classes={"LocalBackend": {"prefer_unix_sockets": True}}) as live:
+        (live.root_dir / "main.py").write_text(
+            "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/')\ndef root():\n    return {'on': 'socket'}\n")
+        client = Client(live.url, live.token)
+        assert {b["name"]: b["unix_sockets"] for b in client.backends()["backends"]} == {"local": True}
+        magic = f"%svc fastapi sockapi --app main:app --cwd {live.root_dir}"
+        cells = run_notebook(live, ["%load_ext jupyter_svc", magic], env=live.client_env())
+        assert not cells[1].errors, cells[1].all
+        view = client.get("sockapi")
+        assert view.status.endpoint.startswith("http+unix://"), view.status
+        assert "--uds" not in " ".join(view.spec.command or []) and "{unix_socket}" in " ".join(view.spec.command or [])
+        assert '"on":"socket"' in fetch_until(live, "svc/sockapi/", '"on"', timeout=60)
+        client.delete("sockapi")
