@@ -218,3 +218,52 @@ def test_a_server_restart_adopts_or_restarts_and_leaves_no_orphan(case: BackendC
         assert gone(dropped["pid"]), "an orphan of a forgotten service still runs"
         client.delete("kept")
         assert gone(now["pid"])
+
+
+# ---------------------------------------------------------------- the local backend's own strategy
+def test_the_local_backend_declares_its_update_strategy(tmp_path: Path) -> None:
+    from jupyter_svc.backends.base import ServerInfo, UpdateStrategy
+    from jupyter_svc.backends.local import LocalBackend
+    from jupyter_svc.model.spec import ServiceSpec
+
+    local = LocalBackend(ServerInfo(tmp_path, tmp_path))
+    auto = ServiceSpec(name="a", command=["x"])
+    assert local.update_strategy(auto, auto.model_copy(update={"env": {"V": "2"}})) is UpdateStrategy.side_by_side
+    fixed = auto.model_copy(update={"port": 31999})
+    assert local.update_strategy(auto, fixed) is UpdateStrategy.stop_then_start
+    assert local.start_attempts > 1 and not local.supervises_itself and not local.outlives_server
+
+
+async def test_a_fixed_port_update_stops_first_and_a_failed_one_restores_the_old(api: Any, fetch_json: Any) -> None:
+    from notebook_helpers.server import free_port
+
+    port = free_port()
+    spec = {"name": "fixed", "port": port, "command": echo_command("--version", "1")}
+    code, view = await api("POST", "services", spec, wait=30)
+    assert code == 201 and view["status"]["state"] == "ready", view
+    first = await fetch_json("svc/fixed/")
+    code, view = await api("PUT", "services/fixed", {**spec, "command": echo_command("--version", "2")}, wait=30)
+    assert code == 200 and view["status"]["state"] == "ready", view
+    second = await fetch_json("svc/fixed/")
+    assert second["version"] == "2" and second["pid"] != first["pid"]
+    broken = {**spec, "command": ["/bin/sh", "-c", "exit 3"], "readiness": {"timeout": "3s"}}
+    code, body = await api("PUT", "services/fixed", broken, wait=30)
+    assert code == 503 and "previous version was restored" in body["message"], body
+    code, view = await api("GET", "services/fixed")
+    assert view["status"]["state"] == "ready" and "--version" in view["spec"]["command"], view
+    assert (await fetch_json("svc/fixed/"))["version"] == "2"
+    await api("DELETE", "services/fixed")
+
+
+@pytest.fixture
+def fetch_json(jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str]) -> Callable[[str], Any]:
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+    async def call(path: str) -> Any:
+        request = HTTPRequest(f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}", headers=jp_auth_header,
+                              request_timeout=60)
+        response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        assert response.code == 200, response.body
+        return json.loads(response.body)
+
+    return call
