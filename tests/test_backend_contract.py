@@ -40,6 +40,8 @@ class BackendCase:
 
     name: str
     svc_config: dict[str, Any] = field(default_factory=dict)
+    #: other classes' options for the server (the backend's own: ``{"FakeBackend": {...}}``)
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: True: the backend restarts crashed instances itself and reports failures (Instance.health)
     supervises: bool = False
     #: True: its instances outlive the server and are adopted (not restarted) by the next one
@@ -56,8 +58,9 @@ def _local() -> BackendCase:
 
 
 def _fake() -> BackendCase:
-    return BackendCase("fake", {"backends": ["local", "fake"], "default_backend": "fake"}, supervises=True,
-                       adopts=True)
+    # a crash stays reported for 3 s before its restart: long enough to be seen under load
+    return BackendCase("fake", {"backends": ["local", "fake"], "default_backend": "fake"},
+                       {"FakeBackend": {"restart_delay": 3.0}}, supervises=True, adopts=True)
 
 
 def _kubernetes() -> BackendCase:
@@ -89,7 +92,7 @@ def no_leftovers(tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture
 def server(case: BackendCase, tmp_path: Path) -> Iterator[LiveServer]:
-    with live_server(tmp_path, svc_config=case.svc_config) as live:
+    with live_server(tmp_path, svc_config=case.svc_config, classes=case.classes) as live:
         yield live
 
 
@@ -195,7 +198,7 @@ def test_a_crash_is_supervised_by_whoever_the_backend_says(case: BackendCase, se
 
 
 def test_a_server_restart_adopts_or_restarts_and_leaves_no_orphan(case: BackendCase, tmp_path: Path) -> None:
-    with live_server(tmp_path, svc_config=case.svc_config) as first:
+    with live_server(tmp_path, svc_config=case.svc_config, classes=case.classes) as first:
         client = Client(first.url, first.token)
         client.put(case.spec("kept"), wait=60)
         client.put(case.spec("dropped"), wait=60)
@@ -204,7 +207,7 @@ def test_a_server_restart_adopts_or_restarts_and_leaves_no_orphan(case: BackendC
     (first.state_dir / "services" / "dropped.json").unlink()
     if case.adopts:
         assert psutil.pid_exists(kept["pid"]), "an instance that outlives the server was stopped at shutdown"
-    with live_server(tmp_path, svc_config=case.svc_config) as second:
+    with live_server(tmp_path, svc_config=case.svc_config, classes=case.classes) as second:
         client = Client(second.url, second.token)
         view = wait_state(client, "kept", {"ready"})
         now = answer(second, "kept")
