@@ -50,7 +50,7 @@ export type ProcessNews =
 // the server's marker lines (jupyter_svc/backends/local/logs.py)
 const TIME = '(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ)';
 const STARTED = new RegExp(
-  `^\\[jupyter-svc\\] started pid (\\d+) on port \\d+ at ${TIME}: `
+  `^\\[jupyter-svc\\] started pid (\\d+) on .+? at ${TIME}: `
 );
 const EXITED = new RegExp(
   `^\\[jupyter-svc\\] pid (\\d+) ((?:exited with code|killed by) \\S+) at ${TIME}$`

@@ -24,8 +24,9 @@ def stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def started_line(pid: int, port: int, argv: list[str]) -> str:
-    return f"{MARKER} started pid {pid} on port {port} at {stamp()}: {' '.join(argv)}"
+def started_line(pid: int, where: str, argv: list[str]) -> str:
+    """``where``: ``port 8000``, or the Unix socket's path."""
+    return f"{MARKER} started pid {pid} on {where} at {stamp()}: {' '.join(argv)}"
 
 
 def exited_line(pid: int, code: int) -> str:

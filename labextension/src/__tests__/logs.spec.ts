@@ -43,6 +43,12 @@ describe('log text', () => {
     });
     // a restart after the exit: running again
     expect(processNews([started, exited, started]).kind).toBe('running');
+    // an app on a Unix socket
+    expect(
+      processNews([
+        `[jupyter-svc] started pid 8 on /tmp/svc-1/web.sock at ${at}: panel serve`
+      ])
+    ).toEqual({ kind: 'running', pid: 8, at });
     expect(
       processNews([
         started,
