@@ -58,3 +58,16 @@ async def test_bad_parameters_are_422s_naming_the_parameter(api):
     assert code == 200 and body["spec"]["command"][1:4] == ["-m", "streamlit", "run"], body
     code, body = await api("GET", "templates/nosuch/spec")
     assert code == 404 and "no template 'nosuch'" in body["message"], body
+
+
+async def test_the_socket_form_when_the_backend_prefers_sockets(api, jp_serverapp):
+    """c.LocalBackend.prefer_unix_sockets, set on the running server's backend: the picker gets
+    the form %svc would use (panel serve --unix-socket), a template without one keeps its port."""
+    backend = jp_serverapp.web_app.settings["jupyter_svc_manager"].backends["local"]
+    code, body = await api("GET", "templates/panel/spec", script="app.py")
+    assert code == 200 and "--port" in body["spec"]["command"], body
+    backend.prefer_unix_sockets = True
+    code, body = await api("GET", "templates/panel/spec", script="app.py")
+    assert code == 200 and body["spec"]["command"][5:7] == ["--unix-socket", "{unix_socket}"], body
+    code, body = await api("GET", "templates/http/spec")
+    assert code == 200 and "{port}" in body["spec"]["command"], body

@@ -55,10 +55,12 @@ def _read(param: Param, text: str) -> Any:
     return text
 
 
-def template_spec(template: Template, query: dict[str, str], root_dir: str | None) -> dict[str, Any]:
+def template_spec(template: Template, query: dict[str, str], root_dir: str | None,
+                  unix_socket: bool = False) -> dict[str, Any]:
     """The spec (without a name) ``template`` makes of the query's parameters; blank ones take
     their defaults (and a blank unknown one is ignored: JupyterLab adds ``&<time>`` to every GET
-    against caches), relative paths are from ``root_dir`` (where services without a cwd run)."""
+    against caches), relative paths are from ``root_dir`` (where services without a cwd run);
+    ``unix_socket``: its form on ``{unix_socket}``, if it has one."""
     known = {p.name: p for p in template.params}
     errors = [FieldError(f"params.{k}", f"{template.name} has no parameter {k}")
               for k, v in query.items() if k not in known and v.strip()]
@@ -68,7 +70,7 @@ def template_spec(template: Template, query: dict[str, str], root_dir: str | Non
     if errors:
         raise SpecInvalid(f"the {template.name} template cannot make a spec of these parameters", errors)
     try:
-        spec = template.spec_dict("-", values, base=root_dir)
+        spec = template.spec_dict("-", values, unix_socket=unix_socket, base=root_dir)
     except (ValueError, KeyError, TypeError) as exc:
         raise SpecInvalid("invalid template parameters", [FieldError("params", str(exc))]) from None
     spec.pop("name", None)
@@ -93,7 +95,10 @@ class TemplateSpecHandler(SvcHandler):
             raise NotFound(str(exc.args[0])) from None
         query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
         root = self.settings.get("server_root_dir")  # "~/..." under the home folder
-        spec = template_spec(found, query, os.path.expanduser(str(root)) if root else None)
+        # as %svc does: the socket form when the default backend asks templates for sockets
+        backend = self.manager.backends.get(self.manager.default_backend)
+        spec = template_spec(found, query, os.path.expanduser(str(root)) if root else None,
+                             unix_socket=bool(backend and backend.prefers_unix_sockets))
         self.finish(json.dumps({"template": found.name, "spec": spec}))
 
 
