@@ -135,6 +135,46 @@ export function formatScalesDown(
     : trans.__('never');
 }
 
+/**
+ * What ends or holds a service besides its traffic, one line each (empty when nothing does):
+ * the kernel it belongs to, its keep-warm schedule, its expiry. The same words as `%svc list`.
+ */
+export function formatLifetime(
+  view: IServiceView,
+  now: number,
+  trans: TranslationBundle
+): { kernel: string; keepWarm: string; expires: string } {
+  const { spec, status } = view;
+  let kernel = '';
+  if (spec.kernel) {
+    const who = spec.kernel.path || spec.kernel.id.slice(0, 8);
+    kernel =
+      spec.kernel.on_end === 'scale_to_zero'
+        ? trans.__('while the kernel of %1 runs, then scaled to zero', who)
+        : trans.__('while the kernel of %1 runs', who);
+  }
+  let keepWarm = '';
+  const schedule = status.keep_warm;
+  if (schedule) {
+    const change = schedule.next_change
+      ? formatDeadline(schedule.next_change, now, trans)
+      : '';
+    if (schedule.warm) {
+      keepWarm = change
+        ? trans.__('kept warm, ends %1', change)
+        : trans.__('kept warm');
+    } else {
+      keepWarm = change
+        ? trans.__('warm next %1', change)
+        : trans.__('never warm');
+    }
+  }
+  const expires = status.expires_at
+    ? formatDeadline(status.expires_at, now, trans)
+    : '';
+  return { kernel, keepWarm, expires };
+}
+
 /** Where users open a service: the status URL, else {base_url}svc/<name>/, made absolute. */
 export function serviceUrl(view: IServiceView, baseUrl: string): string {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
@@ -209,6 +249,9 @@ export function shortInfo(
       'scales down %1',
       formatDeadline(status.idle_deadline, now, trans)
     );
+  }
+  if (status.state === 'ready' && status.keep_warm?.warm) {
+    return formatLifetime(view, now, trans).keepWarm;
   }
   return spec.description ?? '';
 }

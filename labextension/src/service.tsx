@@ -22,6 +22,7 @@ import {
   availableActions,
   formatAgo,
   formatIdleWindow,
+  formatLifetime,
   formatScalesDown,
   serviceUrl,
   shortInfo,
@@ -201,11 +202,12 @@ function StateBadge(props: IServiceItemProps): JSX.Element {
   );
 }
 
-/** URL, backend, restarts, idle window, countdown, last activity. */
+/** URL, backend, restarts, idle window, countdown, last activity, and what ends or holds it. */
 function Details(props: IServiceItemProps): JSX.Element {
   const { view, now, trans, baseUrl } = props;
   const { spec, status } = view;
   const url = serviceUrl(view, baseUrl);
+  const lifetime = formatLifetime(view, now, trans);
   return (
     <>
       <a
@@ -231,6 +233,24 @@ function Details(props: IServiceItemProps): JSX.Element {
         <dd data-field="last-activity">
           {formatAgo(status.last_activity, now, trans)}
         </dd>
+        {lifetime.kernel ? (
+          <>
+            <dt>{trans.__('Lives')}</dt>
+            <dd data-field="kernel">{lifetime.kernel}</dd>
+          </>
+        ) : null}
+        {lifetime.keepWarm ? (
+          <>
+            <dt>{trans.__('Keep warm')}</dt>
+            <dd data-field="keep-warm">{lifetime.keepWarm}</dd>
+          </>
+        ) : null}
+        {lifetime.expires ? (
+          <>
+            <dt>{trans.__('Expires')}</dt>
+            <dd data-field="expires">{lifetime.expires}</dd>
+          </>
+        ) : null}
       </dl>
     </>
   );

@@ -266,6 +266,33 @@ describe('ServicesPanel', () => {
     expect(deadline('always')).toBe('never');
     expect(deadline('off')).toBe('—');
   });
+
+  it("shows a service's lifetime: its notebook, its keep-warm window, its expiry", async () => {
+    const office = view('office', 'ready', {
+      keep_warm: {
+        warm: true,
+        next_change: new Date(Date.now() + 3 * 3600_000 + 30_000).toISOString()
+      },
+      expires_at: new Date(Date.now() + 2 * 3600_000 + 30_000).toISOString()
+    });
+    office.spec.kernel = {
+      id: 'k1',
+      path: 'work/report.ipynb',
+      on_end: 'delete'
+    };
+    model.replaceAll([office, view('plain')]);
+    await waitFor(() => !!card('office'));
+    const field = (name: string, f: string) =>
+      card(name)!.querySelector(`[data-field="${f}"]`)?.textContent ?? null;
+    expect(field('office', 'kernel')).toBe(
+      'while the kernel of work/report.ipynb runs'
+    );
+    expect(field('office', 'keep-warm')).toBe('kept warm, ends in 3h');
+    expect(field('office', 'expires')).toBe('in 2h');
+    for (const f of ['kernel', 'keep-warm', 'expires']) {
+      expect(field('plain', f)).toBeNull(); // nothing to say: no row
+    }
+  });
 });
 
 describe('ServicesPanel with many services', () => {
