@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Lines of the service's log quoted in a failure message.
 LOG_LINES_IN_ERRORS = 10
+#: Seconds after a start before an advisory inspection of the instance (``Instance.inspect_ready``).
+INSPECT_AFTER = 0.3
 
 
 def wake_steps(requested: float, marks: dict[str, float]) -> dict[str, float]:
@@ -112,7 +114,10 @@ class Lifecycle:
         self._publish(svc)
 
     async def _inspect_later(self, svc: ManagedService, instance: Instance) -> None:
-        """The instance's warnings (e.g. reachable without Jupyter's login) into its ready status."""
+        """The instance's warnings (e.g. reachable without Jupyter's login) into its ready status,
+        once the requests held through the wake have been answered: the local backend's check reads
+        /proc for tens of ms in a thread, and competing for the GIL it made those answers wait."""
+        await asyncio.sleep(INSPECT_AFTER)
         with contextlib.suppress(SvcError):
             instance.warnings = tuple(await instance.inspect_ready())  # read when it turns ready
             if instance.warnings and svc.instance is instance and svc.status.state is ServiceState.ready \
