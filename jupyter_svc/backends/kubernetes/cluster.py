@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -102,6 +103,14 @@ class Cluster:
                 return None
             raise
 
+    async def get_service(self, name: str) -> JSON | None:
+        try:
+            return await self._call(self.core.read_namespaced_service, name, self.namespace)
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     async def get_pod(self, name: str) -> JSON | None:
         """A pod by name (the Jupyter server's own, to own the services' objects by its uid)."""
         try:
@@ -137,10 +146,11 @@ class Cluster:
     # ------------------------------------------------------------------------- logs
     async def log_lines(self, pod: str, container: str, tail: int | None = None) -> list[str]:
         """The last ``tail`` lines (all when None) a container of ``pod`` printed."""
+        params: dict[str, Any] = {} if tail is None else {"tail_lines": tail}
         try:
-            response = await self.core.read_namespaced_pod_log(
-                pod, self.namespace, container=container, tail_lines=tail, _preload_content=False,
-                _request_timeout=self._timeout)
+            response: Any = await self.core.read_namespaced_pod_log(
+                pod, self.namespace, container=container, _preload_content=False,
+                _request_timeout=self._timeout, **params)
             try:
                 body = await response.read()
             finally:
@@ -154,10 +164,11 @@ class Cluster:
     async def follow_log(self, pod: str, container: str, tail: int | None = 0) -> AsyncIterator[str]:
         """Lines as ``container`` of ``pod`` prints them (after the last ``tail``), until the pod
         ends or the consumer stops iterating (the request is closed then)."""
+        params: dict[str, Any] = {} if tail is None else {"tail_lines": tail}
         try:
-            response = await self.core.read_namespaced_pod_log(
-                pod, self.namespace, container=container, follow=True, tail_lines=tail,
-                _preload_content=False, _request_timeout=(10, None))
+            response: Any = await self.core.read_namespaced_pod_log(
+                pod, self.namespace, container=container, follow=True, _preload_content=False,
+                _request_timeout=aiohttp.ClientTimeout(sock_connect=10), **params)
         except ApiException as exc:
             raise _refused(exc) from None
         try:

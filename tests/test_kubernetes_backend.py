@@ -1,0 +1,163 @@
+"""The Kubernetes backend on a real control plane (``$JUPYTER_SVC_TEST_KUBECONFIG``; skipped, saying
+so, without it), each test in its own namespace.
+
+The tests play the kubelet (tests/kube_play.py): they bind the pods, write their statuses, run a
+loopback app behind each ready pod, and serve pod logs to the apiserver on loopback. The backend
+reaches the apps only through its endpoint resolver seam, set to the played kubelet's (pod ->
+loopback app) with ``loopback_only``: nothing connects to a pod or cluster address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from kube_play import PlayedKubelet
+from kubernetes_asyncio import client as k8s
+from test_kubernetes_reflector import admin_kubeconfig, connected
+
+from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
+from jupyter_svc.backends.kubernetes.backend import KubernetesBackend
+from jupyter_svc.backends.kubernetes.instance import KubernetesInstance
+from jupyter_svc.backends.kubernetes.resolver import EndpointQuery
+from jupyter_svc.model.errors import SvcError
+from jupyter_svc.model.spec import Readiness, ServiceSpec
+
+BASE = "/user/alice/svc/"
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A fresh namespace, deleted afterwards (the played kubelet finishes its pods first)."""
+    from kubernetes import client, config
+
+    kube = config.new_client_from_config(config_file=str(admin_kubeconfig()), persist_config=False)
+    core = client.CoreV1Api(kube)
+    name = f"jsvc-be-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        for pod in core.list_namespaced_pod(name).items:
+            with contextlib.suppress(client.ApiException):
+                core.delete_namespaced_pod(pod.metadata.name, name, grace_period_seconds=0)
+        core.delete_namespace(name, propagation_policy="Background")
+        kube.close()
+
+
+@dataclass
+class Harness:
+    api: k8s.ApiClient
+    namespace: str
+    kubelet: PlayedKubelet
+    backend: KubernetesBackend
+    tmp: Path
+
+    @property
+    def apps(self) -> k8s.AppsV1Api:
+        return k8s.AppsV1Api(self.api)
+
+    def new_backend(self, **options: Any) -> KubernetesBackend:
+        return make_backend(self.namespace, self.tmp, self.kubelet, **options)
+
+
+def make_backend(namespace: str, tmp: Path, kubelet: PlayedKubelet, **options: Any) -> KubernetesBackend:
+    server = ServerInfo(state_dir=tmp / "state", runtime_dir=tmp / "run", readiness_timeout=20.0, user="alice")
+    config = {"namespace": namespace, "kubeconfig": str(admin_kubeconfig()), "endpoint_resolver": kubelet.resolver,
+              "loopback_only": True, "watch_timeout": 30, **options}
+    return KubernetesBackend(server, **config)
+
+
+@contextlib.asynccontextmanager
+async def harness(namespace: str, tmp: Path, **options: Any) -> AsyncIterator[Harness]:
+    async with connected(admin_kubeconfig()) as api:
+        kubelet = PlayedKubelet(api, namespace, tmp)
+        await kubelet.start()
+        backend = make_backend(namespace, tmp, kubelet, **options)
+        try:
+            yield Harness(api, namespace, kubelet, backend, tmp)
+        finally:
+            await backend.close()
+            await kubelet.stop()
+
+
+def spec(name: str = "web", version: str = "1", **fields: Any) -> ServiceSpec:
+    return ServiceSpec.model_validate({"name": name, "image": f"registry.example/{name}:{version}",
+                                       "command": ["serve", "--port", "{port}"], "env": {"VERSION": version},
+                                       **fields})
+
+
+def context(name: str = "web") -> LaunchContext:
+    return LaunchContext(base_url=f"{BASE}{name}/")
+
+
+async def _no_http(endpoint: Endpoint, path: str) -> int | None:
+    raise AssertionError("the kubernetes backend never probes over HTTP: readiness is the EndpointSlice's")
+
+
+def check(timeout: float = 20.0) -> ReadyCheck:
+    return ReadyCheck(Readiness(), timeout, _no_http)
+
+
+async def get(endpoint: Endpoint, path: str = "/") -> dict[str, Any]:
+    assert endpoint.host == "127.0.0.1", endpoint
+    async with aiohttp.ClientSession() as session, session.get(f"{endpoint.base}{path}") as response:
+        assert response.status == 200
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+async def ready_instance(h: Harness, service: ServiceSpec) -> KubernetesInstance:
+    instance = await h.backend.start(service, context(service.name))
+    assert isinstance(instance, KubernetesInstance)
+    await instance.wait_ready(check())
+    return instance
+
+
+# ------------------------------------------------------------------------------------------------ tests
+async def test_start_ready_only_once_the_endpoint_slice_has_a_ready_endpoint(namespace: str, tmp_path: Path) -> None:
+    """start applies the Deployment and the Service (accepted by the real apiserver); wait_ready
+    returns only after the played kubelet marks the pod ready and the EndpointSlice controller
+    lists it; the endpoint is the seam's answer for that pod, and its app answers."""
+    async with harness(namespace, tmp_path) as h:
+        h.kubelet.behaviour["web"] = "hold"
+        instance = await h.backend.start(spec(), context())
+        waiting = asyncio.ensure_future(instance.wait_ready(check()))
+        await asyncio.sleep(1.5)
+        assert not waiting.done(), "ready before any endpoint was"
+        assert h.kubelet.started.get("web") == 1
+        await h.kubelet.release("web")
+        await asyncio.wait_for(waiting, 20)
+        answer = await get(instance.endpoint, "/hello")
+        assert answer["version"] == "1" and answer["path"] == "/hello" and answer["base_url"] == f"{BASE}web/"
+        (query,) = [q for q in h.kubelet.resolved if q.service == "web"]
+        assert query.pod == answer["pod"] and query.port == 8080 and query.namespace == namespace
+        assert query.dns_name == f"{query.object_name}.{namespace}.svc.cluster.local"
+        assert query.cluster_ip.startswith("10.")  # known, never connected to
+        assert instance.state() == {"namespace": namespace, "deployment": query.object_name,
+                                    "uid": (await h.apps.read_namespaced_deployment(query.object_name,
+                                                                                    namespace)).metadata.uid}
+        assert await instance.poll() is None
+
+
+async def test_a_resolver_answer_off_loopback_is_refused(namespace: str, tmp_path: Path) -> None:
+    """With loopback_only, a resolver that answers a pod or cluster address fails the start loudly
+    (NotReady naming the address); nothing connects to it."""
+    def to_the_pod(query: EndpointQuery) -> tuple[str, int]:
+        return query.address, query.port
+
+    async with harness(namespace, tmp_path) as h:
+        backend = h.new_backend(endpoint_resolver=to_the_pod)
+        try:
+            instance = await backend.start(spec(), context())
+            with pytest.raises(NotReady, match=r"answered 10\.244\.\d+\.\d+:8080 .*loopback_only refuses"):
+                await instance.wait_ready(check())
+        finally:
+            await backend.close()
