@@ -64,6 +64,13 @@ class Harness:
     def apps(self) -> k8s.AppsV1Api:
         return k8s.AppsV1Api(self.api)
 
+    async def kubelet_wait(self, condition: Any, timeout: float = 20.0) -> None:
+        """Until ``condition()`` holds (what the played kubelet has seen and done)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+
     def new_backend(self, **options: Any) -> KubernetesBackend:
         return make_backend(self.namespace, self.tmp, self.kubelet, **options)
 
@@ -161,3 +168,98 @@ async def test_a_resolver_answer_off_loopback_is_refused(namespace: str, tmp_pat
                 await instance.wait_ready(check())
         finally:
             await backend.close()
+
+
+async def test_update_rolls_out_and_the_old_pod_serves_until_the_new_one_is_ready(namespace: str,
+                                                                                  tmp_path: Path) -> None:
+    """An update is a rollout of the same Deployment: a new ReplicaSet whose pod, held not ready by the
+    played kubelet, leaves the old pod serving (requests through the instance's endpoint reach
+    version 1); once it is ready the endpoint moves to it (version 2) and the old pod goes."""
+    async with harness(namespace, tmp_path) as h:
+        instance = await ready_instance(h, spec())
+        name = instance.name
+        old_pod = (await get(instance.endpoint))["pod"]
+        h.kubelet.behaviour["web"] = "hold"
+        rolling = asyncio.ensure_future(instance.roll_out(spec(version="2"), context(), check()))
+        await h.kubelet_wait(lambda: h.kubelet.started.get("web") == 2)
+        sets = (await h.apps.list_namespaced_replica_set(namespace)).items
+        assert len([rs for rs in sets if rs.metadata.owner_references[0].name == name]) == 2
+        for _ in range(5):
+            assert (await get(instance.endpoint)) == {**(await get(instance.endpoint)), "version": "1",
+                                                      "pod": old_pod}
+            await asyncio.sleep(0.2)
+        assert not rolling.done()
+        await h.kubelet.release("web")
+        await asyncio.wait_for(rolling, 20)
+        answer = await get(instance.endpoint)
+        assert answer["version"] == "2" and answer["pod"] != old_pod
+        assert instance.spec.env["VERSION"] == "2"
+        await h.kubelet_wait(lambda: old_pod not in h.kubelet.apps)  # the old ReplicaSet scaled down
+
+
+async def test_a_failed_rollout_is_rolled_back_and_reported(namespace: str, tmp_path: Path) -> None:
+    """The new version's pod cannot pull its image: roll_out raises saying so and that the previous
+    version was restored; the Deployment's template is version 1 again and its pod kept serving."""
+    async with harness(namespace, tmp_path) as h:
+        instance = await ready_instance(h, spec())
+        old_pod = (await get(instance.endpoint))["pod"]
+        h.kubelet.behaviour["web"] = "ImagePullBackOff"
+        with pytest.raises(SvcError, match=r"rollout of web failed, the previous version was restored: .*"
+                                           r"ImagePullBackOff .*Back-off pulling image \"registry.example/web:2\""):
+            await instance.roll_out(spec(version="2"), context(), check())
+        deployment = await h.apps.read_namespaced_deployment(instance.name, namespace)
+        assert deployment.spec.template.spec.containers[0].image == "registry.example/web:1"
+        assert instance.spec.env["VERSION"] == "1"
+        assert (await get(instance.endpoint)) == {**(await get(instance.endpoint)), "pod": old_pod, "version": "1"}
+        assert instance.status().phase == "ready"
+
+
+async def test_restart_is_a_rollout_restart(namespace: str, tmp_path: Path) -> None:
+    """roll_out with the same spec: kubectl's restartedAt annotation on the pod template, so a new
+    pod replaces the old one (new first); the same spec, another pod serving."""
+    async with harness(namespace, tmp_path) as h:
+        instance = await ready_instance(h, spec())
+        old_pod = (await get(instance.endpoint))["pod"]
+        await instance.roll_out(spec(), context(), check())
+        deployment = await h.apps.read_namespaced_deployment(instance.name, namespace)
+        assert "kubectl.kubernetes.io/restartedAt" in deployment.spec.template.metadata.annotations
+        answer = await get(instance.endpoint)
+        assert answer["pod"] != old_pod and answer["version"] == "1"
+
+
+async def test_stop_is_zero_replicas_and_a_start_wakes_it(namespace: str, tmp_path: Path) -> None:
+    """stop scales the Deployment to 0 through the scale subresource (the objects stay, the pod
+    goes); start again is one write that brings it back; wait() returns once stopped."""
+    async with harness(namespace, tmp_path) as h:
+        instance = await ready_instance(h, spec())
+        waiting = asyncio.ensure_future(instance.wait())
+        assert await instance.stop(5) == 0
+        assert await asyncio.wait_for(waiting, 10) == 0
+        scale = await h.apps.read_namespaced_deployment_scale(instance.name, namespace)
+        assert not scale.spec.replicas  # 0 is left out of the JSON
+        await h.kubelet_wait(lambda: not h.kubelet.apps)
+        again = await ready_instance(h, spec())
+        assert (await get(again.endpoint))["version"] == "1"
+        assert h.kubelet.started["web"] == 2
+
+
+@pytest.mark.parametrize(("behaviour", "says"), [
+    ("ImagePullBackOff", r"ImagePullBackOff \(pod [-\w]+, container app\): Back-off pulling image "
+                         r"\"registry.example/web:1\""),
+    ("CrashLoopBackOff", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3: "
+                         r"back-off 20s restarting failed container=app"),
+    ("OOMKilled", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated OOMKilled, exit code 137"),
+    ("Unschedulable", r"Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient nvidia.com/gpu"),
+])
+async def test_pod_failures_fail_the_start_with_the_kubelets_reason(namespace: str, tmp_path: Path,
+                                                                     behaviour: str, says: str) -> None:
+    """What the kubelet or the scheduler writes into the pod's status fails the start at once (not
+    after the timeout), in its words; a crash quotes the pod's last log lines (pods/log through
+    the apiserver, served by the played kubelet)."""
+    async with harness(namespace, tmp_path) as h:
+        h.kubelet.behaviour["web"] = behaviour
+        instance = await h.backend.start(spec(), context())
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(NotReady, match=says):
+            await instance.wait_ready(check(timeout=60))
+        assert asyncio.get_running_loop().time() - started < 30

@@ -63,6 +63,8 @@ class Rollout:
     done: bool
     failed: bool
     message: str
+    #: the controller has seen the Deployment's latest change (else the rest is about an older one)
+    observed: bool = True
     desired: int = 0
     updated: int = 0
     available: int = 0
@@ -146,7 +148,7 @@ def rollout(deployment: JSON) -> Rollout:
     updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
     counts = {"desired": desired, "updated": updated, "available": available}
     if deployment["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
-        return Rollout(False, False, "waiting for the Deployment controller to see the change", **counts)
+        return Rollout(False, False, "waiting for the Deployment controller to see the change", False, **counts)
     progressing = next((c for c in status.get("conditions") or () if c.get("type") == "Progressing"), None)
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
         message = progressing.get("message") or "the rollout exceeded its progress deadline"
@@ -214,6 +216,8 @@ def cluster_status(deployment: JSON | None, replica_sets: Iterable[JSON], pods: 
     progress = rollout(deployment)
     if progress.desired == 0:
         return ClusterStatus("zero", "scaled to zero (0 replicas)", progress)
+    if not progress.observed:  # its latest ReplicaSet may not exist yet: no pod says anything about it
+        return ClusterStatus("starting", progress.message, progress)
     uid = deployment["metadata"].get("uid")
     template_hash = current_template_hash(deployment, replica_sets)
     owned_sets = {rs["metadata"]["name"] for rs in replica_sets
