@@ -248,7 +248,7 @@ async def test_stop_is_zero_replicas_and_a_start_wakes_it(namespace: str, tmp_pa
                          r"\"registry.example/web:1\""),
     ("CrashLoopBackOff", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3: "
                          r"back-off 20s restarting failed container=app"),
-    ("OOMKilled", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated OOMKilled, exit code 137"),
+    ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exit code 137: CrashLoopBackOff: back-off 10s"),
     ("Unschedulable", r"Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient nvidia.com/gpu"),
 ])
 async def test_pod_failures_fail_the_start_with_the_kubelets_reason(namespace: str, tmp_path: Path,

@@ -47,13 +47,9 @@ class PodProblem:
 
     def describe(self) -> str:
         where = f"pod {self.pod}" + (f", container {self.container}" if self.container else "")
-        text = f"{self.reason} ({where})"
-        if self.last_reason or self.exit_code is not None:
-            last = self.last_reason or "terminated"
-            text += f": last terminated {last}" + ("" if self.exit_code is None else f", exit code {self.exit_code}")
-        if self.message:
-            text += f": {self.message}"
-        return text
+        parts = [f"last terminated {self.last_reason}"] if self.last_reason and self.last_reason != self.reason else []
+        parts += [] if self.exit_code is None else [f"exit code {self.exit_code}"]
+        return f"{self.reason} ({where})" + "".join(f": {text}" for text in (", ".join(parts), self.message) if text)
 
 
 @dataclass(frozen=True)
@@ -122,6 +118,9 @@ def _container_problem(pod: str, container: JSON) -> PodProblem | None:
     state, last = container.get("state") or {}, (container.get("lastState") or {}).get("terminated") or {}
     waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
     name = container.get("name")
+    if waiting.get("reason") == "CrashLoopBackOff" and last.get("reason") == "OOMKilled":
+        return PodProblem(pod, "OOMKilled", f"CrashLoopBackOff: {waiting.get('message') or ''}".rstrip(": "),
+                          name, last.get("exitCode"), "OOMKilled")
     if waiting.get("reason") in FAILING_WAITS:
         return PodProblem(pod, waiting["reason"], waiting.get("message") or "", name,
                           last.get("exitCode"), last.get("reason"))
