@@ -41,7 +41,8 @@ def status_of(data: dict[str, Any]) -> ClusterStatus:
     ("ready", "ready", r"^1 of 1 replicas available$"),
     ("starting", "starting", r"^0 of 1 updated replicas available$"),
     ("image_pull_backoff", "failed",
-     r"^ImagePullBackOff \(pod svc-web-\w+-\w+-\w+, container app\): Back-off pulling image \"registry.example/web:1\"$"),
+     r"^ImagePullBackOff \(pod svc-web-\w+-\w+-\w+, container app\): "
+     r"Back-off pulling image \"registry.example/web:1\"$"),
     ("crash_loop", "failed", r"^CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3: "
                              r"back-off 20s restarting failed container=app pod=[-\w]+$"),
     ("oom_killed", "failed", r"^OOMKilled \(pod [-\w]+, container app\): exit code 137: CrashLoopBackOff: back-off"),
