@@ -268,7 +268,7 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
     def follow_logs(self, name: str) -> AsyncIterator[str]:
         """Lines as they are printed, until the consumer stops iterating."""
 
-    async def delete(self, name: str) -> None:  # noqa: B027 - optional hook
+    async def delete(self, name: str) -> None:
         """Forget everything kept for ``name`` (logs, folders, sockets); called after its last stop."""
 
     async def stop_leftovers(self, grace: float) -> int:
@@ -276,7 +276,7 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
         at start, before adoption, with the state folder locked."""
         return 0
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release what the backend holds when the server shuts down (after its instances were
         stopped, unless it ``outlives_server``)."""
 

@@ -225,7 +225,7 @@ class LogsHandler(SvcHandler):
         backend = self.manager.service(view.name).backend
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
-        lines = backend.log_tail(name, tail)
+        lines = await backend.log_tail(name, tail)
         self.write("".join(line + "\n" for line in lines))
         if self.get_query_argument("follow", "0") not in ("1", "true", "yes"):
             self.finish()

@@ -31,6 +31,7 @@ from jupyter_svc.upstream.pool import UpstreamPool
 
 from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
+from .restore import restore
 from .self_address import ServerAddress
 from .store import StorageFailed, Store
 from .validation import check_cycles, check_spec, check_url, parse_spec
@@ -81,6 +82,7 @@ class ServiceManager:
         if svc.deleted:
             return
         svc.status.revision += 1
+        self.store.backend_states[svc.name] = svc.instance.state() if svc.instance is not None else {}
         if self.events.listening:
             self.events.publish(Event("service", svc.name, self.view(svc)))
         if self.store.is_durable(svc.spec):
@@ -110,7 +112,7 @@ class ServiceManager:
     def _backend_for(self, spec: ServiceSpec) -> Backend:
         return self.backends[spec.backend or self.default_backend]
 
-    def _operation(self, svc: ManagedService, coro: Coroutine[Any, Any, None]) -> Operation:
+    def operation(self, svc: ManagedService, coro: Coroutine[Any, Any, None]) -> Operation:
         async def run() -> ServiceView:
             async with svc.lock:
                 if svc.deleted:  # queued before a deletion that went first
@@ -135,39 +137,21 @@ class ServiceManager:
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        """Restore every stored service in the state it was in: to its desired state, except that one
-        at zero stays at zero (a request or a wake starts it)."""
-        for spec, status in await self.store.load():
-            backend = self.backends.get(spec.backend or self.default_backend)
-            if backend is None:
-                why = (f"the stored spec of {spec.name!r} names the backend {spec.backend!r}, which this "
-                       f"server does not have; it is kept in {self.store.directory} and not run")
-                log.error("jupyter-svc: %s", why)
-                self.unrestored[spec.name] = why
-                continue
-            status.replicas_ready = 0
-            status.url = self.url_of(spec.name)
-            status.backend = backend.name
-            svc = ManagedService(spec=spec, status=status, backend=backend)
-            self.services[spec.name] = svc
-            if status.state is ServiceState.scaled_to_zero and spec.url is None:
-                # it was at zero when the server stopped: it stays there until a request wakes it
-                self.lifecycle.set_state(svc, ServiceState.scaled_to_zero, status.message)
-                continue
-            self._operation(svc, self._converge(svc, fresh=True))
+        """Restore every stored service as it was, adopting what outlived the server (restore.py)."""
+        await restore(self)
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        stops = [svc.instance.stop(self.lifecycle.settings.stop_grace)
-                 for svc in self.services.values() if svc.instance is not None]
+        stops = [svc.instance.stop(self.lifecycle.settings.stop_grace) for svc in self.services.values()
+                 if svc.instance is not None and not svc.backend.outlives_server]  # those are adopted later
         await asyncio.gather(*stops, return_exceptions=True)
         for backend in self.backends.values():
             await backend.close()
         self.store.flush()
 
-    async def _converge(self, svc: ManagedService, fresh: bool = False,
+    async def converge(self, svc: ManagedService, fresh: bool = False,
                         old: ServiceSpec | None = None) -> None:
         """Move what runs towards the spec (caller holds the lock)."""
         desired = svc.spec.desired_state
@@ -234,7 +218,7 @@ class ServiceManager:
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
             self.lifecycle.set_state(svc, ServiceState.pending)
-            return self._operation(svc, self._converge(svc)), True
+            return self.operation(svc, self.converge(svc)), True
         if spec != svc.spec:  # durable before it is in force (StorageFailed: the old spec stays)
             await self.store.save(spec, svc.status.model_copy(update={"generation": svc.status.generation + 1}))
             self._saved_ahead[spec.name] = spec
@@ -252,9 +236,9 @@ class ServiceManager:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
                 svc.backend = backend
                 svc.status.backend = backend.name
-            await self._converge(svc, old=old)
+            await self.converge(svc, old=old)
 
-        return self._operation(svc, update()), False
+        return self.operation(svc, update()), False
 
     async def patch(self, name: str, changes: dict[str, Any]) -> Operation:
         svc = self.service(name)
@@ -299,7 +283,7 @@ class ServiceManager:
             svc.status.restarts += 1
             await self.lifecycle.start(svc)
 
-        return self._operation(svc, restart())
+        return self.operation(svc, restart())
 
     async def scale(self, name: str, replicas: int) -> Operation:
         svc = self.service(name)
@@ -307,7 +291,7 @@ class ServiceManager:
             raise SpecInvalid("invalid scale", [FieldError("replicas", "must be 0 or more")])
         if replicas == 0 and svc.spec.desired_state is DesiredState.scaled_to_zero:
             # already meant to rest at zero, but a request woke it: stop it again
-            return self._operation(svc, self.lifecycle.stop(svc, ServiceState.scaled_to_zero, "scaled to zero"))
+            return self.operation(svc, self.lifecycle.stop(svc, ServiceState.scaled_to_zero, "scaled to zero"))
         if replicas == 0:
             changes: dict[str, Any] = {"desired_state": DesiredState.scaled_to_zero.value}
         else:
@@ -360,7 +344,7 @@ class ServiceManager:
                     self.lifecycle.refuse_while_failed(svc)
                 svc.ready = asyncio.get_running_loop().create_future()
                 svc.wake_requested_at = time.monotonic()
-                self._operation(svc, self.lifecycle.start(svc))
+                self.operation(svc, self.lifecycle.start(svc))
             ready, left = svc.ready, deadline - time.monotonic()
             if left <= 0:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
