@@ -203,7 +203,9 @@ class Instance(abc.ABC):
     async def roll_out(self, spec: ServiceSpec, context: LaunchContext, check: ReadyCheck) -> None:
         """For ``UpdateStrategy.rolling``: move this instance to ``spec`` and return once the new
         version is ready; on failure, roll back (the previous version keeps serving) and raise
-        SvcError saying why. Endpoint and state may change; the lifecycle reads them after."""
+        SvcError saying why. Endpoint and state may change; the lifecycle reads them after.
+        With the spec and context it runs already, a person's restart: every replica replaced in
+        place, new ones first (a Deployment's rollout restart)."""
         raise SvcError(f"{type(self).__name__} does not update in place")
 
 

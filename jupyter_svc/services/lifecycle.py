@@ -313,6 +313,20 @@ class Lifecycle:
             raise self._update_failed(svc, old_spec, exc) from exc
         self.set_state(svc, ServiceState.ready)  # its endpoint and state may have changed: published
 
+    async def restart_in_place(self, svc: ManagedService, instance: Instance) -> None:
+        """A person's restart of a rolling backend's instance: ``roll_out`` to the spec it runs (the
+        old replicas serve until the new ones are ready); on failure the old ones keep serving."""
+        self.set_state(svc, ServiceState.ready, "restarting: new replicas first")
+        try:
+            await instance.roll_out(svc.spec, self.context_for(svc), self.ready_check(svc, svc.spec))
+        except SvcError as exc:
+            self.set_state(svc, ServiceState.ready, f"restart failed, the previous replicas still serve: {exc}")
+            raise StartFailed(f"restart of {svc.name} failed; the previous replicas still serve: {exc.message}") \
+                from exc
+        svc.ready_since = time.monotonic()
+        svc.status.started_at = now()
+        self.set_state(svc, ServiceState.ready)
+
     async def _side_by_side(self, svc: ManagedService, old_spec: ServiceSpec) -> None:
         svc.status.message = "starting the new version beside the current one"
         self._publish(svc)

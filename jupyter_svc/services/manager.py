@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from typing import Any
 
-from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
+from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, UpdateStrategy, endpoint_of_url
 from jupyter_svc.model.errors import (
     Conflict,
     FieldError,
@@ -279,6 +279,12 @@ class ServiceManager:
 
         async def restart() -> None:
             svc.failures, svc.retry_at = 0, 0.0
+            instance = svc.instance
+            if instance is not None and svc.status.state is ServiceState.ready and \
+                    svc.backend.update_strategy(svc.spec, svc.spec) is UpdateStrategy.rolling:
+                svc.status.restarts += 1
+                await self.lifecycle.restart_in_place(svc, instance)  # the old replicas serve meanwhile
+                return
             await self.lifecycle.stop(svc, ServiceState.pending, "restarting")
             svc.status.restarts += 1
             await self.lifecycle.start(svc)

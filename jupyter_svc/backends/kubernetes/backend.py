@@ -242,6 +242,9 @@ class KubernetesBackend(Backend):
     async def close(self) -> None:
         runtime, self._runtime = self._runtime, None
         if runtime is not None:
+            for task in list(runtime.tasks):
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await runtime.cache.stop()
             await runtime.cluster.api.close()
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_svc.backends.base import Endpoint, Health, Instance, LaunchContext, NotReady, ReadyCheck
@@ -43,6 +43,8 @@ class Runtime:
     resolver: Resolver
     loopback_only: bool
     log: logging.Logger
+    #: the instances' own tasks (following endpoints), cancelled when the backend closes
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 async def apply_spec(runtime: Runtime, spec: ServiceSpec, context: LaunchContext,
@@ -71,6 +73,7 @@ class KubernetesInstance(Instance):
         self._cluster_ip = (service.get("spec") or {}).get("clusterIP", "")
         self._serving: ReadyEndpoint | None = None
         self._stopped = False
+        self._follower: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<KubernetesInstance {self.runtime.settings.namespace}/{self.name}>"
@@ -123,6 +126,10 @@ class KubernetesInstance(Instance):
             raise NotReady(f"{self.spec.name} failed on the cluster: {status.message}"
                            + ("\nlast log lines:\n" + "\n".join(lines) if lines else ""))
         await self._resolve(status.endpoints)
+        if self._follower is None:
+            self._follower = asyncio.create_task(self.follow_endpoint(), name=f"{self!r}: endpoint")
+            self.runtime.tasks.add(self._follower)
+            self._follower.add_done_callback(self.runtime.tasks.discard)
 
     async def _resolve(self, endpoints: tuple[ReadyEndpoint, ...]) -> None:
         """Point :attr:`endpoint` at a ready endpoint, through the resolver seam (refusals: NotReady)."""
@@ -140,7 +147,7 @@ class KubernetesInstance(Instance):
             raise NotReady(exc.message) from None
         self.endpoint, self._serving = Endpoint(host, port), chosen
 
-    async def follow_endpoint(self) -> None:
+    async def follow_endpoint(self) -> None:  # task started by the first wait_ready
         """While it runs, when the pod behind a resolved endpoint stops being ready (replaced by its
         ReplicaSet), move to another ready one (a resolver that maps pods, not the Service)."""
         async for _ in self.runtime.cache.changes():
@@ -190,6 +197,8 @@ class KubernetesInstance(Instance):
         """Zero replicas (the Deployment and the Service stay: a wake scales it up again)."""
         self._stopped = True
         self.runtime.cache.poke()  # waiters see it now, whatever the watches bring
+        if self._follower is not None:
+            self._follower.cancel()
         with contextlib.suppress(ClusterError):
             await self.runtime.cluster.scale(self.name, 0)
         return 0
