@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import ipaddress
 import itertools
+import json
+import os
 import ssl
 import subprocess
 from dataclasses import dataclass, field
@@ -31,6 +33,25 @@ from jupyter_svc.backends.kubernetes.resolver import EndpointQuery
 
 SERVICE_LABEL = "jupyter-svc/service"
 _ips = itertools.count(10)
+#: The kubelets playing now, by namespace: what :func:`resolve` asks in this process.
+PLAYING: dict[str, PlayedKubelet] = {}
+#: Another process (a second Jupyter server) reads the endpoints from the file this names.
+ENDPOINTS_FILE_VAR = "JUPYTER_SVC_TEST_ENDPOINTS"
+
+
+def resolve(query: EndpointQuery) -> tuple[str, int]:
+    """The endpoint resolver the tests configure (``c.KubernetesBackend.endpoint_resolver =
+    "kube_play:resolve"``): the played kubelet's loopback app for the pod, whichever process asks."""
+    kubelet = PLAYING.get(query.namespace)
+    if kubelet is not None:
+        return kubelet.resolver(query)
+    path = os.environ.get(ENDPOINTS_FILE_VAR)
+    if not path:
+        raise LookupError(f"no kubelet plays namespace {query.namespace} here and ${ENDPOINTS_FILE_VAR} is unset")
+    pod, port = json.loads(Path(path).read_text()).get(query.address, [None, 0])
+    if pod != query.pod:
+        raise LookupError(f"no played pod at {query.address} ({query.pod})")
+    return "127.0.0.1", port
 
 
 def _now() -> str:
@@ -133,9 +154,11 @@ class PlayedKubelet:
         self._pods.start()
         await asyncio.wait_for(self._pods.first_load, 20)
         self._task = asyncio.create_task(self._work())
+        PLAYING[self.namespace] = self
 
     async def stop(self) -> None:
         """Stop playing; finish every pod (bound pods stay otherwise) and remove the Node."""
+        PLAYING.pop(self.namespace, None)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -187,6 +210,7 @@ class PlayedKubelet:
             app = self.apps.pop(name, None)
             if app is not None:
                 self.by_ip.pop(app.ip, None)
+                self._write_endpoints()
                 await app.runner.cleanup()
             return
         if name in self._done:
@@ -243,7 +267,17 @@ class PlayedKubelet:
                   log=[f"{name} listening on :{env.get('JUPYTER_SVC_PORT')}", f"version {env.get('VERSION', '')}"])
         app.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.apps[name], self.by_ip[app.ip] = app, app
+        self._write_endpoints()
         return app
+
+    def _write_endpoints(self) -> None:
+        """pod IP -> (pod, loopback port), for :func:`resolve` in another process."""
+        table = {ip: [app.pod, app.port] for ip, app in self.by_ip.items()}
+        (self.tmp / "endpoints.json").write_text(json.dumps(table))
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.tmp / "endpoints.json"
 
     # ------------------------------------------------------------------------- pods/log
     async def _serve_logs(self) -> int:

@@ -10,6 +10,7 @@ loopback app) with ``loopback_only``: nothing connects to a pod or cluster addre
 from __future__ import annotations
 
 import asyncio
+import json
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
+from conftest import wait_for_state
 from kube_play import PlayedKubelet
 from kubernetes_asyncio import client as k8s
 from test_kubernetes_reflector import admin_kubeconfig, connected
@@ -26,6 +29,7 @@ from test_kubernetes_reflector import admin_kubeconfig, connected
 from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
 from jupyter_svc.backends.kubernetes.backend import KubernetesBackend
 from jupyter_svc.backends.kubernetes.instance import KubernetesInstance
+from jupyter_svc.backends.kubernetes.reflector import DEPLOYMENTS, Reflector
 from jupyter_svc.backends.kubernetes.resolver import EndpointQuery
 from jupyter_svc.model.errors import SvcError
 from jupyter_svc.model.spec import Readiness, ServiceSpec
@@ -263,3 +267,168 @@ async def test_pod_failures_fail_the_start_with_the_kubelets_reason(namespace: s
         with pytest.raises(NotReady, match=says):
             await instance.wait_ready(check(timeout=60))
         assert asyncio.get_running_loop().time() - started < 30
+
+
+# ------------------------------------------------------------------------------------------------ a real server
+@pytest.fixture
+def jp_server_config(svc_state_dir: Path, namespace: str) -> dict[str, Any]:
+    """A Jupyter server whose default backend is the cluster's, reaching apps through the played
+    kubelet's resolver (kube_play:resolve) with loopback_only."""
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_svc": True}},
+        "SvcExtension": {"state_dir": str(svc_state_dir), "default_backend": "kubernetes",
+                         "readiness_timeout": 30.0, "stop_grace": 3.0, "idle_check_interval": 0.2,
+                         "restart_backoff_initial": 0.1, "restart_backoff_max": 0.5},
+        "KubernetesBackend": {"namespace": namespace, "kubeconfig": str(admin_kubeconfig()), "owner": "alice",
+                              "endpoint_resolver": "kube_play:resolve", "loopback_only": True, "watch_timeout": 30},
+    }
+
+
+@contextlib.asynccontextmanager
+async def played(namespace: str, tmp: Path) -> AsyncIterator[PlayedKubelet]:
+    async with connected(admin_kubeconfig()) as api:
+        kubelet = PlayedKubelet(api, namespace, tmp)
+        await kubelet.start()
+        try:
+            yield kubelet
+        finally:
+            await kubelet.stop()
+
+
+async def through_proxy(jp_fetch: Any, name: str, path: str = "hello") -> dict[str, Any]:
+    response = await jp_fetch("svc", name, path, raise_error=False)
+    assert response.code == 200, (response.code, response.body[:500])
+    answer: dict[str, Any] = json.loads(response.body)
+    return answer
+
+
+def spec_json(name: str = "web", version: str = "1", **fields: Any) -> dict[str, Any]:
+    return spec(name, version, **fields).model_dump(mode="json", exclude_defaults=True)
+
+
+async def owned_objects(api: k8s.ApiClient, namespace: str) -> dict[str, list[str]]:
+    """Every object in the namespace with this server's labels, by kind (pods included)."""
+    selector = "app.kubernetes.io/managed-by=jupyter-svc,jupyter-svc/owner=alice"
+    apps, core = k8s.AppsV1Api(api), k8s.CoreV1Api(api)
+    found = {"Deployment": await apps.list_namespaced_deployment(namespace, label_selector=selector),
+             "ReplicaSet": await apps.list_namespaced_replica_set(namespace, label_selector=selector),
+             "Service": await core.list_namespaced_service(namespace, label_selector=selector),
+             "Pod": await core.list_namespaced_pod(namespace, label_selector=selector)}
+    return {kind: sorted(o.metadata.name for o in listing.items) for kind, listing in found.items()}
+
+
+async def test_through_a_jupyter_server(api: Any, jp_fetch: Any, namespace: str, tmp_path: Path) -> None:
+    """The REST API and the proxy with ``default_backend = "kubernetes"``: create -> ready once the
+    EndpointSlice is; a request through /svc/web/ answered by the pod's app; an update rolls out
+    (the old pod answers meanwhile); a failed update is rolled back and reported; a restart is a
+    rollout restart; logs come from pods/log; delete removes every owned object."""
+    async with played(namespace, tmp_path) as kubelet, connected(admin_kubeconfig()) as kube:
+        code, view = await api("POST", "services", spec_json(), wait=30)
+        assert code == 201 and view["status"]["state"] == "ready", view
+        assert view["status"]["backend"] == "kubernetes" and view["status"]["endpoint"].startswith("http://127.0.0.1:")
+        first = await through_proxy(jp_fetch, "web")
+        assert first["version"] == "1" and first["base_url"].endswith("/svc/web/")
+
+        kubelet.behaviour["web"] = "hold"
+        update = asyncio.ensure_future(api("PUT", "services/web", spec_json(version="2"), wait=30))
+        await wait_until(lambda: kubelet.started.get("web") == 2)
+        for _ in range(3):
+            assert await through_proxy(jp_fetch, "web") == first
+        assert not update.done()
+        await kubelet.release("web")
+        code, view = await update
+        assert code == 200 and view["status"]["state"] == "ready", view
+        second = await through_proxy(jp_fetch, "web")
+        assert second["version"] == "2" and second["pod"] != first["pod"]
+
+        kubelet.behaviour["web"] = "ImagePullBackOff"
+        code, body = await api("PUT", "services/web", spec_json(version="3"), wait=30)
+        assert code == 503 and "ImagePullBackOff" in body["message"] and "restored" in body["message"], body
+        code, view = await api("GET", "services/web")
+        assert view["status"]["state"] == "ready" and view["spec"]["env"]["VERSION"] == "2"
+        assert "update failed" in view["status"]["message"] and "ImagePullBackOff" in view["status"]["message"]
+        assert await through_proxy(jp_fetch, "web") == second
+
+        kubelet.behaviour["web"] = "ready"
+        code, view = await api("POST", "services/web/restart", wait=30)
+        assert code == 200 and view["status"]["state"] == "ready", view
+        third = await through_proxy(jp_fetch, "web")
+        assert third["version"] == "2" and third["pod"] != second["pod"]
+        deployment = await k8s.AppsV1Api(kube).read_namespaced_deployment(
+            (await owned_objects(kube, namespace))["Deployment"][0], namespace)
+        assert "kubectl.kubernetes.io/restartedAt" in deployment.spec.template.metadata.annotations
+
+        code, text = await api("GET", "services/web/logs", tail=5)
+        assert code == 200 and f"[app] {third['pod']} listening on :8080" in text, text
+
+        assert (await owned_objects(kube, namespace))["Deployment"]
+        code, _ = await api("DELETE", "services/web")
+        assert code == 204
+        await wait_until_async(lambda: owned_objects(kube, namespace),
+                               lambda found: not any(found.values()), timeout=30)
+        assert not kubelet.apps
+
+
+async def wait_until(condition: Any, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def wait_until_async(read: Any, condition: Any, timeout: float = 20.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await read()
+        if condition(found):
+            return found
+        assert asyncio.get_running_loop().time() < deadline, f"timed out; last: {found}"
+        await asyncio.sleep(0.2)
+
+
+async def test_idle_to_zero_replicas_then_50_held_requests_wake_it_once(
+        api: Any, jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, str], namespace: str,
+        tmp_path: Path) -> None:
+    """Past the idle window the Deployment goes to 0 replicas (scale subresource) and the service to
+    scaled_to_zero. 50 concurrent requests then make one scale-up (one 0 -> 1 change of the
+    Deployment, one new pod), are all held while the pod is Running but not ready, and are all
+    answered by it once the played kubelet marks it ready and the EndpointSlice lists it."""
+    async with played(namespace, tmp_path) as kubelet, connected(admin_kubeconfig()) as kube:
+        code, view = await api("POST", "services", spec_json(scale_to_zero="1s"), wait=30)
+        assert code == 201 and view["status"]["state"] == "ready", view
+        name = (await owned_objects(kube, namespace))["Deployment"][0]
+        replicas: list[int] = []
+        watch = Reflector(kube, DEPLOYMENTS, namespace)
+        watch.on_change(lambda kind, obj: replicas.append((obj.get("spec") or {}).get("replicas", 0)))
+        watch.start()
+        try:
+            view = await wait_for_state(api, "web", {"scaled_to_zero"}, timeout=30)
+            scale = await k8s.AppsV1Api(kube).read_namespaced_deployment_scale(name, namespace)
+            assert not scale.spec.replicas  # 0: left out of the JSON
+            await wait_until(lambda: not kubelet.apps)  # the pod went
+
+            kubelet.behaviour["web"] = "hold"
+            url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}svc/web/"
+            async with aiohttp.ClientSession(headers=jp_auth_header,
+                                             connector=aiohttp.TCPConnector(limit=100)) as session:
+                async def one(i: int) -> tuple[int, dict[str, Any]]:
+                    async with session.get(URL(f"{url}r{i}", encoded=True)) as response:  # base URL as is
+                        return response.status, await response.json(content_type=None)
+
+                requests = [asyncio.ensure_future(one(i)) for i in range(50)]
+                await wait_until(lambda: kubelet.started.get("web") == 2)
+                await asyncio.sleep(1.0)  # Running, not ready: nothing may be released
+                assert not any(r.done() for r in requests)
+                _, view = await api("GET", "services/web")
+                assert view["status"]["state"] == "waking"
+                await kubelet.release("web")
+                responses = await asyncio.wait_for(asyncio.gather(*requests), 30)
+        finally:
+            await watch.stop()
+        assert [code for code, _ in responses] == [200] * 50
+        pods = {answer["pod"] for _, answer in responses}
+        assert len(pods) == 1 and pods <= set(kubelet.apps)
+        assert sorted(answer["path"] for _, answer in responses) == sorted(f"/r{i}" for i in range(50))
+        rises = [b for a, b in zip(replicas, replicas[1:]) if a == 0 and b > 0]
+        assert rises == [1], replicas
+        assert kubelet.started["web"] == 2

@@ -228,13 +228,13 @@ class KubernetesBackend(Backend):
             return [f"(no logs from pod {pod}: {exc})"]
 
     async def follow_logs(self, name: str, container: str | None = None) -> AsyncIterator[str]:
-        """The newest pod's lines as it prints them (its last 10 first), until it ends."""
+        """The newest pod's lines as it prints them from now on (``log_tail`` gives those before), until it ends."""
         runtime = await self.runtime()
         pod = self._newest_pod(runtime, name)
         if pod is None:
             return
         try:
-            async for line in runtime.cluster.follow_log(pod, container or MAIN_CONTAINER, tail=10):
+            async for line in runtime.cluster.follow_log(pod, container or MAIN_CONTAINER, tail=0):
                 yield line
         except ClusterError as exc:
             yield f"(no logs from pod {pod}: {exc})"
