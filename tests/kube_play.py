@@ -181,6 +181,11 @@ class PlayedKubelet:
             app = self.apps[name]
             await self._report_ready(name, app)
 
+    async def crash(self, pod: str) -> None:
+        """The running pod's app crashes and the kubelet backs off restarting it (CrashLoopBackOff)."""
+        await self.core.patch_namespaced_pod_status(pod, self.namespace, {
+            "status": failing_status("CrashLoopBackOff", self._pods.cache[pod])})
+
     # ------------------------------------------------------------------------- the seam
     def resolver(self, query: EndpointQuery) -> tuple[str, int]:
         """A ready endpoint -> the loopback app of its pod; anything else is an error."""

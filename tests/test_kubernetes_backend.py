@@ -10,7 +10,9 @@ loopback app) with ``loopback_only``: nothing connects to a pod or cluster addre
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -432,3 +434,44 @@ async def test_idle_to_zero_replicas_then_50_held_requests_wake_it_once(
         rises = [b for a, b in zip(replicas, replicas[1:]) if a == 0 and b > 0]
         assert rises == [1], replicas
         assert kubelet.started["web"] == 2
+
+
+FAILURES = {
+    "pull": ("ImagePullBackOff", r"ImagePullBackOff \(pod [-\w]+, container app\): Back-off pulling image"),
+    "crash": ("CrashLoopBackOff", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3"),
+    "oom": ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exit code 137"),
+    "sched": ("Unschedulable", r"Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient nvidia.com/gpu"),
+}
+
+
+async def test_pod_failures_surface_in_the_status_and_in_svc_list(api: Any, namespace: str, tmp_path: Path) -> None:
+    """What the played kubelet writes (image pull back-off, crash loop, OOM kill) and the scheduler's
+    Unschedulable fail each service with the pod's own reason, in the REST status (what the panel
+    shows) and in ``%svc list`` (text and HTML); a crash quotes the pod's log lines. Then a service
+    that was ready and starts crash-looping (its backend restarts it) turns failed the same way."""
+    from jupyter_svc.model.status import ServiceView
+    from jupyter_svc.notebook.display import ServiceTable
+
+    async with played(namespace, tmp_path) as kubelet:
+        for name, (behaviour, _) in FAILURES.items():
+            kubelet.behaviour[name] = behaviour
+            code, view = await api("POST", "services", spec_json(name))
+            assert code == 201, view
+        views = {name: await wait_for_state(api, name, {"failed"}, timeout=30) for name in FAILURES}
+        for name, (_, says) in FAILURES.items():
+            assert re.search(says, views[name]["status"]["message"]), views[name]["status"]
+        table = ServiceTable([ServiceView.model_validate(v) for v in views.values()], lambda v: v.status.url)
+        text, markup = repr(table), table._repr_html_()
+        for name, (behaviour, _) in FAILURES.items():
+            (row,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+            assert "failed" in row and f"⚠ {name} failed to start: {behaviour} (pod svc-{name}-" in row, row
+            assert html.escape(views[name]["status"]["message"], quote=True) in markup
+
+        code, view = await api("POST", "services", spec_json("later"), wait=30)
+        assert view["status"]["state"] == "ready", view
+        (pod,) = [app.pod for app in kubelet.apps.values() if app.pod.startswith("svc-later-")]
+        await kubelet.crash(pod)
+        view = await wait_for_state(api, "later", {"failed"}, timeout=30)
+        message = view["status"]["message"]
+        assert "is failing (CrashLoopBackOff: CrashLoopBackOff" in message and "exit code 3" in message, message
+        assert f"last log lines:\n[app] {pod} listening on :8080" in message, message

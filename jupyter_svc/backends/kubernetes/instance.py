@@ -123,7 +123,7 @@ class KubernetesInstance(Instance):
             raise NotReady(f"{self.spec.name} not ready after {check.timeout:g}s: {self.status().message}") from None
         if status.phase == "failed":
             lines = await self._log_lines()
-            raise NotReady(f"{self.spec.name} failed on the cluster: {status.message}"
+            raise NotReady(status.message
                            + ("\nlast log lines:\n" + "\n".join(lines) if lines else ""))
         await self._resolve(status.endpoints)
         if self._follower is None:
