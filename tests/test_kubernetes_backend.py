@@ -12,7 +12,12 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,12 +29,14 @@ import aiohttp
 import pytest
 from yarl import URL
 from conftest import wait_for_state
-from kube_play import PlayedKubelet
+from kube_play import ENDPOINTS_FILE_VAR, PlayedKubelet
 from kubernetes_asyncio import client as k8s
 from test_kubernetes_reflector import admin_kubeconfig, connected
 
 from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
+from jupyter_svc.backends.kubernetes import KubernetesSettings, build_deployment, build_service
 from jupyter_svc.backends.kubernetes.backend import KubernetesBackend
+from jupyter_svc.backends.kubernetes.cluster import Cluster
 from jupyter_svc.backends.kubernetes.instance import KubernetesInstance
 from jupyter_svc.backends.kubernetes.reflector import DEPLOYMENTS, Reflector
 from jupyter_svc.backends.kubernetes.resolver import EndpointQuery
@@ -475,3 +482,80 @@ async def test_pod_failures_surface_in_the_status_and_in_svc_list(api: Any, name
         message = view["status"]["message"]
         assert "is failing (CrashLoopBackOff: CrashLoopBackOff" in message and "exit code 3" in message, message
         assert f"last log lines:\n[app] {pod} listening on :8080" in message, message
+
+
+async def test_a_restarted_server_adopts_its_pods_and_removes_an_orphan(
+        api: Any, svc_started: Any, svc_state_dir: Path, namespace: str, tmp_path: Path) -> None:
+    """The server stops; its Deployment keeps running (objects outlive the server). A second server
+    on the same state folder (another process) adopts it by label: no write, no pod restarted, no
+    second ReplicaSet, and its proxy reaches the same pod. Objects with this server's labels and no
+    stored spec (a service deleted while the server was down) are removed."""
+    async with played(namespace, tmp_path) as kubelet, connected(admin_kubeconfig()) as kube:
+        code, view = await api("POST", "services", spec_json(), wait=30)
+        assert code == 201 and view["status"]["state"] == "ready", view
+        (pod,) = kubelet.apps
+        before = await owned_objects(kube, namespace)
+
+        settings = KubernetesSettings(namespace=namespace, owner="alice")
+        orphan = spec("ghost")
+        made = await Cluster(kube, namespace).apply(build_deployment(orphan, settings, f"{BASE}ghost/"))
+        await Cluster(kube, namespace).apply(build_service(orphan, settings, made["metadata"]["uid"]))
+
+        for extension in svc_started.extension_manager.extension_apps["jupyter_svc"]:
+            await extension.stop_extension()  # leaves the cluster's instances running
+        deployment = await k8s.AppsV1Api(kube).read_namespaced_deployment(before["Deployment"][0], namespace)
+        assert deployment.spec.replicas == 1
+        generation = deployment.metadata.generation
+
+        config = tmp_path / "second" / "jupyter_server_config.json"
+        config.parent.mkdir()
+        config.write_text(json.dumps({
+            "ServerApp": {"jpserver_extensions": {"jupyter_svc": True}},
+            "SvcExtension": {"state_dir": str(svc_state_dir), "default_backend": "kubernetes"},
+            "KubernetesBackend": {"namespace": namespace, "kubeconfig": str(admin_kubeconfig()), "owner": "alice",
+                                  "endpoint_resolver": "kube_play:resolve", "loopback_only": True}}))
+        port, token = free_port(), "adopt-token"
+        env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", ENDPOINTS_FILE_VAR: str(kubelet.endpoints_file),
+               "JUPYTER_CONFIG_DIR": str(config.parent),
+               "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1", "--no-browser",
+             "--allow-root", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        try:
+            headers = {"Authorization": f"token {token}"}
+            async with aiohttp.ClientSession(headers=headers) as session:
+                async def view_of(name: str) -> dict[str, Any] | None:
+                    assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                    try:
+                        async with session.get(f"http://127.0.0.1:{port}/svc/api/services/{name}") as response:
+                            found: dict[str, Any] = await response.json()
+                            return found if response.status == 200 else None
+                    except aiohttp.ClientError:
+                        return None
+
+                view = await wait_until_async(lambda: view_of("web"), lambda v: v is not None and (
+                    v["status"]["state"], v["status"]["message"]) == ("ready", "adopted after a server restart"), 60)
+                # (the stored status reads "ready" until the adoption settles: wait for what it says then)
+                async with session.get(f"http://127.0.0.1:{port}/svc/web/again") as response:
+                    assert response.status == 200
+                    assert (await response.json())["pod"] == pod
+            after = await wait_until_async(lambda: owned_objects(kube, namespace),
+                                           lambda found: found["Deployment"] == before["Deployment"], 30)
+            assert after == before, "the orphan's objects are gone; nothing of web was made again"
+            assert list(kubelet.apps) == [pod] and kubelet.started == {"web": 1, "ghost": 1}
+            deployment = await k8s.AppsV1Api(kube).read_namespaced_deployment(before["Deployment"][0], namespace)
+            assert deployment.metadata.generation == generation  # adopted as it was: not written
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        assert list(kubelet.apps) == [pod], "the pod outlives the server's shutdown"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
