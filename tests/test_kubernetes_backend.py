@@ -27,10 +27,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from yarl import URL
 from conftest import wait_for_state
 from kube_play import ENDPOINTS_FILE_VAR, PlayedKubelet
 from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
 from test_kubernetes_reflector import admin_kubeconfig, connected
 
 from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
@@ -559,3 +561,76 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_a_service_account_bound_only_to_the_shipped_role_runs_the_backend(namespace: str,
+                                                                                   tmp_path: Path) -> None:
+    """``jupyter svc rbac --namespace NS --service-account jupyter`` applied by the admin, a token for
+    that ServiceAccount (TokenRequest), and a kubeconfig with only that token: the backend starts a
+    service owned by the server's pod, rolls it out, restarts it, reads logs (tail and follow, the
+    app's and a sidecar's), scales it to zero, removes an orphan and deletes; the same token may not
+    read Secrets (the check can fail)."""
+    from jupyter_svc.cli import rbac_text
+
+    async with harness(namespace, tmp_path) as h:
+        core = k8s.CoreV1Api(h.api)
+        await core.create_namespaced_service_account(namespace, {"metadata": {"name": "jupyter"}})
+        role, binding = yaml.safe_load_all(rbac_text(namespace, "jupyter"))
+        rbac = k8s.RbacAuthorizationV1Api(h.api)
+        await rbac.create_namespaced_role(namespace, role)
+        await rbac.create_namespaced_role_binding(namespace, binding)
+        server_pod = await core.create_namespaced_pod(namespace, {"metadata": {"name": "jupyter-server"}, "spec": {
+            "containers": [{"name": "notebook", "image": "quay.io/jupyter/base-notebook"}]}})
+        h.kubelet.behaviour[""] = "Unschedulable"  # the server's own pod is not this test's concern
+        token = (await core.create_namespaced_service_account_token("jupyter", namespace, {
+            "spec": {"expirationSeconds": 3600}})).status.token
+        admin = yaml.safe_load(admin_kubeconfig().read_text())
+        cluster = admin["clusters"][0]["cluster"]
+        sa_config = tmp_path / "jupyter.kubeconfig"
+        sa_config.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+            "clusters": [{"name": "c", "cluster": cluster}], "users": [{"name": "jupyter", "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "jupyter", "namespace": namespace}}]}))
+
+        backend = h.new_backend(kubeconfig=str(sa_config), owner_pod="jupyter-server")
+        try:
+            await wait_until_async(lambda: _allowed(backend), bool, 10)  # the authorizer sees the binding
+            service = spec(sidecars=[{"name": "proxy", "image": "registry.example/proxy:1"}])
+            instance = await backend.start(service, context())
+            await instance.wait_ready(check())
+            assert (await get(instance.endpoint))["version"] == "1"
+            deployment = await h.apps.read_namespaced_deployment(instance.name, namespace)
+            assert [(o.kind, o.uid) for o in deployment.metadata.owner_references] == \
+                [("Pod", server_pod.metadata.uid)]
+            await instance.roll_out(spec(version="2", sidecars=service.sidecars), context(), check())
+            await instance.roll_out(instance.spec, context(), check())  # rollout restart
+            pod = (await get(instance.endpoint))["pod"]
+            assert await backend.log_tail("web", 1) == ["[app] version 2"]
+            assert await backend.log_tail("web", 5, container="proxy") == [
+                f"[proxy] {pod} listening on :8080", "[proxy] version 2"]
+            followed = [line async for line in backend.follow_logs("web", container="proxy")]
+            assert followed == [f"[proxy] followed {i}" for i in range(3)]
+            await instance.stop(5)
+            assert not (await h.apps.read_namespaced_deployment_scale(instance.name, namespace)).spec.replicas
+            ghost = await backend.start(spec("ghost"), context("ghost"))
+            assert await backend.cleanup_orphans({"web"}) == 1
+            await backend.delete("web")
+            await wait_until_async(lambda: owned_objects(h.api, namespace),
+                                   lambda found: not found["Deployment"] and not found["Service"], 20)
+            assert ghost.name not in str(await owned_objects(h.api, namespace))
+            runtime = await backend.runtime()
+            with pytest.raises(ApiException) as refused:
+                await k8s.CoreV1Api(runtime.cluster.api).list_namespaced_secret(namespace)
+            assert refused.value.status == 403
+        finally:
+            await backend.close()
+
+
+async def _allowed(backend: KubernetesBackend) -> bool:
+    """The backend opened (its watches listed) with the token: False while RBAC still says 403."""
+    try:
+        await backend.runtime()
+        return True
+    except SvcError as exc:
+        assert "403" in exc.message, exc.message
+        return False
