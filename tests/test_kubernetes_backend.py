@@ -10,7 +10,10 @@ loopback app) with ``loopback_only``: nothing connects to a pod or cluster addre
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import html
+import itertools
 import json
 import os
 import re
@@ -18,22 +21,23 @@ import signal
 import socket
 import subprocess
 import sys
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import kubernetes_validate
 import pytest
 import yaml
-from yarl import URL
 from conftest import wait_for_state
 from kube_play import ENDPOINTS_FILE_VAR, PlayedKubelet
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
+from test_kubernetes_objects import K8S_SCHEMA_VERSION
 from test_kubernetes_reflector import admin_kubeconfig, connected
+from yarl import URL
 
 from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
 from jupyter_svc.backends.kubernetes import KubernetesSettings, build_deployment, build_service
@@ -74,6 +78,7 @@ class Harness:
     kubelet: PlayedKubelet
     backend: KubernetesBackend
     tmp: Path
+    applied: list[dict[str, Any]] = field(default_factory=list)  # every object the backend applied
 
     @property
     def apps(self) -> k8s.AppsV1Api:
@@ -103,8 +108,17 @@ async def harness(namespace: str, tmp: Path, **options: Any) -> AsyncIterator[Ha
         kubelet = PlayedKubelet(api, namespace, tmp)
         await kubelet.start()
         backend = make_backend(namespace, tmp, kubelet, **options)
+        h = Harness(api, namespace, kubelet, backend, tmp)
+        runtime = await backend.runtime()
+        apply = runtime.cluster.apply
+
+        async def recorded(obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+            h.applied.append(copy.deepcopy(obj))  # a spy: the real apply follows
+            return await apply(obj, dry_run)
+
+        runtime.cluster.apply = recorded  # type: ignore[method-assign]
         try:
-            yield Harness(api, namespace, kubelet, backend, tmp)
+            yield h
         finally:
             await backend.close()
             await kubelet.stop()
@@ -227,6 +241,13 @@ async def test_a_failed_rollout_is_rolled_back_and_reported(namespace: str, tmp_
         assert instance.spec.env["VERSION"] == "1"
         assert (await get(instance.endpoint)) == {**(await get(instance.endpoint)), "pod": old_pod, "version": "1"}
         assert instance.status().phase == "ready"
+        kinds = [(obj["kind"], obj["spec"]["template"]["spec"]["containers"][0]["image"] if obj["kind"] ==
+                  "Deployment" else "") for obj in h.applied]
+        assert kinds == [("Deployment", "registry.example/web:1"), ("Service", ""),
+                         ("Deployment", "registry.example/web:2"), ("Service", ""),
+                         ("Deployment", "registry.example/web:1"), ("Service", "")]
+        for obj in h.applied:  # what the backend sends is valid for the official schemas too
+            assert kubernetes_validate.validate(obj, K8S_SCHEMA_VERSION, strict=True) == K8S_SCHEMA_VERSION
 
 
 async def test_restart_is_a_rollout_restart(namespace: str, tmp_path: Path) -> None:
@@ -440,14 +461,15 @@ async def test_idle_to_zero_replicas_then_50_held_requests_wake_it_once(
         pods = {answer["pod"] for _, answer in responses}
         assert len(pods) == 1 and pods <= set(kubelet.apps)
         assert sorted(answer["path"] for _, answer in responses) == sorted(f"/r{i}" for i in range(50))
-        rises = [b for a, b in zip(replicas, replicas[1:]) if a == 0 and b > 0]
+        rises = [b for a, b in itertools.pairwise(replicas) if a == 0 and b > 0]
         assert rises == [1], replicas
         assert kubelet.started["web"] == 2
 
 
 FAILURES = {
     "pull": ("ImagePullBackOff", r"ImagePullBackOff \(pod [-\w]+, container app\): Back-off pulling image"),
-    "crash": ("CrashLoopBackOff", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3"),
+    "crash": ("CrashLoopBackOff",
+              r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3"),
     "oom": ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exit code 137"),
     "sched": ("Unschedulable", r"Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient nvidia.com/gpu"),
 }
