@@ -21,7 +21,7 @@ import json
 import os
 import ssl
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,6 @@ class App:
     runner: web.AppRunner
     port: int = 0
     requests: int = 0
-    log: list[str] = field(default_factory=list)
 
 
 class PlayedKubelet:
@@ -135,6 +134,7 @@ class PlayedKubelet:
         self.by_ip: dict[str, App] = {}
         self.started: dict[str, int] = {}  # service -> pods brought up
         self.resolved: list[EndpointQuery] = []
+        self.logs: dict[str, list[str]] = {}  # pod name -> what its containers printed
         self._held: dict[str, list[str]] = {}
         self._done: set[str] = set()
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -183,6 +183,7 @@ class PlayedKubelet:
 
     async def crash(self, pod: str) -> None:
         """The running pod's app crashes and the kubelet backs off restarting it (CrashLoopBackOff)."""
+        self.logs[pod] += ["Traceback (most recent call last):", "RuntimeError: boom"]
         await self.core.patch_namespaced_pod_status(pod, self.namespace, {
             "status": failing_status("CrashLoopBackOff", self._pods.cache[pod])})
 
@@ -227,6 +228,9 @@ class PlayedKubelet:
             return
         await self.core.create_namespaced_pod_binding(name, self.namespace, {
             "metadata": {"name": name}, "target": {"kind": "Node", "name": self.node}}, _preload_content=False)
+        if behaviour in ("CrashLoopBackOff", "OOMKilled"):
+            self.logs[name] = [f"{name} starting", "Traceback (most recent call last):",
+                               "MemoryError" if behaviour == "OOMKilled" else "RuntimeError: boom"]
         if behaviour in ("ImagePullBackOff", "CrashLoopBackOff", "OOMKilled"):
             await self.core.patch_namespaced_pod_status(name, self.namespace,
                                                         {"status": failing_status(behaviour, pod)})
@@ -268,8 +272,8 @@ class PlayedKubelet:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        app = App(name, _ip(), env.get("VERSION", ""), runner,
-                  log=[f"{name} listening on :{env.get('JUPYTER_SVC_PORT')}", f"version {env.get('VERSION', '')}"])
+        app = App(name, _ip(), env.get("VERSION", ""), runner)
+        self.logs[name] = [f"{name} listening on :{env.get('JUPYTER_SVC_PORT')}", f"version {env.get('VERSION', '')}"]
         app.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.apps[name], self.by_ip[app.ip] = app, app
         self._write_endpoints()
@@ -295,8 +299,7 @@ class PlayedKubelet:
 
         async def logs(request: web.Request) -> web.StreamResponse:
             pod, container = request.match_info["pod"], request.match_info["container"]
-            app = self.apps.get(pod)
-            lines = [] if app is None else [f"[{container}] {line}" for line in app.log]
+            lines = [f"[{container}] {line}" for line in self.logs.get(pod, ())]
             tail = request.query.get("tailLines")
             if tail is not None:
                 lines = lines[-int(tail):] if int(tail) else []

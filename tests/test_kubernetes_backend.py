@@ -491,6 +491,9 @@ async def test_pod_failures_surface_in_the_status_and_in_svc_list(api: Any, name
         views = {name: await wait_for_state(api, name, {"failed"}, timeout=30) for name in FAILURES}
         for name, (_, says) in FAILURES.items():
             assert re.search(says, views[name]["status"]["message"]), views[name]["status"]
+        for name, last in (("crash", "RuntimeError: boom"), ("oom", "MemoryError")):  # the pod's logs, once
+            message = views[name]["status"]["message"]
+            assert message.count("\nlast log lines:\n") == 1 and message.endswith(f"\n[app] {last}"), message
         table = ServiceTable([ServiceView.model_validate(v) for v in views.values()], lambda v: v.status.url)
         text, markup = repr(table), table._repr_html_()
         for name, (behaviour, _) in FAILURES.items():
@@ -506,6 +509,7 @@ async def test_pod_failures_surface_in_the_status_and_in_svc_list(api: Any, name
         message = view["status"]["message"]
         assert "is failing (CrashLoopBackOff: CrashLoopBackOff" in message and "exit code 3" in message, message
         assert f"last log lines:\n[app] {pod} listening on :8080" in message, message
+        assert message.endswith("[app] RuntimeError: boom") and message.count("last log lines") == 1, message
 
 
 async def test_a_restarted_server_adopts_its_pods_and_removes_an_orphan(

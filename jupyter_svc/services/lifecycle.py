@@ -34,8 +34,9 @@ from .readiness import probe_once
 
 log = logging.getLogger(__name__)
 
-#: Lines of the service's log quoted in a failure message.
+#: Lines of the service's log quoted in a failure message, after LOG_QUOTE.
 LOG_LINES_IN_ERRORS = 10
+LOG_QUOTE = "\nlast log lines:\n"
 
 
 def now() -> datetime:
@@ -120,9 +121,13 @@ class Lifecycle:
         svc.retry_at = time.monotonic() + self.backoff(svc.failures)
 
     async def failure_message(self, svc: ManagedService, reason: str, tail: list[str] | None = None) -> str:
+        """``reason`` with the service's last log lines, unless it quotes them already (a backend's
+        NotReady may: it read them while the failing instance still existed)."""
+        if LOG_QUOTE in reason:
+            return reason
         if tail is None:
             tail = await svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
-        return reason + ("\nlast log lines:\n" + "\n".join(tail) if tail else "")
+        return reason + (LOG_QUOTE + "\n".join(tail) if tail else "")
 
     def _probe(self, endpoint: Endpoint, path: str) -> Awaitable[int | None]:
         return probe_once(endpoint, path, self.upstream)

@@ -74,6 +74,7 @@ class KubernetesInstance(Instance):
         self._serving: ReadyEndpoint | None = None
         self._stopped = False
         self._follower: asyncio.Task[None] | None = None
+        self._rolling = False  # a rollout is under way: its outcome, not health reports, says how it went
 
     def __repr__(self) -> str:
         return f"<KubernetesInstance {self.runtime.settings.namespace}/{self.name}>"
@@ -165,6 +166,8 @@ class KubernetesInstance(Instance):
         async for _ in self.runtime.cache.changes():
             if self._exit_code() is not None:
                 return
+            if self._rolling:
+                continue
             status = self.status()
             if status.phase == "failed" and last_ok:
                 last_ok = False
@@ -207,6 +210,14 @@ class KubernetesInstance(Instance):
         """The Deployment's rollout to ``spec`` (a rollout restart when nothing changed): the old
         ReplicaSet serves until the new one is ready; on failure the previous spec is applied again
         (its ReplicaSet takes over) and SvcError says why."""
+        self._rolling = True
+        try:
+            await self._roll_out(spec, context, check)
+        finally:
+            self._rolling = False
+            self.runtime.cache.poke()  # health looks again, at the version that now runs
+
+    async def _roll_out(self, spec: ServiceSpec, context: LaunchContext, check: ReadyCheck) -> None:
         old_spec, old_context = self.spec, self.context
         try:
             if spec == old_spec and context == old_context:
