@@ -241,6 +241,12 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
         """Fields of ``spec`` this backend cannot honour; an empty list when it can run it."""
         return []
 
+    @property
+    def prefers_unix_sockets(self) -> bool:
+        """True when templates should make apps listen on ``{unix_socket}`` rather than ``{port}``
+        (told to clients in GET backends); only a backend that fills ``{unix_socket}`` says so."""
+        return False
+
     def update_strategy(self, old: ServiceSpec, new: ServiceSpec) -> UpdateStrategy:
         """How a running instance of ``old`` takes ``new`` (see :class:`UpdateStrategy`)."""
         return UpdateStrategy.stop_then_start

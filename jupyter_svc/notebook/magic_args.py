@@ -310,10 +310,12 @@ def template_params(template: Template, ns: argparse.Namespace, command: Sequenc
     return params
 
 
-def template_spec(template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace) -> dict[str, Any]:
-    """The template's spec with the common options on top; a bad parameter is a usage error."""
+def template_spec(template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
+                  unix_socket: bool = False) -> dict[str, Any]:
+    """The template's spec with the common options on top; a bad parameter is a usage error.
+    ``unix_socket``: the server's backend prefers sockets (the template uses one if it can)."""
     try:
-        return template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}))
+        return template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}), unix_socket)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -258,6 +258,8 @@ class SvcMagics(Magics):
     def _deploy(self, template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
                 code_changed: bool = False, annotations: dict[str, Any] | None = None) -> None:
         spec = template_spec(template, name, params, ns)
+        if template.socket_build is not None and self._prefers_sockets(spec.get("backend")):
+            spec = template_spec(template, name, params, ns, unix_socket=True)
         spec.setdefault("cwd", os.getcwd())  # the notebook's folder, not the server's
         if annotations:
             spec["annotations"] = {**spec.get("annotations", {}), **annotations}
@@ -278,6 +280,15 @@ class SvcMagics(Magics):
             self._act(f"restarting {name} {why}…", self._put_and_restart, spec, wait)
         else:
             self._act(f"updating {name} ({template.name})…", self.client.put, spec, wait)
+
+    def _prefers_sockets(self, backend: str | None) -> bool:
+        """Whether the backend the spec goes to asks templates for Unix sockets (GET backends)."""
+        try:
+            document = self.client.backends()
+        except ApiError:  # an older server without the route: ports, as before
+            return False
+        wanted = backend or document.get("default")
+        return any(b.get("name") == wanted and b.get("unix_sockets") for b in document.get("backends", []))
 
     def _put_and_restart(self, spec: dict[str, Any], wait: float | None) -> ServiceView:
         """The spec's other fields (description, idle window...), then a fresh instance: one step."""

@@ -18,6 +18,7 @@ from traitlets.config import Config, LoggingConfigurable
 
 from jupyter_svc.backends.base import Backend, ServerInfo
 from jupyter_svc.backends.registry import backend_class
+from jupyter_svc.model.errors import SvcError
 
 #: SvcExtension's deprecated option -> (backend class, its option there).
 DEPRECATED = {
@@ -52,12 +53,17 @@ def server_user() -> str:
 
 
 def build_backends(app: LoggingConfigurable, names: list[str], info: ServerInfo) -> dict[str, Backend]:
-    """One backend object per configured name, in order; SvcError naming a backend that is not
-    installed or cannot be imported (its extra is missing)."""
+    """One backend object per configured name, in order. One that is not installed or cannot be
+    imported (its extra is missing) is logged and left out: the server runs the others, and specs
+    that name it are refused ("unknown backend", listing those it has) and kept on disk, not run."""
     forward_deprecated(app)
     backends: dict[str, Backend] = {}
     for name in dict.fromkeys(names):
-        cls = backend_class(name)
+        try:
+            cls = backend_class(name)
+        except SvcError as exc:
+            app.log.error("jupyter-svc: %s", exc)
+            continue
         backend = cls(info, parent=app)
         backend.name = name
         backends[name] = backend

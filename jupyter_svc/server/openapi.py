@@ -96,7 +96,9 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "default": {"type": "string"},
                 "backends": {"type": "array", "items": {"type": "object", "properties": {
                     "name": {"type": "string"},
-                    "unsupported": {"type": "array", "items": {"type": "string"}}}}}}})})},
+                    "unsupported": {"type": "array", "items": {"type": "string"}},
+                    "unix_sockets": {"type": "boolean", "description": "templates listen on {unix_socket}"},
+                }}}}})})},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})})},
     }
 

@@ -82,7 +82,11 @@ class ServiceManager:
         if svc.deleted:
             return
         svc.status.revision += 1
-        self.store.backend_states[svc.name] = svc.instance.state() if svc.instance is not None else {}
+        state = svc.instance.state() if svc.instance is not None else {}
+        if state != self.store.backend_states.get(svc.name, {}):  # what a restarted server adopts: written
+            self.store.backend_states[svc.name] = state  # on this turn's end, not coalesced (kill -9 safe)
+            if self.store.is_durable(svc.spec):
+                asyncio.get_running_loop().call_soon(self.store.flush)
         if self.events.listening:
             self.events.publish(Event("service", svc.name, self.view(svc)))
         if self.store.is_durable(svc.spec):

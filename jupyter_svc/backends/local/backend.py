@@ -152,6 +152,10 @@ class LocalBackend(Backend):
             if self.subreaper:
                 await asyncio.to_thread(self._reaper.scan)
 
+    @property
+    def prefers_unix_sockets(self) -> bool:
+        return bool(self.prefer_unix_sockets)
+
     def check(self, spec: ServiceSpec) -> list[FieldError]:
         why = "the local backend runs processes on this machine; use the kubernetes backend for it"
         errors = []
