@@ -19,12 +19,15 @@ import ipaddress
 import itertools
 import json
 import os
+import signal
+import socket
 import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from kubernetes_asyncio import client as k8s
 
@@ -36,7 +39,7 @@ _ips = itertools.count(10)
 #: The kubelets playing now, by namespace: what :func:`resolve` asks in this process.
 PLAYING: dict[str, PlayedKubelet] = {}
 #: Another process (a second Jupyter server) reads the endpoints from the file this names.
-ENDPOINTS_FILE_VAR = "JUPYTER_SVC_TEST_ENDPOINTS"
+ENDPOINTS_FILE_VAR = "KUBE_PLAY_ENDPOINTS"  # not JUPYTER_SVC_*: test servers drop those
 
 
 def resolve(query: EndpointQuery) -> tuple[str, int]:
@@ -103,6 +106,12 @@ def unschedulable_status() -> dict[str, Any]:
                    "available: 1 No preemption victims found for incoming pod."}]}
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _ip() -> str:
     n = next(_ips)
     return f"10.244.{n // 250}.{n % 250 + 2}"
@@ -110,23 +119,45 @@ def _ip() -> str:
 
 @dataclass
 class App:
-    """The loopback HTTP app behind one pod."""
+    """The loopback HTTP app behind one pod: served here (``runner``), or the container's own command
+    run as a local process (``process``: the "process" runtime)."""
 
     pod: str
     ip: str
     version: str
-    runner: web.AppRunner
+    runner: web.AppRunner | None
     port: int = 0
     requests: int = 0
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    task: asyncio.Task[None] | None = None
+
+    async def finish(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
 
 
 class PlayedKubelet:
     """Kubelet and scheduler for one namespace. ``behaviour[service]``: "ready" (default), "hold"
     (Running, not ready until :meth:`release`), "ImagePullBackOff", "CrashLoopBackOff",
-    "OOMKilled", "Unschedulable"."""
+    "OOMKilled", "Unschedulable".
 
-    def __init__(self, api: k8s.ApiClient, namespace: str, tmp: Path) -> None:
+    ``runtime``: "inline" serves each ready pod from a small app in this process (fast); "process"
+    runs the pod's app container's command as a local process, on a free loopback port in place of
+    its container port (loopback is shared here, a pod's network is not), marks it ready once its
+    readiness probe's path answers, and when it exits reports CrashLoopBackOff with its exit code,
+    then restarts it after a back-off, as a kubelet does."""
+
+    def __init__(self, api: k8s.ApiClient, namespace: str, tmp: Path, runtime: str = "inline",
+                 crash_backoff: float = 2.0) -> None:
         self.api, self.namespace, self.tmp = api, namespace, tmp
+        self.runtime, self.crash_backoff = runtime, crash_backoff
         self.core = k8s.CoreV1Api(api)
         self.node = f"node-{namespace}"
         self.behaviour: dict[str, str] = {}
@@ -170,7 +201,7 @@ class PlayedKubelet:
         with contextlib.suppress(k8s.ApiException):
             await self.core.delete_node(self.node)
         for app in list(self.apps.values()):
-            await app.runner.cleanup()
+            await app.finish()
         if self._kubelet is not None:
             await self._kubelet.cleanup()
 
@@ -217,7 +248,7 @@ class PlayedKubelet:
             if app is not None:
                 self.by_ip.pop(app.ip, None)
                 self._write_endpoints()
-                await app.runner.cleanup()
+                await app.finish()
             return
         if name in self._done:
             return
@@ -235,6 +266,10 @@ class PlayedKubelet:
             await self.core.patch_namespaced_pod_status(name, self.namespace,
                                                         {"status": failing_status(behaviour, pod)})
             return
+        if self.runtime == "process":
+            self.started[service] = self.started.get(service, 0) + 1
+            await self._start_process(pod)
+            return
         app = await self._start_app(pod)
         self.started[service] = self.started.get(service, 0) + 1
         if behaviour == "hold":
@@ -248,7 +283,8 @@ class PlayedKubelet:
 
     async def _report_ready(self, name: str, app: App) -> None:
         pod = self._pods.cache[name]
-        statuses = [container_status(c["name"], c["image"]) for c in pod["spec"]["containers"]]
+        statuses = [container_status(c["name"], c["image"], restartCount=app.restarts)
+                    for c in pod["spec"]["containers"]]
         await self.core.patch_namespaced_pod_status(name, self.namespace, {"status": {
             "phase": "Running", "podIP": app.ip, "podIPs": [{"ip": app.ip}], "startTime": _now(),
             "conditions": [{"type": t, "status": "True", "lastTransitionTime": _now()}
@@ -282,11 +318,67 @@ class PlayedKubelet:
     def _write_endpoints(self) -> None:
         """pod IP -> (pod, loopback port), for :func:`resolve` in another process."""
         table = {ip: [app.pod, app.port] for ip, app in self.by_ip.items()}
-        (self.tmp / "endpoints.json").write_text(json.dumps(table))
+        partial = self.tmp / "endpoints.json.partial"
+        partial.write_text(json.dumps(table))
+        partial.replace(self.tmp / "endpoints.json")  # readers never see half a file
 
     @property
     def endpoints_file(self) -> Path:
         return self.tmp / "endpoints.json"
+
+    # ------------------------------------------------------------------------- the "process" runtime
+    async def _start_process(self, pod: dict[str, Any]) -> None:
+        name, main = pod["metadata"]["name"], pod["spec"]["containers"][0]
+        app = App(name, _ip(), "", None, port=_free_port())
+        self.apps[name], self.by_ip[app.ip] = app, app
+        self.logs[name] = []
+        app.task = asyncio.create_task(self._supervise(pod, main, app))
+
+    async def _supervise(self, pod: dict[str, Any], main: dict[str, Any], app: App) -> None:
+        """Run, probe, report; on exit report the crash and restart after the back-off."""
+        declared = str(next(p["containerPort"] for p in main.get("ports") or () if p.get("name") == "http"))
+        mapped = str(app.port)
+        argv = [mapped if arg == declared else arg for arg in [*main.get("command", []), *main.get("args", [])]]
+        env = {**os.environ, **{e["name"]: mapped if e.get("value") == declared else e.get("value", "")
+                                for e in main.get("env") or ()}}
+        probe = (main.get("readinessProbe") or {}).get("httpGet") or {"path": "/"}
+        while True:
+            app.process = await asyncio.create_subprocess_exec(
+                *argv, env=env, cwd=self.tmp, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True)
+            reader = asyncio.create_task(self._read_output(app))
+            ready = asyncio.create_task(self._ready_when_answering(pod, app, probe["path"]))
+            code = await app.process.wait()
+            ready.cancel()
+            await reader
+            self._write_endpoints()
+            app.restarts += 1
+            exit_code = 128 - code if code < 0 else code  # killed by a signal: 128 + its number
+            status = failing_status("CrashLoopBackOff", pod)
+            status["podIP"], status["podIPs"] = app.ip, [{"ip": app.ip}]
+            last = status["containerStatuses"][0]
+            last["restartCount"] = app.restarts
+            last["lastState"]["terminated"].update({"exitCode": exit_code, "reason": "Error"})
+            await self.core.patch_namespaced_pod_status(app.pod, self.namespace, {"status": status})
+            await asyncio.sleep(self.crash_backoff)
+
+    async def _read_output(self, app: App) -> None:
+        assert app.process is not None and app.process.stdout is not None
+        async for line in app.process.stdout:
+            self.logs[app.pod].append(line.decode(errors="replace").rstrip("\n"))
+
+    async def _ready_when_answering(self, pod: dict[str, Any], app: App, path: str) -> None:
+        """The readiness probe, as a kubelet runs it (on the process's loopback port)."""
+        async with aiohttp.ClientSession() as session:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                    async with session.get(f"http://127.0.0.1:{app.port}{path}",
+                                           timeout=aiohttp.ClientTimeout(total=2)) as response:
+                        if 200 <= response.status < 400:
+                            break
+                await asyncio.sleep(0.05)
+        self._write_endpoints()
+        await self._report_ready(app.pod, app)
 
     # ------------------------------------------------------------------------- pods/log
     async def _serve_logs(self) -> int:

@@ -282,9 +282,9 @@ async def test_stop_is_zero_replicas_and_a_start_wakes_it(namespace: str, tmp_pa
 @pytest.mark.parametrize(("behaviour", "says"), [
     ("ImagePullBackOff", r"ImagePullBackOff \(pod [-\w]+, container app\): Back-off pulling image "
                          r"\"registry.example/web:1\""),
-    ("CrashLoopBackOff", r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3: "
+    ("CrashLoopBackOff", r"CrashLoopBackOff \(pod [-\w]+, container app\): exited with code 3 \(Error\): "
                          r"back-off 20s restarting failed container=app"),
-    ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exit code 137: CrashLoopBackOff: back-off 10s"),
+    ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exited with code 137: CrashLoopBackOff: back-off 10s"),
     ("Unschedulable", r"Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient nvidia.com/gpu"),
 ])
 async def test_pod_failures_fail_the_start_with_the_kubelets_reason(namespace: str, tmp_path: Path,
@@ -469,8 +469,8 @@ async def test_idle_to_zero_replicas_then_50_held_requests_wake_it_once(
 FAILURES = {
     "pull": ("ImagePullBackOff", r"ImagePullBackOff \(pod [-\w]+, container app\): Back-off pulling image"),
     "crash": ("CrashLoopBackOff",
-              r"CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3"),
-    "oom": ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exit code 137"),
+              r"CrashLoopBackOff \(pod [-\w]+, container app\): exited with code 3 \(Error\)"),
+    "oom": ("OOMKilled", r"OOMKilled \(pod [-\w]+, container app\): exited with code 137"),
     "sched": ("Unschedulable", r"Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient nvidia.com/gpu"),
 }
 
@@ -507,7 +507,8 @@ async def test_pod_failures_surface_in_the_status_and_in_svc_list(api: Any, name
         await kubelet.crash(pod)
         view = await wait_for_state(api, "later", {"failed"}, timeout=30)
         message = view["status"]["message"]
-        assert "is failing (CrashLoopBackOff: CrashLoopBackOff" in message and "exit code 3" in message, message
+        assert "is failing (CrashLoopBackOff: CrashLoopBackOff" in message, message
+        assert "exited with code 3 (Error)" in message, message
         assert f"last log lines:\n[app] {pod} listening on :8080" in message, message
         assert message.endswith("[app] RuntimeError: boom") and message.count("last log lines") == 1, message
 

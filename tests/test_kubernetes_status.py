@@ -43,13 +43,15 @@ def status_of(data: dict[str, Any]) -> ClusterStatus:
     ("image_pull_backoff", "failed",
      r"^ImagePullBackOff \(pod svc-web-\w+-\w+-\w+, container app\): "
      r"Back-off pulling image \"registry.example/web:1\"$"),
-    ("crash_loop", "failed", r"^CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error, exit code 3: "
+    ("crash_loop", "failed", r"^CrashLoopBackOff \(pod [-\w]+, container app\): exited with code 3 \(Error\): "
                              r"back-off 20s restarting failed container=app pod=[-\w]+$"),
-    ("oom_killed", "failed", r"^OOMKilled \(pod [-\w]+, container app\): exit code 137: CrashLoopBackOff: back-off"),
+    ("oom_killed", "failed",
+     r"^OOMKilled \(pod [-\w]+, container app\): exited with code 137: CrashLoopBackOff: back-off"),
     ("unschedulable", "failed", r"^Unschedulable \(pod [-\w]+\): 0/1 nodes are available: 1 Insufficient "
                                 r"nvidia.com/gpu\. preemption:"),
     ("rollout_in_progress", "starting", r"^1 old replicas pending termination$"),
-    ("rollout_new_pod_failing", "failed", r"^CrashLoopBackOff \(pod [-\w]+, container app\): last terminated Error"),
+    ("rollout_new_pod_failing", "failed",
+     r"^CrashLoopBackOff \(pod [-\w]+, container app\): exited with code 3 \(Error\)"),
     ("progress_deadline_exceeded", "failed",
      r"^ProgressDeadlineExceeded: ReplicaSet \"svc-web-[-\w]+\" has timed out progressing\.$"),
     ("scaled_to_zero", "zero", r"^scaled to zero \(0 replicas\)$"),

@@ -173,11 +173,12 @@ class KubernetesInstance(Instance):
                 last_ok = False
                 problem = status.problems[0] if status.problems else None
                 yield Health(False, problem.reason if problem else "Failed", status.message,
-                             tuple(await self._log_lines()))
+                             tuple(await self._log_lines()), status.restarts)
             elif status.phase == "ready" and not last_ok:
                 last_ok = True
-                await self._resolve(status.endpoints)
-                yield Health(True)
+                with contextlib.suppress(NotReady):
+                    await self._resolve(status.endpoints)
+                yield Health(True, restarts=status.restarts)
 
     async def _log_lines(self) -> list[str]:
         """The failing (else the newest) pod's last lines, if the kubelet answers in time."""

@@ -47,9 +47,12 @@ class PodProblem:
 
     def describe(self) -> str:
         where = f"pod {self.pod}" + (f", container {self.container}" if self.container else "")
-        parts = [f"last terminated {self.last_reason}"] if self.last_reason and self.last_reason != self.reason else []
-        parts += [] if self.exit_code is None else [f"exit code {self.exit_code}"]
-        return f"{self.reason} ({where})" + "".join(f": {text}" for text in (", ".join(parts), self.message) if text)
+        last = self.last_reason if self.last_reason and self.last_reason != self.reason else None
+        if self.exit_code is not None:
+            ended = f"exited with code {self.exit_code}" + (f" ({last})" if last else "")
+        else:
+            ended = f"last terminated {last}" if last else ""
+        return f"{self.reason} ({where})" + "".join(f": {text}" for text in (ended, self.message) if text)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class ClusterStatus:
     problems: tuple[PodProblem, ...] = ()
     #: ready endpoints of the latest version's pods (a wake or an update completes on the first)
     endpoints: tuple[ReadyEndpoint, ...] = ()
+    #: restarts of the latest version's containers, as the kubelet counts them
+    restarts: int = 0
 
     @property
     def exit_code(self) -> int | None:
@@ -228,12 +233,16 @@ def cluster_status(deployment: JSON | None, replica_sets: Iterable[JSON], pods: 
               == template_hash}
     problems = tuple(problem for pod in sorted(latest) for problem in pod_problems(latest[pod]))
     endpoints = ready_endpoints(slices, service, latest, template_hash) if template_hash else ()
+    restarts = sum(c.get("restartCount", 0) for pod in latest.values()
+                   for c in (pod.get("status") or {}).get("containerStatuses") or ())
     if progress.failed:
         detail = "; ".join(p.describe() for p in problems)
-        return ClusterStatus("failed", progress.message + (f"; {detail}" if detail else ""), progress, problems)
+        return ClusterStatus("failed", progress.message + (f"; {detail}" if detail else ""), progress, problems,
+                             restarts=restarts)
     if problems:
-        return ClusterStatus("failed", "; ".join(p.describe() for p in problems), progress, problems, endpoints)
+        return ClusterStatus("failed", "; ".join(p.describe() for p in problems), progress, problems, endpoints,
+                             restarts)
     if progress.done and endpoints:
-        return ClusterStatus("ready", progress.message, progress, (), endpoints)
+        return ClusterStatus("ready", progress.message, progress, (), endpoints, restarts)
     waiting = progress.message if not progress.done else "waiting for a ready endpoint of the Service"
-    return ClusterStatus("starting", waiting, progress, (), endpoints)
+    return ClusterStatus("starting", waiting, progress, (), endpoints, restarts)
