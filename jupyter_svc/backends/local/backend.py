@@ -92,7 +92,7 @@ class LocalBackend(Backend):
         10 * 1024 * 1024, help="Size of a service's log file before it rolls over (one old file kept).",
     ).tag(config=True)
     prefer_unix_sockets = Bool(
-        False, help="Templates (%%svc, ServiceForm) of frameworks that can listen on a Unix socket use "
+        False, help="Templates (%svc TEMPLATE, %%svc TEMPLATE) of frameworks that can listen on a Unix socket use "
                     "{unix_socket} instead of {port}: only this user can reach the app, where any local user "
                     "can connect to a loopback port. Specs may use {unix_socket} either way.",
     ).tag(config=True)
