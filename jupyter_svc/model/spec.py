@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from .errors import cross_field
+from .lifetimes import KeepWarmWindow, KernelBinding
 from .names import NAME_JSON_SCHEMA, check_name
 from .safe_text import Line, Text, check_http_url, check_url_path
 from .secret_env import SECRET_MASK, SecretValue
@@ -283,6 +284,13 @@ class ServiceSpec(_Model):
     depends_on: list[ServiceName] = Field(
         default_factory=list, title="Depends on", description="Services whose URLs are injected as SVC_<NAME>_URL."
     )
+    keep_warm: list[KeepWarmWindow] = Field(
+        default_factory=list, title="Keep warm", description="Windows (cron start and end, a time zone) in which it "
+        "is never scaled to zero by idleness, and started shortly before each opens.")
+    kernel: KernelBinding | None = Field(
+        None, title="Bound to a kernel", description="Deleted (or scaled to zero) when this kernel ends or restarts.")
+    expires_after: Duration | None = Field(None, gt=0, title="Expires after",
+                                           description="Deleted this long after its creation or last change.")
 
     @field_validator("scale_to_zero", mode="before")
     @classmethod
@@ -343,8 +351,8 @@ class ServiceSpec(_Model):
 
     def runtime_view(self) -> dict[str, Any]:
         """The fields whose change needs a new instance (everything else applies in place)."""
-        live = {"description", "labels", "annotations", "icon", "public", "rewrite_path",
-                "scale_to_zero", "desired_state", "restart_policy", "replicas", "readiness"}
+        live = {"description", "labels", "annotations", "icon", "public", "rewrite_path", "scale_to_zero",
+                "desired_state", "restart_policy", "replicas", "readiness", "keep_warm", "kernel", "expires_after"}
         return self.model_dump(mode="json", exclude=live)
 
 

@@ -15,6 +15,7 @@ from jupyter_svc.proxy.proxy import Proxy, ProxySettings
 from jupyter_svc.proxy.routes import proxy_routes, route_first
 from jupyter_svc.services.activity import ActivitySettings, ActivityTracker
 from jupyter_svc.services.lifecycle import LifecycleSettings
+from jupyter_svc.services.lifetimes import LifetimeKeeper, LifetimeSettings
 from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
 from jupyter_svc.services.state_lock import StateFolderLock
@@ -23,6 +24,7 @@ from jupyter_svc.upstream.pool import UpstreamPool
 
 from .backend_config import build_backends, server_info
 from .handlers import api_routes
+from .kernel_events import kernel_alive, watch_kernels
 
 
 class SvcExtension(ExtensionApp):
@@ -110,6 +112,10 @@ class SvcExtension(ExtensionApp):
     idle_check_interval = Float(
         1.0, help="Seconds between passes of the idle loop (scale-down fires within this of the window).",
     ).tag(config=True)
+    keep_warm_lead = Float(
+        60.0, help="Seconds before a keep-warm window opens that its service is started, so that the first "
+                   "user of the window does not wait for it.",
+    ).tag(config=True)
     drain_timeout = Float(
         10.0, help="Seconds in-flight requests get to finish before an idle service is stopped.",
     ).tag(config=True)
@@ -127,6 +133,7 @@ class SvcExtension(ExtensionApp):
     manager: ServiceManager
     state_lock: StateFolderLock
     tracker: ActivityTracker
+    lifetimes: LifetimeKeeper
     proxy: Proxy
 
     def initialize_settings(self) -> None:
@@ -162,6 +169,9 @@ class SvcExtension(ExtensionApp):
         web_settings = self.serverapp.web_app.settings if self.serverapp and self.serverapp.web_app else {}
         self.tracker = ActivityTracker(self.manager, activity, metrics, web_settings)
         self.manager.lifecycle.drain = self.tracker.drain
+        self.lifetimes = LifetimeKeeper(self.manager, LifetimeSettings(
+            check_interval=self.idle_check_interval, keep_warm_lead=self.keep_warm_lead), kernel_alive(self.serverapp))
+        watch_kernels(self.serverapp, self.lifetimes)
         self.proxy = Proxy(self.manager, self.tracker, metrics, ProxySettings(
             wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
             max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
@@ -195,6 +205,8 @@ class SvcExtension(ExtensionApp):
         else:
             self.log.error("jupyter-svc: %s", self.manager.refusing)
         self.tracker.start()
+        if self.manager.refusing is None:
+            self.lifetimes.start()
         route_first(serverapp.web_app)  # all extensions have added their routes by now
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)
 
@@ -204,6 +216,7 @@ class SvcExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.tracker.stop()
+        await self.lifetimes.stop()
         await self.manager.close()
         await self.proxy.close()
         self.state_lock.release()

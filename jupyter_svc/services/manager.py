@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, UpdateStrategy, endpoint_of_url
@@ -29,6 +28,7 @@ from jupyter_svc.model.spec import DesiredState, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
+from .clock import Clock
 from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
 from .restore import restore
@@ -60,6 +60,10 @@ class ServiceManager:
         self.refusing: str | None = None
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
+        self.clock = Clock()  # schedules and expiries read it (services/lifetimes.py)
+        #: a new spec's checks against what this server runs (its kernel), and what it adds to its status
+        self.spec_checks: list[Callable[[ServiceSpec], list[FieldError]]] = []
+        self.status_fillers: list[Callable[[ServiceSpec, ServiceStatus], None]] = []
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -96,8 +100,9 @@ class ServiceManager:
 
     async def _save_logged(self, svc: ManagedService) -> None:
         """A save nobody awaits (a reverted update's old spec): its failure is logged by the store."""
-        with contextlib.suppress(StorageFailed):
-            await self.store.save(svc.spec, svc.status)
+        if not svc.deleted:  # deleted since it was queued: writing would bring the file back
+            with contextlib.suppress(StorageFailed):
+                await self.store.save(svc.spec, svc.status)
 
     def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
@@ -112,6 +117,10 @@ class ServiceManager:
         if svc is None or svc.deleted:
             raise NotFound(f"no service named {name!r}")
         return svc
+
+    def _fill(self, spec: ServiceSpec, status: ServiceStatus) -> None:
+        for fill in self.status_fillers:
+            fill(spec, status)
 
     def _backend_for(self, spec: ServiceSpec) -> Backend:
         return self.backends[spec.backend or self.default_backend]
@@ -136,8 +145,6 @@ class ServiceManager:
 
     async def check_url(self, spec: ServiceSpec, prefix: str = "") -> list[FieldError]:
         return await check_url(spec, self.server_address, prefix)
-
-    check_cycles = staticmethod(check_cycles)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -200,11 +207,11 @@ class ServiceManager:
         if only_create and existing is not None and not existing.deleted:
             raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         self.validate(spec)
-        url_errors = await self.check_url(spec)
+        url_errors = await self.check_url(spec) + [e for check in self.spec_checks for e in check(spec)]
         if url_errors:
             raise SpecInvalid(f"service {spec.name!r} cannot run here", url_errors)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
-        self.check_cycles(specs)
+        check_cycles(specs)
         backend = self._backend_for(spec)
         svc = self.services.get(spec.name)
         if svc is not None and svc.deleted:
@@ -213,7 +220,8 @@ class ServiceManager:
             raise Conflict(f"a service named {spec.name!r} is being created by another request")
         if svc is None:
             status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
-                                   state=ServiceState.pending)
+                                   state=ServiceState.pending, changed_at=self.clock.now())
+            self._fill(spec, status)
             self._creating.add(spec.name)
             try:  # durable before it exists (StorageFailed: it does not)
                 await self.store.save(spec, status)
@@ -235,6 +243,8 @@ class ServiceManager:
                 return
             svc.spec = spec
             svc.status.generation += 1
+            svc.status.changed_at = self.clock.now()
+            self._fill(spec, svc.status)
             svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
@@ -365,12 +375,11 @@ class ServiceManager:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
             ready.result()  # a failed start raises its error here
 
-    def note_activity(self, svc: ManagedService, last_activity: datetime | None,
-                      idle_deadline: datetime | None) -> None:
-        """The idle loop's reading of a service's traffic; published (SSE, panel) when it changed."""
-        status = svc.status
-        if status.last_activity != last_activity or status.idle_deadline != idle_deadline:
-            status.last_activity, status.idle_deadline = last_activity, idle_deadline
+    def note(self, svc: ManagedService, **fields: Any) -> None:
+        """The idle and lifetime loops' readings of a service; published (SSE, panel) if they changed."""
+        if any(getattr(svc.status, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(svc.status, key, value)
             self._publish(svc)
 
     def external_endpoint(self, name: str) -> Endpoint | None:

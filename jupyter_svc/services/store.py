@@ -67,6 +67,8 @@ class Store:
         self._durable: dict[str, ServiceSpec] = {}  # ... and the object it came from
         self._pending: dict[str, tuple[ServiceSpec, ServiceStatus]] = {}  # statuses to write later
         self._timer: asyncio.TimerHandle | None = None
+        #: deletions per name: a save that waited behind a delete of its service writes nothing
+        self._deletions: defaultdict[str, int] = defaultdict(int)
         #: names whose file could not be read, with where it was moved (see ``refusal``)
         self.set_aside: dict[str, Path] = {}
         #: what each service's running instance asked to keep (``Instance.state()``), written with
@@ -104,7 +106,10 @@ class Store:
         self._pending.pop(spec.name, None)  # this write carries a newer status
         spec_json = json.dumps(spec.model_dump(mode="json"), indent=1)
         payload = self._payload(spec_json, status, spec.name)
+        deletions = self._deletions[spec.name]
         async with self._locks[spec.name]:
+            if self._deletions[spec.name] != deletions:
+                return  # its service was deleted meanwhile: writing would bring the file back
             try:
                 if self._durable_specs.get(spec.name) == spec_json:
                     self._write(spec.name, payload, fsync=False)
@@ -141,6 +146,7 @@ class Store:
         """Remove the service's file; StorageFailed (and the file stays) if it cannot be removed."""
         self._pending.pop(name, None)
         self._durable.pop(name, None)
+        self._deletions[name] += 1
         async with self._locks[name]:
             try:
                 await asyncio.to_thread(self._path(name).unlink, True)
