@@ -1,4 +1,4 @@
-"""Record the objects tests/test_kubernetes_status.py reads: ``python tests/kube_record.py KUBECONFIG``.
+"""Record the objects tests/test_kubernetes_status.py reads: ``python tests/kube_record.py KUBECONFIG [CASE...]``.
 
 For each case, a service's Deployment and Service are applied on a real control plane, the played
 kubelet (kube_play.py) brings its pods to that state, and what the apiserver then holds (the
@@ -28,6 +28,7 @@ from jupyter_svc.backends.kubernetes.instance import Runtime, apply_spec
 from jupyter_svc.model.spec import ServiceSpec
 
 OUT = Path(__file__).parent / "data" / "kubernetes"
+kube_play_behaviours = {"ready", "hold", "ImagePullBackOff", "CrashLoopBackOff", "OOMKilled", "Unschedulable"}
 #: case -> (behaviour of the first version, of a second version rolled out after it, or None)
 CASES: dict[str, tuple[str, str | None]] = {
     "ready": ("ready", None),
@@ -40,14 +41,15 @@ CASES: dict[str, tuple[str, str | None]] = {
     "rollout_new_pod_failing": ("ready", "CrashLoopBackOff"),
     "progress_deadline_exceeded": ("ready", "hold-deadline"),
     "scaled_to_zero": ("zero", None),
+    "replica_failure": ("no-priority-class", None),
 }
 
 
-def spec(version: str, deadline: float | None = None) -> ServiceSpec:
+def spec(version: str, deadline: float | None = None, priority_class: str | None = None) -> ServiceSpec:
     readiness = {"timeout": deadline} if deadline else {}
     return ServiceSpec.model_validate({"name": "web", "image": f"registry.example/web:{version}",
                                        "command": ["serve", "{port}"], "env": {"VERSION": version},
-                                       "readiness": readiness})
+                                       "readiness": readiness, "priority_class": priority_class})
 
 
 async def record(kubeconfig: str, case: str, first: str, second: str | None) -> dict[str, Any]:
@@ -63,8 +65,10 @@ async def record(kubeconfig: str, case: str, first: str, second: str | None) -> 
     runtime = Runtime(Cluster(api, namespace), cache, settings, kubelet.resolver, True, None)  # type: ignore[arg-type]
     name, context = settings.object_name("web"), LaunchContext("/svc/web/")
     try:
-        kubelet.behaviour["web"] = "ready" if first == "zero" else first
-        await apply_spec(runtime, spec("1"), context, replicas=0 if first == "zero" else 1)
+        kubelet.behaviour["web"] = first if first in kube_play_behaviours else "ready"
+        missing_class = "no-such-class" if first == "no-priority-class" else None
+        await apply_spec(runtime, spec("1", priority_class=missing_class), context,
+                         replicas=0 if first == "zero" else 1)
         await asyncio.sleep(3)
         if second is not None:
             kubelet.behaviour["web"] = "hold" if second == "hold-deadline" else second
@@ -82,9 +86,11 @@ async def record(kubeconfig: str, case: str, first: str, second: str | None) -> 
         await api.close()
 
 
-async def main(kubeconfig: str) -> None:
+async def main(kubeconfig: str, only: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for case, (first, second) in CASES.items():
+        if only and case not in only:
+            continue
         data = await record(kubeconfig, case, first, second)
         (OUT / f"{case}.json").write_text(json.dumps(_lean(data), indent=1, sort_keys=True) + "\n")
 
@@ -99,4 +105,4 @@ def _lean(value: Any) -> Any:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2:]))

@@ -661,3 +661,14 @@ async def _allowed(backend: KubernetesBackend) -> bool:
     except SvcError as exc:
         assert "403" in exc.message, exc.message
         return False
+
+
+async def test_pods_the_cluster_will_not_create_fail_the_start_with_its_reason(namespace: str,
+                                                                                tmp_path: Path) -> None:
+    """The apiserver takes the Deployment, but admission refuses its pods (no such PriorityClass):
+    the ReplicaSet controller's FailedCreate fails the start at once, in the apiserver's words."""
+    async with harness(namespace, tmp_path) as h:
+        instance = await h.backend.start(spec(priority_class="no-such-class"), context())
+        with pytest.raises(NotReady, match=r"FailedCreate: .*no PriorityClass with name no-such-class was found"):
+            await instance.wait_ready(check(timeout=60))
+        assert h.kubelet.started.get("web") is None

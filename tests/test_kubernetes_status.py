@@ -55,6 +55,8 @@ def status_of(data: dict[str, Any]) -> ClusterStatus:
     ("progress_deadline_exceeded", "failed",
      r"^ProgressDeadlineExceeded: ReplicaSet \"svc-web-[-\w]+\" has timed out progressing\.$"),
     ("scaled_to_zero", "zero", r"^scaled to zero \(0 replicas\)$"),
+    ("replica_failure", "failed", r"^FailedCreate: pods \"svc-web-[-\w]+\" is forbidden: no PriorityClass with name "
+                                  r"no-such-class was found$"),
 ])
 def test_recorded_states(case: str, phase: str, says: str) -> None:
     status = status_of(recorded(case))

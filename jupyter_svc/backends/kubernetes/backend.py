@@ -166,7 +166,7 @@ class KubernetesBackend(Backend):
         except (ClusterError, ReflectorError, asyncio.TimeoutError, SvcError) as exc:
             await cache.stop()
             await api.close()
-            if isinstance(exc, SvcError):
+            if isinstance(exc, SvcError) and not isinstance(exc, ClusterError):
                 raise
             raise SvcError(f"the kubernetes backend cannot watch namespace {settings.namespace!r}: "
                            f"{exc or type(exc).__name__}") from None

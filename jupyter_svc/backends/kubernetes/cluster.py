@@ -9,6 +9,7 @@ left alone and a re-apply of the same spec changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -17,6 +18,8 @@ from typing import Any
 import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
+
+from jupyter_svc.model.errors import Unavailable
 
 JSON = dict[str, Any]
 
@@ -27,12 +30,17 @@ _APPLY = "application/apply-patch+yaml"  # JSON is YAML: the body goes as JSON
 _MERGE = "application/merge-patch+json"
 
 
-class ClusterError(RuntimeError):
-    """The apiserver refused: its status and its own message (who may not do what, which field)."""
+class ClusterError(Unavailable):
+    """The apiserver refused (``status``: its answer, with its own message: who may not do what,
+    which field) or did not answer (``status`` 0); a 503 where it reaches the API."""
 
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _unreachable(exc: BaseException) -> ClusterError:
+    return ClusterError(f"the apiserver did not answer: {exc or type(exc).__name__}")
 
 
 async def _read(response: Any) -> JSON:
@@ -67,9 +75,11 @@ class Cluster:
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> JSON:
         try:
             response = await method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+            return await _read(response)
         except ApiException as exc:
             raise _refused(exc) from None
-        return await _read(response)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise _unreachable(exc) from None
 
     # ------------------------------------------------------------------------- create / update
     async def apply(self, obj: JSON, dry_run: bool = False) -> JSON:
@@ -157,6 +167,8 @@ class Cluster:
                 response.release()
         except ApiException as exc:
             raise _refused(exc) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise _unreachable(exc) from None
         if not 200 <= response.status <= 299:
             raise ClusterError(f"{response.status} {body.decode(errors='replace')[:300]}", response.status)
         return body.decode(errors="replace").splitlines()
@@ -171,6 +183,8 @@ class Cluster:
                 _request_timeout=aiohttp.ClientTimeout(sock_connect=10), **params)
         except ApiException as exc:
             raise _refused(exc) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise _unreachable(exc) from None
         try:
             if not 200 <= response.status <= 299:
                 body = await response.read()

@@ -146,14 +146,20 @@ def is_ready(pod: JSON) -> bool:
 # ------------------------------------------------------------------------------------ rollout
 def rollout(deployment: JSON) -> Rollout:
     """The latest version's progress: done when every wanted replica is updated and available and
-    no old one is left; failed once the controller reports ``ProgressDeadlineExceeded``."""
+    no old one is left; failed once the controller reports ``ProgressDeadlineExceeded``, or that
+    pods cannot be created (``ReplicaFailure``: admission, quota, a missing PriorityClass)."""
     spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
     desired = spec.get("replicas", 1)
     updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
     counts = {"desired": desired, "updated": updated, "available": available}
     if deployment["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
         return Rollout(False, False, "waiting for the Deployment controller to see the change", False, **counts)
-    progressing = next((c for c in status.get("conditions") or () if c.get("type") == "Progressing"), None)
+    conditions = status.get("conditions") or ()
+    refused = next((c for c in conditions if c.get("type") == "ReplicaFailure" and c.get("status") == "True"), None)
+    if refused is not None:  # its pods cannot even be created: admission, quota, a missing PriorityClass
+        message = refused.get("message") or "the ReplicaSet cannot create pods"
+        return Rollout(False, True, f"{refused.get('reason') or 'ReplicaFailure'}: {message}", **counts)
+    progressing = next((c for c in conditions if c.get("type") == "Progressing"), None)
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
         message = progressing.get("message") or "the rollout exceeded its progress deadline"
         return Rollout(False, True, f"ProgressDeadlineExceeded: {message}", **counts)
