@@ -672,3 +672,19 @@ async def test_pods_the_cluster_will_not_create_fail_the_start_with_its_reason(n
         with pytest.raises(NotReady, match=r"FailedCreate: .*no PriorityClass with name no-such-class was found"):
             await instance.wait_ready(check(timeout=60))
         assert h.kubelet.started.get("web") is None
+
+
+async def test_a_failed_restart_goes_back_to_the_template_before_it(namespace: str, tmp_path: Path) -> None:
+    """A rollout restart whose new pod crash-loops: the restartedAt annotation is put back as it was
+    (none), so the old ReplicaSet takes over again and its pod, which never stopped, keeps serving."""
+    async with harness(namespace, tmp_path) as h:
+        instance = await ready_instance(h, spec())
+        old_pod = (await get(instance.endpoint))["pod"]
+        h.kubelet.behaviour["web"] = "CrashLoopBackOff"
+        with pytest.raises(SvcError, match=r"rollout of web failed, the previous version was restored: "
+                                           r"CrashLoopBackOff"):
+            await instance.roll_out(instance.spec, context(), check())
+        deployment = await h.apps.read_namespaced_deployment(instance.name, namespace)
+        assert "kubectl.kubernetes.io/restartedAt" not in deployment.spec.template.metadata.annotations
+        assert (await get(instance.endpoint))["pod"] == old_pod
+        await h.kubelet_wait(lambda: list(h.kubelet.apps) == [old_pod])

@@ -97,10 +97,12 @@ class Cluster:
         return await self._call(self.apps.patch_namespaced_deployment_scale, name, self.namespace,
                                 {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER, _content_type=_MERGE)
 
-    async def rollout_restart(self, name: str, at: datetime | None = None) -> JSON:
+    async def rollout_restart(self, name: str, stamp: str | None = "now") -> JSON:
         """A new pod-template annotation, as ``kubectl rollout restart``: the Deployment replaces every
-        pod, new ones first; the stored Deployment."""
-        stamp = (at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        pod, new ones first; the stored Deployment. ``stamp``: the annotation's value ("now": the
+        current time; None removes it: a failed restart rolled back to the template before it)."""
+        if stamp == "now":
+            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         return await self._call(self.apps.patch_namespaced_deployment, name, self.namespace, patch,
                                 field_manager=FIELD_MANAGER, _content_type=_MERGE)

@@ -20,7 +20,7 @@ from jupyter_svc.model.errors import SvcError
 from jupyter_svc.model.spec import ServiceSpec
 
 from .cache import ClusterCache
-from .cluster import Cluster, ClusterError
+from .cluster import RESTARTED_AT, Cluster, ClusterError
 from .objects import build_deployment, build_service
 from .pod import JSON
 from .resolver import EndpointQuery, Resolver, ResolveRefused, resolve
@@ -203,8 +203,11 @@ class KubernetesInstance(Instance):
         self.runtime.cache.poke()  # waiters see it now, whatever the watches bring
         if self._follower is not None:
             self._follower.cancel()
-        with contextlib.suppress(ClusterError):
+        try:
             await self.runtime.cluster.scale(self.name, 0)
+        except ClusterError as exc:  # gone already (404), or the apiserver is down: its pods may still run
+            if exc.status != 404:
+                self.runtime.log.warning("could not scale %s to zero: %s", self.name, exc)
         return 0
 
     async def roll_out(self, spec: ServiceSpec, context: LaunchContext, check: ReadyCheck) -> None:
@@ -220,8 +223,12 @@ class KubernetesInstance(Instance):
 
     async def _roll_out(self, spec: ServiceSpec, context: LaunchContext, check: ReadyCheck) -> None:
         old_spec, old_context = self.spec, self.context
+        restart = spec == old_spec and context == old_context
+        current = self.runtime.cache.deployment(self.name) or {}
+        template = ((current.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        restarted_at = (template.get("annotations") or {}).get(RESTARTED_AT)  # what a failed restart restores
         try:
-            if spec == old_spec and context == old_context:
+            if restart:
                 deployment = await self.runtime.cluster.rollout_restart(self.name)
             else:
                 deployment, service = await apply_spec(self.runtime, spec, context)
@@ -237,7 +244,10 @@ class KubernetesInstance(Instance):
             failure = exc.message
         self.runtime.log.warning("rollout of %s failed, rolling back: %s", spec.name, failure)
         self.spec, self.context = old_spec, old_context
-        deployment, _ = await apply_spec(self.runtime, old_spec, old_context)
+        if restart:
+            deployment = await self.runtime.cluster.rollout_restart(self.name, restarted_at)
+        else:
+            deployment, _ = await apply_spec(self.runtime, old_spec, old_context)
         self._written = deployment["metadata"].get("resourceVersion")
         try:
             await self.wait_ready(check)
