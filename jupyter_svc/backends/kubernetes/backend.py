@@ -213,7 +213,9 @@ class KubernetesBackend(Backend):
 
     # ------------------------------------------------------------------------- logs
     def _newest_pod(self, runtime: Runtime, name: str) -> str | None:
-        pods = runtime.cache.pods_of(runtime.settings.object_name(name))
+        """The newest pod on a node (one still unscheduled has no logs to read)."""
+        pods = {n: p for n, p in runtime.cache.pods_of(runtime.settings.object_name(name)).items()
+                if (p.get("spec") or {}).get("nodeName")}
         return max(pods, key=lambda n: pods[n]["metadata"].get("creationTimestamp", ""), default=None)
 
     async def log_tail(self, name: str, lines: int, container: str | None = None) -> list[str]:
