@@ -688,3 +688,31 @@ async def test_a_failed_restart_goes_back_to_the_template_before_it(namespace: s
         assert "kubectl.kubernetes.io/restartedAt" not in deployment.spec.template.metadata.annotations
         assert (await get(instance.endpoint))["pod"] == old_pod
         await h.kubelet_wait(lambda: list(h.kubelet.apps) == [old_pod])
+
+
+async def test_scale_to_more_replicas_is_a_rollout_of_the_count(api: Any, jp_fetch: Any, namespace: str,
+                                                                 tmp_path: Path) -> None:
+    """POST scale {replicas: 2}: the Deployment gets 2 replicas and the service is ready once both
+    pods are (no new ReplicaSet: the template did not change); the proxy keeps answering."""
+    async with played(namespace, tmp_path) as kubelet, connected(admin_kubeconfig()) as kube:
+        code, view = await api("POST", "services", spec_json(), wait=30)
+        assert code == 201 and view["status"]["state"] == "ready", view
+        code, view = await api("POST", "services/web/scale", {"replicas": 2}, wait=30)
+        assert code == 200 and view["status"]["state"] == "ready" and view["spec"]["replicas"] == 2, view
+        found = await owned_objects(kube, namespace)
+        assert len(found["ReplicaSet"]) == 1 and len(found["Pod"]) == 2
+        assert kubelet.started["web"] == 2
+        assert (await through_proxy(jp_fetch, "web"))["pod"] in kubelet.apps
+
+
+def test_what_rolls_out_is_what_reaches_the_objects(tmp_path: Path) -> None:
+    """No cluster needed: a change the Deployment or the Service carries (replicas, labels, the
+    readiness probe, the image) needs a rollout; a description or an idle window does not."""
+    backend = KubernetesBackend(ServerInfo(state_dir=tmp_path, runtime_dir=tmp_path, user="alice"),
+                                namespace="ns")
+    base = spec()
+    for change in ({"replicas": 3}, {"labels": {"team": "ml"}}, {"readiness": {"path": "/healthz"}},
+                   {"image": "registry.example/web:2"}, {"env": {"VERSION": "2"}}):
+        assert backend.update_needed(base, ServiceSpec.model_validate({**base.model_dump(), **change})), change
+    for change in ({"description": "new words"}, {"scale_to_zero": "10m"}, {"desired_state": "scaled_to_zero"}):
+        assert not backend.update_needed(base, ServiceSpec.model_validate({**base.model_dump(), **change})), change

@@ -247,6 +247,13 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
         (told to clients in GET backends); only a backend that fills ``{unix_socket}`` says so."""
         return False
 
+    def update_needed(self, old: ServiceSpec, new: ServiceSpec) -> bool:
+        """True when a running instance of ``old`` must change to run ``new``; the other changes
+        apply in place (a description, the idle window). By default: a field of
+        :meth:`ServiceSpec.runtime_view` changed. A backend whose objects carry more of the spec (a
+        Deployment's replicas, labels, readiness probe) says so here."""
+        return old.runtime_view() != new.runtime_view()
+
     def update_strategy(self, old: ServiceSpec, new: ServiceSpec) -> UpdateStrategy:
         """How a running instance of ``old`` takes ``new`` (see :class:`UpdateStrategy`)."""
         return UpdateStrategy.stop_then_start

@@ -178,7 +178,7 @@ class ServiceManager:
                 await self.lifecycle.stop(svc, ServiceState.scaled_to_zero)
         elif svc.instance is None:
             await self.lifecycle.start(svc)
-        elif old is not None and old.runtime_view() != svc.spec.runtime_view():
+        elif old is not None and svc.backend.update_needed(old, svc.spec):
             await self.lifecycle.replace(svc, old)
         else:
             self.lifecycle.set_state(svc, svc.status.state)

@@ -18,15 +18,15 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default
 
 from jupyter_svc.backends.base import Backend, Instance, LaunchContext, UpdateStrategy
-from jupyter_svc.model.errors import FieldError, SvcError
-from jupyter_svc.model.spec import ServiceSpec
+from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError
+from jupyter_svc.model.spec import DesiredState, ServiceSpec
 
 from .cache import ClusterCache
 from .checks import check
 from .client import SERVICE_ACCOUNT_DIR, CredentialsError, api_client, in_cluster
 from .cluster import Cluster, ClusterError
 from .instance import KubernetesInstance, Runtime, apply_spec
-from .objects import build_service
+from .objects import build_deployment, build_service
 from .reflector import ReflectorError
 from .resolver import load_resolver
 from .settings import MAIN_CONTAINER, SERVICE_KEY, KubernetesSettings, OwnerPod, Toleration
@@ -128,6 +128,20 @@ class KubernetesBackend(Backend):
             return check(spec, self.settings())
         except (ValueError, TypeError) as exc:
             return [FieldError("backend", f"the kubernetes backend is misconfigured: {exc}")]
+
+    def update_needed(self, old: ServiceSpec, new: ServiceSpec) -> bool:
+        """The objects differ: whatever reaches the Deployment or the Service (replicas, labels,
+        annotations, the readiness probe) rolls out; the rest (description, idle window) does not."""
+        settings = self.settings()
+
+        def objects(spec: ServiceSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+            running = spec.model_copy(update={"desired_state": DesiredState.ready})
+            return build_deployment(running, settings, "/"), build_service(running, settings)
+
+        try:
+            return objects(old) != objects(new)
+        except SpecInvalid:
+            return True
 
     def update_strategy(self, old: ServiceSpec, new: ServiceSpec) -> UpdateStrategy:
         return UpdateStrategy.rolling  # the same Deployment rolls out; the old pods serve until then
