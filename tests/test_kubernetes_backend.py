@@ -716,3 +716,39 @@ def test_what_rolls_out_is_what_reaches_the_objects(tmp_path: Path) -> None:
         assert backend.update_needed(base, ServiceSpec.model_validate({**base.model_dump(), **change})), change
     for change in ({"description": "new words"}, {"scale_to_zero": "10m"}, {"desired_state": "scaled_to_zero"}):
         assert not backend.update_needed(base, ServiceSpec.model_validate({**base.model_dump(), **change})), change
+
+
+async def test_the_built_in_resolvers_and_the_seams_checks() -> None:
+    """No cluster needed: "dns" answers the Service's DNS name, "cluster_ip" its ClusterIP (both the
+    Service's port, whatever pod is ready); a resolver may be named by import string or be a class
+    or be async; nonsense, a failure, or (loopback_only) anything but loopback is refused loudly."""
+    from jupyter_svc.backends.kubernetes.resolver import ResolveRefused, load_resolver, resolve
+
+    query = EndpointQuery(service="web", object_name="svc-web-1", namespace="ns", address="10.244.0.7", port=8080,
+                          pod="svc-web-1-abc", dns_name="svc-web-1.ns.svc.cluster.local", cluster_ip="10.96.0.9",
+                          service_port=80)
+    assert await resolve(load_resolver(None, "dns"), query, False) == ("svc-web-1.ns.svc.cluster.local", 80)
+    assert await resolve(load_resolver("", "cluster_ip"), query, False) == ("10.96.0.9", 80)
+    with pytest.raises(ResolveRefused, match=r"answered 10\.96\.0\.9:80 .*loopback_only refuses"):
+        await resolve(load_resolver(None, "cluster_ip"), query, True)
+    with pytest.raises(ResolveRefused, match="loopback_only refuses"):
+        await resolve(load_resolver(None, "dns"), query, True)
+    import kube_play
+
+    assert load_resolver("kube_play:resolve", "dns") is load_resolver("kube_play.resolve", "dns") is kube_play.resolve
+
+    async def later(q: EndpointQuery) -> tuple[str, int]:
+        return "::1", 9000
+
+    class Fixed:
+        def __call__(self, q: EndpointQuery) -> tuple[str, int]:
+            return "127.0.0.2", 9001
+
+    assert await resolve(later, query, True) == ("::1", 9000)
+    assert await resolve(load_resolver(Fixed, "dns"), query, True) == ("127.0.0.2", 9001)
+    with pytest.raises(ResolveRefused, match=r"answered \('127.0.0.1', 0\) for web: not \(host, port\)"):
+        await resolve(lambda q: ("127.0.0.1", 0), query, True)
+    with pytest.raises(ResolveRefused, match=r"resolver failed for web \(10\.244\.0\.7:8080\): KeyError"):
+        await resolve(lambda q: {}["x"], query, True)
+    with pytest.raises(ValueError, match="cannot be imported"):
+        load_resolver("no_such_module:thing", "dns")
