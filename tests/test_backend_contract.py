@@ -41,6 +41,8 @@ class BackendCase:
 
     name: str
     svc_config: dict[str, Any] = field(default_factory=dict)
+    #: other classes' options for the server (the backend's own: ``{"FakeBackend": {...}}``)
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: True: the backend restarts crashed instances itself and reports failures (Instance.health)
     supervises: bool = False
     #: True: its instances outlive the server and are adopted (not restarted) by the next one
@@ -64,8 +66,9 @@ def _local() -> BackendCase:
 
 
 def _fake() -> BackendCase:
-    return BackendCase("fake", {"backends": ["local", "fake"], "default_backend": "fake"}, supervises=True,
-                       adopts=True)
+    # a crash stays reported for 3 s before its restart: long enough to be seen under load
+    return BackendCase("fake", {"backends": ["local", "fake"], "default_backend": "fake"},
+                       {"FakeBackend": {"restart_delay": 3.0}}, supervises=True, adopts=True)
 
 
 def _kubernetes() -> BackendCase:
@@ -290,3 +293,24 @@ def fetch_json(jp_http_port: int, jp_base_url: str, jp_auth_header: dict[str, st
         return json.loads(response.body)
 
     return call
+
+
+async def test_a_start_that_lost_its_picked_port_is_tried_again(api: Any, tmp_path: Path,
+                                                               fetch_json: Callable[[str], Any]) -> None:
+    """Instance.retryable (local: the app said its auto-picked port was taken) within start_attempts:
+    the first start fails as if another process took the port, the second serves; no failure counts."""
+    import shlex
+    import sys
+
+    flag = tmp_path / "first-start-done"
+    app = " ".join(shlex.quote(a) for a in [sys.executable, *echo_command()[1:]])
+    script = (f"if [ -e {shlex.quote(str(flag))} ]; then exec {app}; fi; touch {shlex.quote(str(flag))}; "
+              "echo 'OSError: [Errno 98] Address already in use'; exit 1")
+    code, view = await api("POST", "services", {"name": "clash", "command": script, "shell": True,
+                                                "restart_policy": "never"}, wait=30)
+    assert code == 201 and view["status"]["state"] == "ready", view
+    assert flag.exists() and view["status"]["restarts"] == 0
+    assert (await fetch_json("svc/clash/"))["method"] == "GET"
+    code, logs = await api("GET", "services/clash/logs")
+    assert "Address already in use" in logs
+    await api("DELETE", "services/clash")

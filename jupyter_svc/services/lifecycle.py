@@ -237,18 +237,18 @@ class Lifecycle:
         the reason, message and log lines (requests get 503 with it at once); ok -> ``ready``."""
         async for health in instance.health():
             message = "" if health.ok else await self._health_message(svc, health)
-            if svc.instance is not instance or svc.epoch != epoch or svc.deleted:
-                return  # stopped or replaced (no await between this check and the change below)
-            if health.restarts is not None:
-                svc.status.restarts = health.restarts
-            if health.ok:
-                if svc.status.state is ServiceState.failed:
-                    svc.failures = 0
-                    self.set_state(svc, ServiceState.ready)
-                continue
-            if svc.status.state in (ServiceState.ready, ServiceState.failed):  # not mid-operation
-                svc.failures += 1
-                self.set_state(svc, ServiceState.failed, message)
+            async with svc.lock:  # after an operation under way (a rollout reports as it goes)
+                if svc.instance is not instance or svc.epoch != epoch or svc.deleted:
+                    return  # stopped or replaced
+                if health.restarts is not None:
+                    svc.status.restarts = health.restarts
+                if health.ok:
+                    if svc.status.state is ServiceState.failed:
+                        svc.failures = 0
+                        self.set_state(svc, ServiceState.ready)
+                elif svc.status.state in (ServiceState.ready, ServiceState.failed):
+                    svc.failures += 1
+                    self.set_state(svc, ServiceState.failed, message)
 
     async def _health_message(self, svc: ManagedService, health: Health) -> str:
         reason = f"{health.reason}: {health.message}" if health.reason else health.message
