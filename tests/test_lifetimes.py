@@ -52,6 +52,18 @@ async def _wait_view(api: Api, name: str, test: Any, timeout: float = 20.0) -> d
     raise AssertionError(f"{name}: condition never met; last: {view}")
 
 
+async def _wait_gone(api: Api, name: str, timeout: float = 20.0) -> int:
+    """Poll until the service is gone (404); the last status code seen."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    code = 200
+    while asyncio.get_running_loop().time() < deadline:
+        code, _ = await api("GET", f"services/{name}")
+        if code == 404:
+            break
+        await asyncio.sleep(0.1)
+    return code
+
+
 WINDOW = {"start": "0 9 * * *", "end": "0 10 * * *", "timezone": "UTC"}
 
 
@@ -155,13 +167,7 @@ async def test_expiry_deletes_with_a_reason_and_an_event(api: Api, svc_started: 
 async def test_a_short_expiry_in_real_time(api: Api) -> None:
     code, view = await api("POST", "services", {"name": "brief", "command": echo_command(), "expires_after": "2s"})
     assert code == 201, view
-    deadline = asyncio.get_running_loop().time() + 20
-    while asyncio.get_running_loop().time() < deadline:
-        code, _ = await api("GET", "services/brief")
-        if code == 404:
-            break
-        await asyncio.sleep(0.1)
-    assert code == 404
+    assert await _wait_gone(api, "brief") == 404
 
 
 # ------------------------------------------------------------------------------------- kernels
@@ -190,12 +196,7 @@ async def test_a_service_bound_to_a_kernel_goes_with_it(api: Api, jp_fetch: Any,
 
         await jp_fetch("api", "kernels", kernel, "restart", method="POST", body="{}")
         await wait_for_state(api, "kept", {"scaled_to_zero"}, timeout=30)
-        code, _ = await api("GET", "services/mine")
-        deadline = asyncio.get_running_loop().time() + 20
-        while code != 404 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-            code, _ = await api("GET", "services/mine")
-        assert code == 404, "a restart of its kernel deletes a service bound with on_end: delete"
+        assert await _wait_gone(api, "mine") == 404, "a kernel restart deletes a service bound with on_end: delete"
         code, view = await api("GET", "services/kept")
         assert "restarted" in view["status"]["message"], view["status"]
 
@@ -204,13 +205,7 @@ async def test_a_service_bound_to_a_kernel_goes_with_it(api: Api, jp_fetch: Any,
         assert code == 201, view
     finally:
         await jp_fetch("api", "kernels", kernel, method="DELETE")
-    deadline = asyncio.get_running_loop().time() + 20
-    while asyncio.get_running_loop().time() < deadline:
-        code, _ = await api("GET", "services/again")
-        if code == 404:
-            break
-        await asyncio.sleep(0.1)
-    assert code == 404, "shutting its kernel down deletes it"
+    assert await _wait_gone(api, "again") == 404, "shutting its kernel down deletes it"
 
 
 @pytest.fixture
@@ -227,13 +222,6 @@ def stale_binding(svc_state_dir: Path) -> str:
 async def test_after_a_restart_a_service_whose_kernel_is_gone_is_cleaned_up(stale_binding: str, api: Api,
                                                                             svc_state_dir: Path) -> None:
     """Restored (its file was valid), then deleted because its kernel no longer runs."""
-    deadline = asyncio.get_running_loop().time() + 20
-    code = 200
-    while asyncio.get_running_loop().time() < deadline:
-        code, _ = await api("GET", f"services/{stale_binding}")
-        if code == 404:
-            break
-        await asyncio.sleep(0.1)
-    assert code == 404
+    assert await _wait_gone(api, stale_binding) == 404
     await asyncio.sleep(1)
     assert sorted(p.name for p in (svc_state_dir / "services").iterdir()) == []  # deleted, not set aside

@@ -44,9 +44,9 @@ class ServiceRow(w.HBox):
         self.state.value = badge(state)
         self.link.value = f'<a href="{url}" target="_blank" style="margin:0 8px">open</a>'
         lives = lifetime(view)
-        lives_text = "" if lives == "-" else " · " + html.escape(lives)
+        lives = "" if lives == "-" else f" · {html.escape(lives)}"
         self.info.value = (f"<small>idle {idle_window(view)} · active {ago(view.status.last_activity)} · "
-                           f"{view.status.restarts} restarts{lives_text}</small>")
+                           f"{view.status.restarts} restarts{lives}</small>")
         disabled = state == "disabled"
         self.buttons["disable"].description = "enable" if disabled else "disable"
         self.buttons["wake"].disabled = disabled or state in ("ready", "starting", "waking")
