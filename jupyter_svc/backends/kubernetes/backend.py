@@ -10,6 +10,7 @@ update is its rollout, and its objects outlive the server: the next server adopt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any, ClassVar, Literal, cast
@@ -193,6 +194,8 @@ class KubernetesBackend(Backend):
         try:
             deployment, service = await apply_spec(runtime, spec, context)
         except ClusterError as exc:
+            with contextlib.suppress(ClusterError):  # a Deployment without its Service serves nobody
+                await runtime.cluster.scale(runtime.settings.object_name(spec.name), 0)
             raise SvcError(f"the cluster refused {spec.name}: {exc}") from None
         return KubernetesInstance(runtime, spec, context, deployment, service)
 
