@@ -195,10 +195,10 @@ class PlayedKubelet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._pods.stop()
-        for pod in (await self.core.list_namespaced_pod(self.namespace)).items:
-            with contextlib.suppress(k8s.ApiException):
-                await self.core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
-        with contextlib.suppress(k8s.ApiException):
+        with contextlib.suppress(k8s.ApiException, aiohttp.ClientError, OSError):
+            for pod in (await self.core.list_namespaced_pod(self.namespace)).items:
+                with contextlib.suppress(k8s.ApiException):
+                    await self.core.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
             await self.core.delete_node(self.node)
         for app in list(self.apps.values()):
             await app.finish()
@@ -237,6 +237,10 @@ class PlayedKubelet:
             except k8s.ApiException as exc:
                 if exc.status not in (404, 409):
                     raise
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):  # the apiserver is away: try again
+                self._done.discard(pod["metadata"]["name"])
+                await asyncio.sleep(0.5)
+                self._queue.put_nowait(pod)
 
     async def _handle(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]

@@ -36,7 +36,7 @@ from kube_play import ENDPOINTS_FILE_VAR, PlayedKubelet
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 from test_kubernetes_objects import K8S_SCHEMA_VERSION
-from test_kubernetes_reflector import admin_kubeconfig, connected
+from test_kubernetes_reflector import PrivatePlane, admin_kubeconfig, connected, private_plane
 from yarl import URL
 
 from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
@@ -50,6 +50,7 @@ from jupyter_svc.model.errors import SvcError
 from jupyter_svc.model.spec import Readiness, ServiceSpec
 
 BASE = "/user/alice/svc/"
+__all__ = ["private_plane"]  # the fixture (a control plane of this module's own), imported for pytest
 
 
 @pytest.fixture
@@ -103,8 +104,12 @@ def make_backend(namespace: str, tmp: Path, kubelet: PlayedKubelet, **options: A
 
 
 @contextlib.asynccontextmanager
-async def harness(namespace: str, tmp: Path, **options: Any) -> AsyncIterator[Harness]:
-    async with connected(admin_kubeconfig()) as api:
+async def harness(namespace: str, tmp: Path, kubeconfig: Path | None = None, **options: Any) -> AsyncIterator[Harness]:
+    """A played kubelet and a backend (its resolver: the kubelet's, loopback_only) on the cluster
+    ``kubeconfig`` names (the suite's by default)."""
+    if kubeconfig is not None:
+        options["kubeconfig"] = str(kubeconfig)
+    async with connected(kubeconfig or admin_kubeconfig()) as api:
         kubelet = PlayedKubelet(api, namespace, tmp)
         await kubelet.start()
         backend = make_backend(namespace, tmp, kubelet, **options)
@@ -752,3 +757,29 @@ async def test_the_built_in_resolvers_and_the_seams_checks() -> None:
         await resolve(lambda q: {}["x"], query, True)
     with pytest.raises(ValueError, match="cannot be imported"):
         load_resolver("no_such_module:thing", "dns")
+
+
+async def test_the_backend_carries_on_across_an_apiserver_restart(private_plane: PrivatePlane,
+                                                                  tmp_path: Path) -> None:
+    """On a control plane of this module's own: a ready service; the apiserver is stopped and started
+    again (same etcd). The backend's watches resume, and what it does next works: an update rolls out
+    and is seen ready, the proxy's endpoint follows, and a stop scales to zero."""
+    namespace = f"jsvc-restart-{uuid.uuid4().hex[:6]}"
+    async with connected(private_plane.kubeconfig) as admin:
+        await k8s.CoreV1Api(admin).create_namespace({"metadata": {"name": namespace}})
+    async with harness(namespace, tmp_path, private_plane.kubeconfig) as h:
+        instance = await ready_instance(h, spec())
+        await asyncio.to_thread(private_plane.restart_apiserver)
+        await wait_until_async(lambda: _answers(h.api), bool, 120)  # slow to come back on a loaded machine
+        await instance.roll_out(spec(version="2"), context(), check(timeout=60))
+        assert (await get(instance.endpoint))["version"] == "2"
+        await instance.stop(5)
+        assert not (await h.apps.read_namespaced_deployment_scale(instance.name, namespace)).spec.replicas
+
+
+async def _answers(api: k8s.ApiClient) -> bool:
+    try:
+        await k8s.CoreV1Api(api).list_namespace(limit=1)
+        return True
+    except (ApiException, aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        return False
