@@ -377,6 +377,19 @@ def test_the_docs_sample_manifest_sets_every_placement_field_and_runs_here() -> 
         assert kubernetes_validate.validate(obj, K8S_SCHEMA_VERSION, strict=True) == K8S_SCHEMA_VERSION
 
 
+def test_the_readme_gpu_example_runs_here() -> None:
+    """README's "Kubernetes" section: its GPU and node-selection example passes the backend's check."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Kubernetes", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    assert block is not None
+    (service,) = Manifest.model_validate(yaml.safe_load(block.group(1))).services
+    assert service.resources.limits.gpu == "1" and service.node_selector
+    assert check_spec(service, settings()) == []
+    deployment = build_deployment(service, settings(), BASE_URL)
+    assert kubernetes_validate.validate(deployment, K8S_SCHEMA_VERSION, strict=True) == K8S_SCHEMA_VERSION
+
+
 # ------------------------------------------------------------------ a real apiserver
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
     deadline = time.monotonic() + timeout
