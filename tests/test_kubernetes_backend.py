@@ -343,6 +343,9 @@ def spec_json(name: str = "web", version: str = "1", **fields: Any) -> dict[str,
     return spec(name, version, **fields).model_dump(mode="json", exclude_defaults=True)
 
 
+SIDECAR = {"sidecars": [{"name": "proxy", "image": "registry.example/proxy:1"}]}
+
+
 async def owned_objects(api: k8s.ApiClient, namespace: str) -> dict[str, list[str]]:
     """Every object in the namespace with this server's labels, by kind (pods included)."""
     selector = "app.kubernetes.io/managed-by=jupyter-svc,jupyter-svc/owner=alice"
@@ -360,14 +363,14 @@ async def test_through_a_jupyter_server(api: Any, jp_fetch: Any, namespace: str,
     (the old pod answers meanwhile); a failed update is rolled back and reported; a restart is a
     rollout restart; logs come from pods/log; delete removes every owned object."""
     async with played(namespace, tmp_path) as kubelet, connected(admin_kubeconfig()) as kube:
-        code, view = await api("POST", "services", spec_json(), wait=30)
+        code, view = await api("POST", "services", spec_json(**SIDECAR), wait=30)
         assert code == 201 and view["status"]["state"] == "ready", view
         assert view["status"]["backend"] == "kubernetes" and view["status"]["endpoint"].startswith("http://127.0.0.1:")
         first = await through_proxy(jp_fetch, "web")
         assert first["version"] == "1" and first["base_url"].endswith("/svc/web/")
 
         kubelet.behaviour["web"] = "hold"
-        update = asyncio.ensure_future(api("PUT", "services/web", spec_json(version="2"), wait=30))
+        update = asyncio.ensure_future(api("PUT", "services/web", spec_json(version="2", **SIDECAR), wait=30))
         await wait_until(lambda: kubelet.started.get("web") == 2)
         for _ in range(3):
             assert await through_proxy(jp_fetch, "web") == first
@@ -379,7 +382,7 @@ async def test_through_a_jupyter_server(api: Any, jp_fetch: Any, namespace: str,
         assert second["version"] == "2" and second["pod"] != first["pod"]
 
         kubelet.behaviour["web"] = "ImagePullBackOff"
-        code, body = await api("PUT", "services/web", spec_json(version="3"), wait=30)
+        code, body = await api("PUT", "services/web", spec_json(version="3", **SIDECAR), wait=30)
         assert code == 503 and "ImagePullBackOff" in body["message"] and "restored" in body["message"], body
         code, view = await api("GET", "services/web")
         assert view["status"]["state"] == "ready" and view["spec"]["env"]["VERSION"] == "2"
@@ -397,6 +400,11 @@ async def test_through_a_jupyter_server(api: Any, jp_fetch: Any, namespace: str,
 
         code, text = await api("GET", "services/web/logs", tail=5)
         assert code == 200 and f"[app] {third['pod']} listening on :8080" in text, text
+        code, text = await api("GET", "services/web/logs", tail=1, container="proxy")  # the sidecar's
+        assert code == 200 and text == "[proxy] version 2\n", text
+        code, body = await api("GET", "services/web/logs", tail=1, container="nope")
+        assert code == 422 and body["errors"] == [{"field": "container", "message": (
+            "'nope' is not a container of web's pods: app, proxy")}], body
 
         assert (await owned_objects(kube, namespace))["Deployment"]
         code, _ = await api("DELETE", "services/web")

@@ -53,7 +53,7 @@ def test_magics_on_the_cluster(live: LiveServer) -> None:
         "%load_ext jupyter_svc",
         f"%svc create kweb --idle 10m --set image={IMAGE} -- {sys.executable} {ECHO} {{port}} --version one",
         "%svc list",
-        "%svc logs kweb --tail 5",
+        "%svc logs kweb --tail 5 --container app",
         "%svc restart kweb",
         "%svc stop kweb",
         "import os, json, urllib.request\n"
@@ -69,7 +69,7 @@ def test_magics_on_the_cluster(live: LiveServer) -> None:
     _, create, listing, logs, restart, stop, wake, get, _, empty = results
     assert "kweb: ready" in create.text and "/svc/kweb/" in create.text
     assert "<table class='jupyter-svc-list'>" in listing.html and "kweb" in listing.html
-    assert "echo app version one listening" in logs.stdout
+    assert "[app] echo app version one listening" in logs.stdout  # the played kubelet's container prefix
     assert "kweb: ready" in restart.text
     assert "kweb: scaled_to_zero" in stop.text
     assert wake.stdout.strip() == "/hello one"

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 from traitlets import MetaHasTraits
 from traitlets.config import LoggingConfigurable
 
-from jupyter_svc.model.errors import FieldError, SvcError
+from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError
 from jupyter_svc.model.spec import Readiness, ServiceSpec
 
 from .http_ready import probe_until_ready
@@ -214,6 +214,12 @@ async def _no_reports() -> AsyncIterator[Health]:
     yield  # pragma: no cover - makes this an async generator
 
 
+def no_containers(backend: str) -> SpecInvalid:
+    """The refusal of a ``container`` by a backend with one log per service (a 400 naming it)."""
+    return SpecInvalid("invalid query", [FieldError(
+        "container", f"the {backend} backend keeps one log per service: there are no containers to choose")])
+
+
 class BackendMeta(MetaHasTraits, abc.ABCMeta):
     """Traits and abstract methods on one class."""
 
@@ -276,12 +282,15 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
         return 0
 
     @abc.abstractmethod
-    async def log_tail(self, name: str, lines: int) -> list[str]:
-        """The last ``lines`` lines the service printed."""
+    async def log_tail(self, name: str, lines: int, container: str | None = None) -> list[str]:
+        """The last ``lines`` lines the service printed. ``container``: one of its containers (a
+        pod's sidecar or init step) where the backend runs several; one that runs a single stream
+        per service refuses any (:func:`no_containers`). The server passes it only when asked."""
 
     @abc.abstractmethod
-    def follow_logs(self, name: str) -> AsyncIterator[str]:
-        """Lines as they are printed, until the consumer stops iterating."""
+    def follow_logs(self, name: str, container: str | None = None) -> AsyncIterator[str]:
+        """Lines as they are printed, until the consumer stops iterating (``container``: as for
+        :meth:`log_tail`)."""
 
     async def delete(self, name: str) -> None:
         """Forget everything kept for ``name`` (logs, folders, sockets); called after its last stop."""
@@ -308,4 +317,5 @@ __all__ = [
     "ServerInfo",
     "UpdateStrategy",
     "endpoint_of_url",
+    "no_containers",
 ]

@@ -229,16 +229,24 @@ class KubernetesBackend(Backend):
         await runtime.cluster.delete(runtime.settings.object_name(name))
 
     # ------------------------------------------------------------------------- logs
-    def _newest_pod(self, runtime: Runtime, name: str) -> str | None:
-        """The newest pod on a node (one still unscheduled has no logs to read)."""
+    def _newest_pod(self, runtime: Runtime, name: str, container: str | None) -> str | None:
+        """The newest pod on a node (one still unscheduled has no logs to read); SpecInvalid naming
+        ``container`` when it is none of that pod's containers."""
         pods = {n: p for n, p in runtime.cache.pods_of(runtime.settings.object_name(name)).items()
                 if (p.get("spec") or {}).get("nodeName")}
-        return max(pods, key=lambda n: pods[n]["metadata"].get("creationTimestamp", ""), default=None)
+        newest = max(pods, key=lambda n: pods[n]["metadata"].get("creationTimestamp", ""), default=None)
+        if newest is not None and container is not None:
+            spec = pods[newest]["spec"]
+            names = [c["name"] for key in ("containers", "initContainers") for c in spec.get(key) or ()]
+            if container not in names:
+                raise SpecInvalid("invalid query", [FieldError(
+                    "container", f"{container!r} is not a container of {name}'s pods: {', '.join(names)}")])
+        return newest
 
     async def log_tail(self, name: str, lines: int, container: str | None = None) -> list[str]:
         """The newest pod's last ``lines`` lines (of ``container``: a sidecar, an init step; the app's by default)."""
         runtime = await self.runtime()
-        pod = self._newest_pod(runtime, name)
+        pod = self._newest_pod(runtime, name, container)
         if pod is None:
             return []
         try:
@@ -249,7 +257,7 @@ class KubernetesBackend(Backend):
     async def follow_logs(self, name: str, container: str | None = None) -> AsyncIterator[str]:
         """The newest pod's lines as it prints them from now on (``log_tail`` gives those before), until it ends."""
         runtime = await self.runtime()
-        pod = self._newest_pod(runtime, name)
+        pod = self._newest_pod(runtime, name, container)
         if pod is None:
             return
         try:
