@@ -712,6 +712,7 @@ async def test_scale_to_more_replicas_is_a_rollout_of_the_count(api: Any, jp_fet
         assert code == 201 and view["status"]["state"] == "ready", view
         code, view = await api("POST", "services/web/scale", {"replicas": 2}, wait=30)
         assert code == 200 and view["status"]["state"] == "ready" and view["spec"]["replicas"] == 2, view
+        assert view["status"]["replicas_ready"] == 2
         found = await owned_objects(kube, namespace)
         assert len(found["ReplicaSet"]) == 1 and len(found["Pod"]) == 2
         assert kubelet.started["web"] == 2

@@ -160,6 +160,8 @@ class Instance(abc.ABC):
     #: True when :meth:`inspect_ready` may refuse the instance, so readiness waits for it; else it
     #: runs once the instance serves (it only warns, and may cost tens of ms: /proc scans)
     inspection_gates_readiness: bool = False
+    #: replicas that serve, for the status (a Deployment's available pods); 1 for a single process
+    ready_replicas: int = 1
     #: after a failed start (NotReady), True when another start may well succeed: the lifecycle then
     #: tries again, up to ``Backend.start_attempts`` (local: another process took its picked port)
     retryable: bool = False

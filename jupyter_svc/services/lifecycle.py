@@ -99,7 +99,7 @@ class Lifecycle:
         svc.status.message = message
         if state is not ServiceState.ready:
             svc.status.idle_deadline = None  # only a ready service goes idle
-        svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
+        svc.status.replicas_ready = svc.instance.ready_replicas if state is ServiceState.ready and svc.instance else 0
         svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
 

@@ -83,6 +83,11 @@ class KubernetesInstance(Instance):
     def status(self) -> ClusterStatus:
         return self.runtime.cache.status(self.name)
 
+    @property
+    def ready_replicas(self) -> int:  # type: ignore[override]  # read from the cache, never set
+        """The latest version's pods that are ready endpoints of the Service."""
+        return len({endpoint.pod for endpoint in self.status().endpoints})
+
     def _gone(self) -> bool:
         current = self.runtime.cache.deployment(self.name)
         return current is None or current["metadata"].get("uid") != self._uid
