@@ -111,10 +111,10 @@ def _delete(client: Client, args: argparse.Namespace) -> int:
 
 def _logs(client: Client, args: argparse.Namespace) -> int:
     if args.follow:
-        for line in client.follow_logs(args.name, args.tail, timeout=args.timeout):
+        for line in client.follow_logs(args.name, args.tail, timeout=args.timeout, container=args.container):
             print(line, flush=True)
     else:
-        sys.stdout.write(client.logs(args.name, args.tail))
+        sys.stdout.write(client.logs(args.name, args.tail, container=args.container))
     return OK
 
 

@@ -71,6 +71,20 @@ async def test_malformed_requests(api, jp_fetch):
     assert code == 422 and body["errors"][0]["field"] == "depends_on[0]"
 
 
+async def test_logs_of_a_container_only_where_a_backend_has_containers(api):
+    """``?container=`` picks a pod's sidecar on the kubernetes backend (tests/test_kubernetes_backend.py);
+    the local backend keeps one log per service and answers 422 naming the parameter."""
+    code, view = await api("POST", "services", {"name": "one-log", "command": echo_command()}, wait=20)
+    assert code == 201 and view["status"]["state"] == "ready", view
+    code, text = await api("GET", "services/one-log/logs", tail=5)
+    assert code == 200 and "listening" in text
+    code, body = await api("GET", "services/one-log/logs", tail=5, container="sidecar")
+    assert code == 422 and body["errors"][0]["field"] == "container", body
+    assert "one log per service" in body["errors"][0]["message"]
+    code, body = await api("GET", "services/one-log/logs", tail=5, follow="1", container="sidecar")
+    assert code == 422 and body["errors"][0]["field"] == "container", body
+
+
 async def test_put_creates_then_updates_and_depends_on_injects_url(api):
     code, view = await api("PUT", "services/base", {"command": echo_command()}, wait=20)
     assert code == 201 and view["status"]["state"] == "ready"

@@ -7,7 +7,8 @@ Backends, one fixture case each: ``local``; ``fake``, a third-party backend in
 tests/backend_plugin registered through a real entry point (a ``.dist-info`` on PYTHONPATH) whose
 processes outlive the server, that restarts them itself and reports it through ``Instance.health``,
 and updates by a rollout; and ``kubernetes``, which joins when ``JUPYTER_SVC_TEST_KUBECONFIG``
-names a cluster (its case comes with the backend: see ``CASES``).
+names a cluster: a namespace and a played kubelet that runs each pod's command as a local process
+(tests/kube_contract.py), reached through the backend's endpoint seam with ``loopback_only``.
 """
 
 from __future__ import annotations
@@ -48,9 +49,16 @@ class BackendCase:
     adopts: bool = False
     #: the argv of an app that answers HTTP with its version and pid (JSON) on {port}
     app: Callable[[str], list[str]] = lambda version: echo_command("--version", version)
+    #: more fields of every spec (a container image)
+    fields: dict[str, Any] = field(default_factory=dict)
+    #: other classes' options for its servers (``{"KubernetesBackend": {...}}``)
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what the case needs around each test (a cluster namespace, a played kubelet): entered with the
+    #: test's tmp_path, it yields more ``classes`` options
+    around: Callable[[Path], contextlib.AbstractContextManager[dict[str, dict[str, Any]]]] | None = None
 
     def spec(self, name: str, version: str = "1", **extra: Any) -> dict[str, Any]:
-        return {"name": name, "command": self.app(version), "env": {"VERSION": version}, **extra}
+        return {"name": name, "command": self.app(version), "env": {"VERSION": version}, **self.fields, **extra}
 
 
 def _local() -> BackendCase:
@@ -64,9 +72,15 @@ def _fake() -> BackendCase:
 
 
 def _kubernetes() -> BackendCase:
-    if not os.environ.get(KUBECONFIG_VAR):
+    """A namespace on the cluster and a played kubelet whose "process" runtime runs each pod's command
+    as a local process (tests/kube_contract.py); the server reaches it through the endpoint seam."""
+    kubeconfig = os.environ.get(KUBECONFIG_VAR)
+    if not kubeconfig:
         pytest.skip(f"{KUBECONFIG_VAR} is unset: the kubernetes backend joins this contract on a cluster")
-    pytest.skip("the kubernetes backend's case (app image, played kubelet, loopback seam) lands with it")
+    from kube_contract import IMAGE, kubernetes_case_cluster
+
+    return BackendCase("kubernetes", {"default_backend": "kubernetes"}, supervises=True, adopts=True,
+                       fields={"image": IMAGE}, around=lambda tmp: kubernetes_case_cluster(kubeconfig, tmp))
 
 
 #: One constructor per backend; the Kubernetes backend replaces its entry with a real case.
@@ -74,10 +88,18 @@ CASES: dict[str, Callable[[], BackendCase]] = {"local": _local, "fake": _fake, "
 
 
 @pytest.fixture(params=sorted(CASES))
-def case(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> BackendCase:
-    # the fake backend's distribution is found on the path, as an installed package would be
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(PLUGIN), os.environ.get("PYTHONPATH")])))
-    return CASES[request.param]()
+def case(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[BackendCase]:
+    # the fake backend's distribution is found on the path, as an installed package would be; tests/
+    # too, for what a case's server imports from there (the kubernetes case's endpoint resolver)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(PLUGIN), str(Path(__file__).parent),
+                                                                    os.environ.get("PYTHONPATH")])))
+    made = CASES[request.param]()
+    if made.around is None:
+        yield made
+        return
+    with made.around(tmp_path) as classes:
+        made.classes = {**made.classes, **classes}
+        yield made
 
 
 @pytest.fixture(autouse=True)
@@ -214,7 +236,8 @@ def test_a_server_restart_adopts_or_restarts_and_leaves_no_orphan(case: BackendC
         if case.adopts:
             assert now["pid"] == kept["pid"], "adopted instances are not restarted"
             assert "adopted" in view.status.message
-            assert (second.state_dir / "fake-cluster" / "kept.starts").read_text() == "1"
+            if case.name == "fake":  # its own record of starts
+                assert (second.state_dir / "fake-cluster" / "kept.starts").read_text() == "1"
         else:
             assert now["pid"] != kept["pid"] and gone(kept["pid"], 0)
         assert [v.name for v in client.list()] == ["kept"]

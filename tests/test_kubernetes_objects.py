@@ -8,18 +8,21 @@ test connects to a pod or cluster IP: only the apiserver, on loopback.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from jupyter_svc.backends.kubernetes import KubernetesSettings, OwnerPod, Toleration, build_deployment, build_service
 from jupyter_svc.backends.kubernetes import check as check_spec
 from jupyter_svc.model.errors import SpecInvalid
-from jupyter_svc.model.spec import ServiceSpec
+from jupyter_svc.model.spec import Manifest, ServiceSpec
 
 #: The Kubernetes minor whose official schemas the objects must satisfy: the newest that
 #: kubernetes-validate ships (the local control plane in ../shared/k8s runs v1.36).
@@ -350,6 +353,41 @@ def test_the_schema_check_can_fail() -> None:
     service["spec"]["clusterPort"] = 80
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(service, K8S_SCHEMA_VERSION, strict=True)
+
+
+#: Every field of the spec that only a cluster honours (the local backend refuses each).
+PLACEMENT_FIELDS = ("image", "image_pull_secrets", "resources", "node_selector", "priority_class", "volumes",
+                    "sidecars", "init", "replicas")
+
+
+def test_the_docs_sample_manifest_sets_every_placement_field_and_runs_here() -> None:
+    """docs/kubernetes.md's sample manifest: every placement field set (GPU included), accepted by
+    the backend's check, and its objects valid for the official schemas."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "kubernetes.md").read_text()
+    sample = page.split("## A sample manifest with every placement field", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", sample, flags=re.DOTALL)
+    assert block is not None
+    (service,) = Manifest.model_validate(yaml.safe_load(block.group(1))).services
+    assert service.backend == "kubernetes"
+    unset = [name for name in PLACEMENT_FIELDS if getattr(service, name) == ServiceSpec.model_fields[name].default
+             or getattr(service, name) in ([], {}, None)]
+    assert unset == [] and service.resources.limits.gpu == "1", unset
+    assert check_spec(service, settings()) == []
+    for obj in (build_deployment(service, settings(), BASE_URL), build_service(service, settings(), "uid-1")):
+        assert kubernetes_validate.validate(obj, K8S_SCHEMA_VERSION, strict=True) == K8S_SCHEMA_VERSION
+
+
+def test_the_readme_gpu_example_runs_here() -> None:
+    """README's "Kubernetes" section: its GPU and node-selection example passes the backend's check."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Kubernetes", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    assert block is not None
+    (service,) = Manifest.model_validate(yaml.safe_load(block.group(1))).services
+    assert service.resources.limits.gpu == "1" and service.node_selector
+    assert check_spec(service, settings()) == []
+    deployment = build_deployment(service, settings(), BASE_URL)
+    assert kubernetes_validate.validate(deployment, K8S_SCHEMA_VERSION, strict=True) == K8S_SCHEMA_VERSION
 
 
 # ------------------------------------------------------------------ a real apiserver

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 from traitlets import MetaHasTraits
 from traitlets.config import LoggingConfigurable
 
-from jupyter_svc.model.errors import FieldError, SvcError
+from jupyter_svc.model.errors import FieldError, SpecInvalid, SvcError
 from jupyter_svc.model.spec import Readiness, ServiceSpec
 
 from .http_ready import probe_until_ready
@@ -160,6 +160,8 @@ class Instance(abc.ABC):
     #: True when :meth:`inspect_ready` may refuse the instance, so readiness waits for it; else it
     #: runs once the instance serves (it only warns, and may cost tens of ms: /proc scans)
     inspection_gates_readiness: bool = False
+    #: replicas that serve, for the status (a Deployment's available pods); 1 for a single process
+    ready_replicas: int = 1
     #: after a failed start (NotReady), True when another start may well succeed: the lifecycle then
     #: tries again, up to ``Backend.start_attempts`` (local: another process took its picked port)
     retryable: bool = False
@@ -203,13 +205,21 @@ class Instance(abc.ABC):
     async def roll_out(self, spec: ServiceSpec, context: LaunchContext, check: ReadyCheck) -> None:
         """For ``UpdateStrategy.rolling``: move this instance to ``spec`` and return once the new
         version is ready; on failure, roll back (the previous version keeps serving) and raise
-        SvcError saying why. Endpoint and state may change; the lifecycle reads them after."""
+        SvcError saying why. Endpoint and state may change; the lifecycle reads them after.
+        With the spec and context it runs already, a person's restart: every replica replaced in
+        place, new ones first (a Deployment's rollout restart)."""
         raise SvcError(f"{type(self).__name__} does not update in place")
 
 
 async def _no_reports() -> AsyncIterator[Health]:
     return
     yield  # pragma: no cover - makes this an async generator
+
+
+def no_containers(backend: str) -> SpecInvalid:
+    """The refusal of a ``container`` by a backend with one log per service (a 400 naming it)."""
+    return SpecInvalid("invalid query", [FieldError(
+        "container", f"the {backend} backend keeps one log per service: there are no containers to choose")])
 
 
 class BackendMeta(MetaHasTraits, abc.ABCMeta):
@@ -245,6 +255,13 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
         (told to clients in GET backends); only a backend that fills ``{unix_socket}`` says so."""
         return False
 
+    def update_needed(self, old: ServiceSpec, new: ServiceSpec) -> bool:
+        """True when a running instance of ``old`` must change to run ``new``; the other changes
+        apply in place (a description, the idle window). By default: a field of
+        :meth:`ServiceSpec.runtime_view` changed. A backend whose objects carry more of the spec (a
+        Deployment's replicas, labels, readiness probe) says so here."""
+        return old.runtime_view() != new.runtime_view()
+
     def update_strategy(self, old: ServiceSpec, new: ServiceSpec) -> UpdateStrategy:
         """How a running instance of ``old`` takes ``new`` (see :class:`UpdateStrategy`)."""
         return UpdateStrategy.stop_then_start
@@ -267,12 +284,15 @@ class Backend(LoggingConfigurable, metaclass=BackendMeta):
         return 0
 
     @abc.abstractmethod
-    async def log_tail(self, name: str, lines: int) -> list[str]:
-        """The last ``lines`` lines the service printed."""
+    async def log_tail(self, name: str, lines: int, container: str | None = None) -> list[str]:
+        """The last ``lines`` lines the service printed. ``container``: one of its containers (a
+        pod's sidecar or init step) where the backend runs several; one that runs a single stream
+        per service refuses any (:func:`no_containers`). The server passes it only when asked."""
 
     @abc.abstractmethod
-    def follow_logs(self, name: str) -> AsyncIterator[str]:
-        """Lines as they are printed, until the consumer stops iterating."""
+    def follow_logs(self, name: str, container: str | None = None) -> AsyncIterator[str]:
+        """Lines as they are printed, until the consumer stops iterating (``container``: as for
+        :meth:`log_tail`)."""
 
     async def delete(self, name: str) -> None:
         """Forget everything kept for ``name`` (logs, folders, sockets); called after its last stop."""
@@ -299,4 +319,5 @@ __all__ = [
     "ServerInfo",
     "UpdateStrategy",
     "endpoint_of_url",
+    "no_containers",
 ]

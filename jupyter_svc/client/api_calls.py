@@ -104,8 +104,9 @@ def _action(name: str, action: str, wait: float | None, body: Any = None) -> Cal
     return Call("POST", f"services/{_quote(name)}/{action}", _view, _wait(wait), body or {})
 
 
-def logs_call(name: str, tail: int, follow: bool = False) -> Call[str]:
-    params = {"tail": str(tail)} | ({"follow": "1"} if follow else {})
+def logs_call(name: str, tail: int, follow: bool = False, container: str | None = None) -> Call[str]:
+    params = {"tail": str(tail)} | ({"follow": "1"} if follow else {}) | \
+        ({"container": container} if container is not None else {})
     return Call("GET", f"services/{_quote(name)}/logs", _text, params)
 
 
@@ -236,9 +237,9 @@ class RestCalls:
         return _action(name, "scale", wait, {"replicas": 0})
 
     @api_call
-    def logs(self, name: str, tail: int = 100) -> Call[str]:
-        """The last ``tail`` lines the service printed."""
-        return logs_call(name, tail)
+    def logs(self, name: str, tail: int = 100, container: str | None = None) -> Call[str]:
+        """The last ``tail`` lines the service printed (of ``container``: a pod's sidecar or init step)."""
+        return logs_call(name, tail, container=container)
 
     @api_call
     def apply(self, manifest: ManifestLike, mode: str = "merge", dry_run: bool = False,

@@ -132,9 +132,11 @@ class Client(_Base, RestCalls, SyncTransport):
             raise ApiError(f"cannot reach the Jupyter server at {server.url}: {data.decode()}")
         return self._result(server, call, status, data)
 
-    def follow_logs(self, name: str, tail: int = 10, timeout: float | None = None) -> Iterator[str]:
-        """Lines as the service prints them, until the caller stops or ``timeout`` seconds pass."""
-        return self._lines(logs_call(name, tail, follow=True), timeout)
+    def follow_logs(self, name: str, tail: int = 10, timeout: float | None = None,
+                    container: str | None = None) -> Iterator[str]:
+        """Lines as the service (its ``container``) prints them, until the caller stops or ``timeout``
+        seconds pass."""
+        return self._lines(logs_call(name, tail, follow=True, container=container), timeout)
 
     def events(self, timeout: float | None = None) -> Iterator[ServiceEvent]:
         """Every service once, then each change (``service``) or removal (``deleted``) as it happens."""
@@ -219,10 +221,10 @@ class AsyncClient(_Base, RestCalls, AsyncTransport):
             raise ApiError(f"cannot reach the Jupyter server at {server.url}: {data.decode()}")
         return self._result(server, call, status, data)
 
-    async def follow_logs(self, name: str, tail: int = 10) -> AsyncIterator[str]:
-        """Lines as the service prints them; stop iterating to close the stream."""
+    async def follow_logs(self, name: str, tail: int = 10, container: str | None = None) -> AsyncIterator[str]:
+        """Lines as the service (its ``container``) prints them; stop iterating to close the stream."""
         await self.get(name)  # a clear 404 before the stream starts
-        async for line in self._lines(logs_call(name, tail, follow=True)):
+        async for line in self._lines(logs_call(name, tail, follow=True, container=container)):
             yield line
 
     async def events(self) -> AsyncIterator[ServiceEvent]:

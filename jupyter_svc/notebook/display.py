@@ -67,8 +67,10 @@ def idle_window(view: ServiceView) -> str:
 
 
 def _described(view: ServiceView) -> str:
-    """The description, after a warning a running service carries (e.g. reachable without login)."""
-    warning = view.status.message.splitlines()[0] if view.status.state.value == "ready" and view.status.message else ""
+    """The description, after the first line of what a running service warns (e.g. reachable without
+    login) or of why a failed one failed (a crash, a pod's ImagePullBackOff or Unschedulable)."""
+    shown = view.status.state.value in ("ready", "failed") and view.status.message
+    warning = view.status.message.splitlines()[0] if shown else ""
     return " ".join(part for part in (f"⚠ {warning}" if warning else "", view.spec.description) if part)
 
 

@@ -54,7 +54,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "enable": ("NAME", "allow it to run (and wake) again", "%svc enable web"),
     "disable": ("NAME", "stop it and never wake it until enabled", "%svc disable web"),
     "delete": ("NAME...", "stop them and forget their specs", "%svc delete web"),
-    "logs": ("NAME [--tail N] [-f/--follow [--timeout S]]", "what the service printed", "%svc logs web --tail 20"),
+    "logs": ("NAME [--tail N] [-f/--follow [--timeout S]] [--container C]", "what the service printed",
+             "%svc logs web --tail 20"),
     "open": ("NAME", "a clickable link to the service", "%svc open web"),
     "apply": ("-f FILE [--mode merge|replace] [--dry-run]", "apply a YAML/JSON manifest; as %%svc apply "
               "the cell body is the manifest", "%svc apply -f services.yaml --mode replace"),
@@ -169,6 +170,7 @@ def build_parser(prog: str = MAGIC, shell: bool = False) -> argparse.ArgumentPar
             p.add_argument("--tail", type=int, default=100)
             p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines (interrupt to stop)")
             p.add_argument("--timeout", type=float, default=None, help="stop following after SECONDS")
+            p.add_argument("--container", default=None, help="a sidecar or init step's log (kubernetes backend)")
         elif command == "apply":
             p.add_argument("-f", "--file", dest="file", help="YAML or JSON manifest")
             p.add_argument("--mode", choices=["merge", "replace"], default="merge",

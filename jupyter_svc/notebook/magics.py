@@ -213,9 +213,9 @@ class SvcMagics(Magics):
 
     def _do_logs(self, ns: argparse.Namespace) -> None:
         if not ns.follow:
-            print(self.client.logs(ns.name, ns.tail).rstrip("\n"))
+            print(self.client.logs(ns.name, ns.tail, container=ns.container).rstrip("\n"))
             return
-        for line in self.client.follow_logs(ns.name, ns.tail, timeout=ns.timeout):
+        for line in self.client.follow_logs(ns.name, ns.tail, timeout=ns.timeout, container=ns.container):
             print(line, flush=True)
 
     def _do_open(self, ns: argparse.Namespace) -> Link:

@@ -222,22 +222,19 @@ class LogsHandler(SvcHandler):
             tail = int(self.get_query_argument("tail", "100"))
         except ValueError:
             raise SpecInvalid("invalid query", [FieldError("tail", "must be an integer")]) from None
+        # a sidecar's or init step's log, only when asked (a backend with one log per service refuses it)
+        chosen = {"container": c} if (c := self.get_query_argument("container", "")) else {}
         backend = self.manager.service(view.name).backend
+        lines = await backend.log_tail(name, tail, **chosen)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
-        lines = await backend.log_tail(name, tail)
         self.write("".join(line + "\n" for line in lines))
         if self.get_query_argument("follow", "0") not in ("1", "true", "yes"):
             self.finish()
             return
         self.set_header("X-Accel-Buffering", "no")
         await self.flush()
-
-        async def follow() -> AsyncIterator[str]:
-            async for line in backend.follow_logs(name):
-                yield line + "\n"
-
-        await self.stream(follow())
+        await self.stream(line + "\n" async for line in backend.follow_logs(name, **chosen))
 
 
 class EventsHandler(SvcHandler):

@@ -77,7 +77,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             **_ERRORS}, [_NAME,
             {"name": "tail", "in": "query", "schema": {"type": "integer", "default": 100}},
             {"name": "follow", "in": "query", "schema": {"type": "boolean"},
-             "description": "Keep the response open and stream new lines."}])},
+             "description": "Keep the response open and stream new lines."},
+            {"name": "container", "in": "query", "schema": {"type": "string"},
+             "description": "One of the service's containers (a sidecar, an init step) on a backend that "
+                            "runs several; others answer 422."}])},
         "/services/{name}/activity": {"post": _op(
             "Mark the service busy (work without traffic), postponing its scale to zero",
             {"200": _json(_ref("ServiceView")), **_ERRORS}, [_NAME])},

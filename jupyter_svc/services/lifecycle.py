@@ -34,8 +34,9 @@ from .readiness import probe_once
 
 log = logging.getLogger(__name__)
 
-#: Lines of the service's log quoted in a failure message.
+#: Lines of the service's log quoted in a failure message, after LOG_QUOTE.
 LOG_LINES_IN_ERRORS = 10
+LOG_QUOTE = "\nlast log lines:\n"
 #: Seconds after a start before an advisory inspection of the instance (``Instance.inspect_ready``).
 INSPECT_AFTER = 0.3
 
@@ -109,7 +110,7 @@ class Lifecycle:
         svc.status.message = message
         if state is not ServiceState.ready:
             svc.status.idle_deadline = None  # only a ready service goes idle
-        svc.status.replicas_ready = 1 if state is ServiceState.ready and svc.instance else 0
+        svc.status.replicas_ready = svc.instance.ready_replicas if state is ServiceState.ready and svc.instance else 0
         svc.status.endpoint = svc.instance.endpoint.base if svc.instance else ""
         self._publish(svc)
 
@@ -134,9 +135,13 @@ class Lifecycle:
         svc.retry_at = time.monotonic() + self.backoff(svc.failures)
 
     async def failure_message(self, svc: ManagedService, reason: str, tail: list[str] | None = None) -> str:
+        """``reason`` with the service's last log lines, unless it quotes them already (a backend's
+        NotReady may: it read them while the failing instance still existed)."""
+        if LOG_QUOTE in reason:
+            return reason
         if tail is None:
             tail = await svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
-        return reason + ("\nlast log lines:\n" + "\n".join(tail) if tail else "")
+        return reason + (LOG_QUOTE + "\n".join(tail) if tail else "")
 
     def _probe(self, endpoint: Endpoint, path: str) -> Awaitable[int | None]:
         return probe_once(endpoint, path, self.upstream)
@@ -333,6 +338,20 @@ class Lifecycle:
         except SvcError as exc:
             raise self._update_failed(svc, old_spec, exc) from exc
         self.set_state(svc, ServiceState.ready)  # its endpoint and state may have changed: published
+
+    async def restart_in_place(self, svc: ManagedService, instance: Instance) -> None:
+        """A person's restart of a rolling backend's instance: ``roll_out`` to the spec it runs (the
+        old replicas serve until the new ones are ready); on failure the old ones keep serving."""
+        self.set_state(svc, ServiceState.ready, "restarting: new replicas first")
+        try:
+            await instance.roll_out(svc.spec, self.context_for(svc), self.ready_check(svc, svc.spec))
+        except SvcError as exc:
+            self.set_state(svc, ServiceState.ready, f"restart failed, the previous replicas still serve: {exc}")
+            raise StartFailed(f"restart of {svc.name} failed; the previous replicas still serve: {exc.message}") \
+                from exc
+        svc.ready_since = time.monotonic()
+        svc.status.started_at = now()
+        self.set_state(svc, ServiceState.ready)
 
     async def _side_by_side(self, svc: ManagedService, old_spec: ServiceSpec) -> None:
         svc.status.message = "starting the new version beside the current one"

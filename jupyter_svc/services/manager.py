@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
+from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, UpdateStrategy, endpoint_of_url
 from jupyter_svc.model.errors import (
     Conflict,
     FieldError,
@@ -178,7 +178,7 @@ class ServiceManager:
                 await self.lifecycle.stop(svc, ServiceState.scaled_to_zero)
         elif svc.instance is None:
             await self.lifecycle.start(svc)
-        elif old is not None and old.runtime_view() != svc.spec.runtime_view():
+        elif old is not None and svc.backend.update_needed(old, svc.spec):
             await self.lifecycle.replace(svc, old)
         else:
             self.lifecycle.set_state(svc, svc.status.state)
@@ -293,6 +293,12 @@ class ServiceManager:
 
         async def restart() -> None:
             svc.failures, svc.retry_at = 0, 0.0
+            instance = svc.instance
+            if instance is not None and svc.status.state is ServiceState.ready and \
+                    svc.backend.update_strategy(svc.spec, svc.spec) is UpdateStrategy.rolling:
+                svc.status.restarts += 1
+                await self.lifecycle.restart_in_place(svc, instance)  # the old replicas serve meanwhile
+                return
             await self.lifecycle.stop(svc, ServiceState.pending, "restarting")
             svc.status.restarts += 1
             await self.lifecycle.start(svc)

@@ -50,6 +50,9 @@ async def restore(manager: ServiceManager) -> None:
             manager.lifecycle.set_state(svc, ServiceState.scaled_to_zero, status.message)
             continue
         if state and was_ready and spec.url is None and spec.desired_state is DesiredState.ready:
+            # not "ready" (as stored) until the adoption says so: readers must not take the stored
+            # status for the adopted instance's
+            manager.lifecycle.set_state(svc, ServiceState.starting, "adopting the instance that outlived the server")
             manager.operation(svc, _adopt_or_start(manager, svc, state))
         else:
             manager.operation(svc, manager.converge(svc, fresh=True))

@@ -23,7 +23,15 @@ from typing import Any
 import psutil
 from traitlets import Bool, Int, Tuple, Unicode
 
-from jupyter_svc.backends.base import Backend, Endpoint, Instance, LaunchContext, ServerInfo, UpdateStrategy
+from jupyter_svc.backends.base import (
+    Backend,
+    Endpoint,
+    Instance,
+    LaunchContext,
+    ServerInfo,
+    UpdateStrategy,
+    no_containers,
+)
 from jupyter_svc.model.errors import FieldError, SvcError
 from jupyter_svc.model.placeholders import UNIX_SOCKET, fill, fill_all, mentions
 from jupyter_svc.model.spec import Container, ServiceSpec
@@ -176,7 +184,9 @@ class LocalBackend(Backend):
             self._logs[name] = ServiceLog(self.log_dir / f"{name}.log", self.max_log_bytes)
         return self._logs[name]
 
-    async def log_tail(self, name: str, lines: int) -> list[str]:
+    async def log_tail(self, name: str, lines: int, container: str | None = None) -> list[str]:
+        if container is not None:
+            raise no_containers(self.name)
         return self.log(name).tail(lines)  # kept in memory: no disk read
 
     def update_strategy(self, old: ServiceSpec, new: ServiceSpec) -> UpdateStrategy:
@@ -186,7 +196,9 @@ class LocalBackend(Backend):
             return UpdateStrategy.side_by_side
         return UpdateStrategy.stop_then_start
 
-    def follow_logs(self, name: str) -> AsyncIterator[str]:
+    def follow_logs(self, name: str, container: str | None = None) -> AsyncIterator[str]:
+        if container is not None:
+            raise no_containers(self.name)
         return self.log(name).follow()
 
     def _environment(self, spec: ServiceSpec, values: dict[str, str], extra: dict[str, str]) -> dict[str, str]:

@@ -35,6 +35,7 @@ from jupyter_svc.backends.base import (
     NotReady,
     ReadyCheck,
     UpdateStrategy,
+    no_containers,
 )
 from jupyter_svc.model.errors import SvcError
 from jupyter_svc.model.placeholders import fill, fill_all
@@ -240,7 +241,9 @@ class FakeBackend(Backend):
                 removed += 1
         return removed
 
-    async def log_tail(self, name: str, lines: int) -> list[str]:
+    async def log_tail(self, name: str, lines: int, container: str | None = None) -> list[str]:
+        if container is not None:
+            raise no_containers(self.name)
         path = self.folder / f"{name}.log"
 
         def read() -> list[str]:
@@ -248,7 +251,9 @@ class FakeBackend(Backend):
 
         return await asyncio.to_thread(read)
 
-    async def follow_logs(self, name: str) -> AsyncIterator[str]:  # type: ignore[override]
+    async def follow_logs(self, name: str, container: str | None = None) -> AsyncIterator[str]:  # type: ignore[override]
+        if container is not None:
+            raise no_containers(self.name)
         path = self.folder / f"{name}.log"
         offset = path.stat().st_size if path.exists() else 0
         while True:
