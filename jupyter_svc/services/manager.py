@@ -15,14 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
-from jupyter_svc.model.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    SpecInvalid,
-    StillStarting,
-    Unavailable,
-)
+from jupyter_svc.model.errors import Conflict, FieldError, NotFound, SpecInvalid, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.merge_patch import merge_patch
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
@@ -30,7 +23,7 @@ from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
 from .events import Event, EventHub
-from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
+from .lifecycle import Lifecycle, LifecycleSettings, ManagedService, StartFailed
 from .self_address import ServerAddress
 from .store import StorageFailed, Store
 from .validation import check_cycles, check_spec, check_url, parse_spec
@@ -64,8 +57,19 @@ class ServiceManager:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._settled)
         return task
+
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        """A failed operation nobody awaited (no ``?wait``): its failure is in the status already."""
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        if isinstance(error, SvcError):
+            log.info("jupyter-svc: %s", error)
+        else:
+            log.error("jupyter-svc: an operation failed", exc_info=error)
 
     def url_of(self, name: str) -> str:
         return f"{self.base_url}svc/{name}/"
@@ -328,8 +332,9 @@ class ServiceManager:
         if svc.status.state is ServiceState.failed and svc.ready is None:
             svc.failures, svc.retry_at = 0, 0.0
 
-        async def wait() -> ServiceView:
-            await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
+        async def wait() -> ServiceView:  # a failed start settles it too: the view says so (not a 503)
+            with contextlib.suppress(StartFailed, Unavailable):
+                await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
             return self.view(svc)
 
         return self.spawn(wait())

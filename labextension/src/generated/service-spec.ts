@@ -68,7 +68,9 @@ export interface ServiceSpec {
   /**
    * The server's variables that services do not inherit by default (Jupyter's and JupyterHub's credentials) that this one gets anyway.
    */
-  inherit_env?: string[];
+  inherit_env?: ({
+    [k: string]: unknown | undefined;
+  } & string)[];
   /**
    * Container image (container backends).
    */
