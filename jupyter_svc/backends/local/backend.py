@@ -112,6 +112,7 @@ class LocalInstance(Instance):
         self.inspection_gates_readiness = refuse_exposed
         self._saw_addr_in_use = False
         self._pump = asyncio.ensure_future(self._read(process.stdout))
+        tracking.ROOTS.add(process.pid)
 
     def record_root(self, service: str) -> None:
         """Record the root process only (blocking, cheap: one /proc read and a small file)."""
@@ -161,6 +162,7 @@ class LocalInstance(Instance):
 
     async def wait(self) -> int:
         code = await self.process.wait()
+        tracking.ROOTS.discard(self.process.pid)
         self._kill_group(signal.SIGKILL)  # leftovers in the group (a shell's children) go too
         rest = tracking.members(self.instance_id, None)  # ... and those outside it (setsid, orphans)
         if rest:
