@@ -54,16 +54,16 @@ class ColdBackend:
         return [a.replace("{port}", str(port)) for a in self.argv]
 
 
-def nginx_backend(tmp: Path) -> ColdBackend:
+def nginx_backend(tmp: Path, name: str = "cold-nginx") -> ColdBackend:
     """nginx on a fixed port (its config names the port); the service and the by-hand start
     take turns on it, never at the same time."""
-    home = tmp / "cold-nginx"
+    home = tmp / name
     home.mkdir()
     port = free_port()
     conf = home / "nginx.conf"
     conf.write_text(NGINX_CONF.format(dir=home, port=port))
     argv = ["nginx", "-c", str(conf), "-p", str(home)]
-    return ColdBackend("cold-nginx", {"name": "cold-nginx", "command": argv, "port": port}, argv, port)
+    return ColdBackend(name, {"name": name, "command": argv, "port": port}, argv, port)
 
 
 def web_app_backend(python: str, web_app: Path) -> ColdBackend:

@@ -53,18 +53,38 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         "ws_conc_relay_direct": w["conc"]["relay"] / w["conc"]["direct"],
     }
     r = s["ratios"]
+    rs = res.get("restart")
+    r["svc_plain_mib_s_1m"] = h["1m"]["svc"]["mib_s"] / h["1m"]["plain"]["mib_s"]
+    r["svc_jsp_mib_s_1m"] = h["1m"]["svc"]["mib_s"] / h["1m"]["jsp"]["mib_s"]
+    r["ws_seq_svc_relay"] = w["seq"]["svc"] / w["seq"]["relay"]
+    r["ws_conc_svc_relay"] = w["conc"]["svc"] / w["conc"]["relay"]
+    if rs:
+        r["restart_overhead_ms"] = rs["overhead_ms"]
+        r["restart_minus_warm_ms"] = rs["overhead_ms"] - fast["overhead_ms"]
+    # each target is a ratio to what bounds it in this very run (a ceiling), so that a slower
+    # machine moves both sides and a met target stays met
     s["targets"] = [
-        ("1 KiB: svc / jsp requests/s >= 5x", f"{r['svc_jsp_rps_1k']:.2f}x "
-         f"(ceiling: a bare handler of the same server {r['plain_jsp_rps_1k']:.2f}x)", r["svc_jsp_rps_1k"] >= 5),
-        ("1 MiB: svc / direct throughput >= 0.5x", f"{r['svc_direct_mib_s_1m']:.2f}x "
-         f"(ceiling: a bare handler of the same server {r['plain_direct_mib_s_1m']:.2f}x)",
-         r["svc_direct_mib_s_1m"] >= 0.5),
+        ("1 KiB requests/s: svc / bare tornado handler in the same server >= 85%",
+         f"{r['svc_plain_rps_1k']:.0%}", r["svc_plain_rps_1k"] >= 0.85),
+        ("1 MiB throughput: svc / bare handler answering 1 MiB from memory >= 75%",
+         f"{r['svc_plain_mib_s_1m']:.0%}", r["svc_plain_mib_s_1m"] >= 0.75),
+        ("WebSocket echo, 1 client: svc / raw asyncio relay >= 90%", f"{r['ws_seq_svc_relay']:.0%}",
+         r["ws_seq_svc_relay"] >= 0.9),
+        (f"WebSocket echo, {res['args']['ws_clients']} clients: svc / raw asyncio relay >= 90%",
+         f"{r['ws_conc_svc_relay']:.0%}", r["ws_conc_svc_relay"] >= 0.9),
+        ("cold start over the app's own start (median of pairs) <= +3 ms",
+         f"+{r['cold_overhead_ms']:.1f} ms (nginx; aiohttp app: {r['cold_web_overhead_ms']:+.1f} ms)",
+         r["cold_overhead_ms"] <= 3),
+        ("first request after a server restart, service at zero: within 5 ms of a warm server's cold start",
+         (f"+{r['restart_overhead_ms']:.1f} ms over the app's own start, {r['restart_minus_warm_ms']:+.1f} ms "
+          f"from the warm server's; {rs['failed']} of {len(rs['pairs'])} failed") if rs else "not measured",
+         bool(rs) and r["restart_minus_warm_ms"] <= 5 and rs["failed"] == 0),
+        ("1 KiB requests/s: svc / jupyter-server-proxy >= 4.5x", f"{r['svc_jsp_rps_1k']:.2f}x",
+         r["svc_jsp_rps_1k"] >= 4.5),
+        ("1 MiB throughput: svc / jupyter-server-proxy >= 2.5x", f"{r['svc_jsp_mib_s_1m']:.2f}x",
+         r["svc_jsp_mib_s_1m"] >= 2.5),
         ("1 KiB p50 overhead svc - direct < 3 ms (1 connection)", f"{r['p50_overhead_c1_ms']:.2f} ms",
          r["p50_overhead_c1_ms"] < 3),
-        ("WebSocket echo: svc / direct >= 0.8x (1 client)", f"{r['ws_seq_svc_direct']:.2f}x "
-         f"(ceiling: a raw Python TCP relay {r['ws_seq_relay_direct']:.2f}x)", r["ws_seq_svc_direct"] >= 0.8),
-        ("cold start overhead (1 request) <= 5 ms", f"{r['cold_overhead_ms']:.1f} ms (nginx backend; "
-         f"aiohttp app: {r['cold_web_overhead_ms']:.1f} ms)", r["cold_overhead_ms"] <= 5),
         ("100 concurrent first requests: 0 failed", f"{failed} / {r['cold_burst_total']} failed", failed == 0),
         ("1 GiB streamed: server RSS growth < 50 MiB", f"{r['rss_growth_1gib_mib']:.1f} MiB",
          r["rss_growth_1gib_mib"] < 50),
@@ -165,18 +185,19 @@ def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
     add("does once per credentials and `auth_cache_seconds` (`jupyter_svc/access.py`).\n")
     add("| ceiling | measured | target it bounds |")
     add("|---|---|---|")
-    add(f"| bare tornado handler, 1 KiB: requests/s / jsp | {r['plain_jsp_rps_1k']:.2f}x | svc / jsp >= 5x "
-        f"(svc reaches {r['svc_plain_rps_1k']:.0%} of this handler) |")
-    add(f"| Jupyter-authenticated handler, 1 KiB: requests/s / jsp | {r['auth_jsp_rps_1k']:.2f}x | svc / jsp >= 5x "
-        f"(svc reaches {r['svc_auth_rps_1k']:.0%} of it) |")
+    add(f"| bare tornado handler, 1 KiB: requests/s / jsp | {r['plain_jsp_rps_1k']:.2f}x | svc reaches "
+        f"{r['svc_plain_rps_1k']:.0%} of it (target 85%) |")
+    add(f"| Jupyter-authenticated handler, 1 KiB: requests/s / jsp | {r['auth_jsp_rps_1k']:.2f}x | a reference: svc "
+        f"reaches {r['svc_auth_rps_1k']:.0%} of it |")
     add(f"| bare tornado handler, 1 MiB from memory: throughput / direct | {r['plain_direct_mib_s_1m']:.2f}x | "
-        f"svc / direct >= 0.5x |")
+        f"svc reaches {r['svc_plain_mib_s_1m']:.0%} of it (target 75%) |")
     add(f"| Jupyter-authenticated handler, 1 MiB: throughput / direct | {r['auth_direct_mib_s_1m']:.2f}x | "
-        f"svc / direct >= 0.5x |")
+        f"a reference |")
     add(f"| raw Python TCP relay, 1 MiB: throughput / direct | {r['relay_direct_mib_s_1m']:.2f}x | "
         f"(no HTTP, no auth: not a proxy Jupyter can serve) |")
     add(f"| raw Python TCP relay, WebSocket echo / direct | {r['ws_seq_relay_direct']:.2f}x (1 client), "
-        f"{r['ws_conc_relay_direct']:.2f}x ({a['ws_clients']} clients) | svc / direct >= 0.8x |")
+        f"{r['ws_conc_relay_direct']:.2f}x ({a['ws_clients']} clients) | svc reaches {r['ws_seq_svc_relay']:.0%} "
+        f"and {r['ws_conc_svc_relay']:.0%} of it (target 90%) |")
     add("")
     add("## Cold start (paired: the backend's own start, then a first request through jupyter-svc)\n")
     add("Own start: the script spawns the backend itself and polls `GET /` every 1 ms until it answers.")
@@ -198,6 +219,19 @@ def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
                 f"{x['ok']} ok, {x['failed']} failed, {x['starts']} start(s), {x['cold_header']} with "
                 f"`X-Svc-Cold-Start: true`, last answer {x['wall_ms']:.0f} ms (own start {x['own_ms']:.0f} ms)"
                 for x in c["burst"]) + f"; median overhead of the last answer {c['burst_overhead_ms']:.1f} ms.\n")
+    rs = res.get("restart")
+    if rs:
+        add("## First request after a server restart (`benchmarks/restart.py`)\n")
+        add("A new jupyter-svc server starts on a state folder holding the service (nginx) at zero; the first")
+        add("`GET /svc/<name>/` is sent as soon as the server's `/api/status` answers, paired with nginx's own")
+        add("start just before.\n")
+        add("| own start ms | through jupyter-svc ms | overhead ms (median) | warm server's overhead ms | "
+            "overheads of all pairs ms |")
+        add("|---:|---:|---:|---:|---|")
+        add(f"| {median([x['own_ms'] for x in rs['pairs']]):.1f} | {median([x['svc_ms'] for x in rs['pairs']]):.1f} "
+            f"| **{rs['overhead_ms']:.1f}** | {res['cold']['cold-nginx']['overhead_ms']:.1f} | "
+            f"{', '.join(format(x['overhead_ms'], '.1f') for x in rs['pairs'])} |")
+        add("")
     st = res["stream_1gib"]
     add("## Memory\n")
     add(f"- 1 GiB response (web_app `/download?size=1073741824`) through jupyter-svc: server RSS "

@@ -16,6 +16,9 @@ What it starts (all on 127.0.0.1, all stopped at the end, also on failure):
     so that jupyter-server-proxy never enters the package's own environment), reaching the same
     nginx and the same web_app instance through its ``/proxy/<port>/`` route.
 
+Also a third jupyter-svc server, started again and again on one state folder, for the first request
+after a restart (benchmarks/restart.py).
+
 Results: benchmarks/results.json (raw) and benchmarks/README.md (table, targets met / not met).
 """
 
@@ -38,6 +41,7 @@ from typing import Any
 import aiohttp
 import coldstart
 import psutil
+import restart
 from clients import api, download, ws_echo
 from harness import (
     CEILINGS,
@@ -182,6 +186,10 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
                 session, svc_base, svc_port, token, backend, args.cold_reps, bursts)
             procs.remember_children()
 
+    log("first request after a server restart: a new server whose state folder holds the service at zero")
+    results["restart"] = await restart.measure(procs, tmp, token, coldstart.nginx_backend(tmp, "restart-nginx"),
+                                               args.restart_reps)
+
     # ------------------------------------------------------------------ 1 GiB through the proxy
     log("streaming 1 GiB from web_app /download through jupyter-svc, sampling server RSS")
     rss_before = psutil.Process(svc_proc.pid).memory_info().rss
@@ -251,6 +259,8 @@ def main() -> None:
     parser.add_argument("--ws-duration", type=float, default=3)
     parser.add_argument("--ws-clients", type=int, default=8)
     parser.add_argument("--cold-reps", type=int, default=15, help="paired cold starts per backend")
+    parser.add_argument("--restart-reps", type=int, default=7,
+                        help="paired first requests to a server that has just started (nginx backend)")
     parser.add_argument("--burst-reps", type=int, default=3, help="bursts of 100 first requests (nginx backend)")
     parser.add_argument("--many", type=int, default=500)
     parser.add_argument("--list-calls", type=int, default=50)

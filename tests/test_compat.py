@@ -255,3 +255,29 @@ def test_extension_start_hook(svc_started):
     assert "_start_jupyter_server_extension" in vars(ExtensionApp)
     (app,) = svc_started.extension_manager.extension_apps["jupyter_svc"]
     assert app.manager.server_url.startswith("http://")
+
+
+async def test_take_socket_hands_over_a_clean_plain_stream_only() -> None:
+    """tornado's read buffer (private ``_read_buffer_size``) decides: bytes read ahead stay with the
+    stream (None); a clean stream gives its connection to a new socket and closes itself."""
+    from tornado.iostream import IOStream
+
+    for ahead in (b"early frame", b""):
+        ours, theirs = socket.socketpair()
+        stream = IOStream(ours)
+        if ahead:
+            theirs.sendall(ahead)
+            assert await stream.read_bytes(1) == ahead[:1]  # the rest is now in tornado's buffer
+            assert compat.take_socket(stream) is None and not stream.closed()
+            stream.close()
+            theirs.close()
+            continue
+        await stream.write(b"handshake answer")
+        taken = compat.take_socket(stream)
+        assert taken is not None and stream.closed()
+        assert theirs.recv(100) == b"handshake answer"
+        theirs.sendall(b"ping")
+        taken.settimeout(5)
+        assert taken.recv(4) == b"ping"  # the connection outlived the stream's close
+        taken.close()
+        theirs.close()

@@ -27,5 +27,8 @@ def test_demo_notebook_runs_clean(live: LiveServer, tmp_path: Path) -> None:
     by_source = {r.source.split("\n", 1)[0]: r for r in results}
     assert "files" in by_source["%svc list"].all
     assert "hello" in by_source["%svc stop hello"].all
+    office = next(r for r in results if r.source.startswith("%svc create office"))
+    assert "kept warm" in office.all or "warm next" in office.all, office.all  # the keep-warm window
+    assert "expires in" in office.all, office.all
     code, listing = api(live, "GET", "services")
     assert code == 200 and listing["services"] == []  # the last cell cleaned up

@@ -115,3 +115,4 @@ def test_the_string_patterns_of_the_schema_agree_with_the_validators(value):
         except ValueError:
             accepted = False
         assert (re.search(pattern, value) is not None) is accepted, (pattern, value)
+

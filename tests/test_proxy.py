@@ -242,7 +242,28 @@ async def test_request_during_scale_down_succeeds(api, fetch):
 
 
 @pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1}])
-async def test_websocket_keeps_service_up_and_passes_through(api, base, jp_auth_header, svc_config):
+@pytest.fixture(params=["raw", "stream"])
+def browser_side(request, monkeypatch):
+    """Both ways the browser's end of a tunnel runs: handed to an asyncio protocol (plain TCP, the
+    usual case) and kept in tornado's stream (what TLS does); ``taken`` counts the hand-overs."""
+    from jupyter_svc.proxy import tunnel
+
+    taken: list[object] = []
+
+    def take(stream):
+        sock = tunnel.take_socket.__wrapped__(stream) if request.param == "raw" else None
+        taken.append(sock)
+        return sock
+
+    take.__wrapped__ = tunnel.take_socket
+    monkeypatch.setattr(tunnel, "take_socket", take)
+    yield taken
+    assert taken, "no WebSocket went through a tunnel"
+    if request.param == "raw":
+        assert all(s is not None for s in taken), "a plain-TCP browser connection stayed in tornado"
+
+
+async def test_websocket_keeps_service_up_and_passes_through(api, base, jp_auth_header, svc_config, browser_side):
     view = await create(api, {"name": "chat", "command": web_command(), "scale_to_zero": "1s"})
     url = base.replace("http", "ws", 1) + "svc/chat/ws"
     ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header), subprotocols=["chat.v1", "x"])
@@ -261,6 +282,19 @@ async def test_websocket_keeps_service_up_and_passes_through(api, base, jp_auth_
     assert await ws.read_message() is None
     assert ws.close_code == 4001
     await wait_for_state(api, "chat", {"scaled_to_zero"}, timeout=10)  # once closed, idleness counts
+
+
+async def test_websocket_many_messages_in_flight(api, base, jp_auth_header, browser_side):
+    """500 messages sent before any echo is read: both ways' flow control keeps every byte, in order."""
+    await create(api, {"name": "burst", "command": web_command()})
+    url = base.replace("http", "ws", 1) + "svc/burst/ws"
+    ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header), max_message_size=1 << 20)
+    sent = [f"{i:04d}" + "m" * 600 for i in range(500)]
+    for message in sent:
+        await ws.write_message(message)
+    got = [await ws.read_message() for _ in sent]
+    assert [g.split(" pid=")[0] for g in got] == [f"echo {m}" for m in sent]
+    ws.close()
 
 
 async def test_server_sent_events_stream_unbuffered(api, base, jp_auth_header):
@@ -436,7 +470,7 @@ async def test_hold_is_bounded_by_queue_and_timeout(api, fetch, svc_config):
 
 
 @pytest.mark.parametrize("svc_config", [{"websocket_max_message_size": 1000}])
-async def test_websocket_limits_and_scale_down_close(api, base, jp_auth_header, svc_config):
+async def test_websocket_limits_and_scale_down_close(api, base, jp_auth_header, svc_config, browser_side):
     await create(api, {"name": "wsl", "command": web_command()})
     url = base.replace("http", "ws", 1) + "svc/wsl/ws"
     ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))

@@ -161,3 +161,34 @@ def test_template_serves_a_real_app_through_the_proxy(name: str, live: LiveServe
             assert marker.format(svc=service).lower() in body.lower(), (path, body[:500])
     finally:
         client.delete(service)
+
+
+SOCKET_NAMES = [t.name for t in builtin_templates() if t.socket_build is not None]
+
+
+def test_templates_that_can_listen_on_a_socket_say_so() -> None:
+    assert set(SOCKET_NAMES) == {"bokeh", "panel", "fastapi"}
+    for name in SOCKET_NAMES:
+        spec = get_template(name).spec_dict("s", params_for(name, Path("/tmp")), unix_socket=True)
+        argv = " ".join(spec["command"])
+        assert "{unix_socket}" in argv and "{port}" not in argv, argv
+    streamlit = get_template("streamlit").spec_dict("s", {"script": "/tmp/a.py"}, unix_socket=True)
+    assert "{port}" in streamlit["command"]  # no socket option: it keeps its port
+
+
+@pytest.mark.parametrize("name", SOCKET_NAMES)
+def test_template_serves_a_real_app_on_a_unix_socket(name: str, live: LiveServer, tmp_path: Path) -> None:
+    template = get_template(name)
+    if not template.available():
+        pytest.skip(f"{template.framework} is not installed (the {name} template needs it)")
+    client = Client(live.url, live.token)
+    service = f"sock-{name}"
+    view = client.put(template.spec_dict(service, params_for(name, tmp_path), unix_socket=True), wait=120)
+    try:
+        assert view.status.state.value == "ready", f"{view.status.message}\n{client.logs(service, 30)}"
+        assert view.status.endpoint.startswith("http+unix://"), view.status.endpoint
+        for path, marker in EXPECT[name]:
+            body = fetch_until(live, f"svc/{service}/{path}", "", timeout=60)
+            assert marker.format(svc=service).lower() in body.lower(), (path, body[:500])
+    finally:
+        client.delete(service)

@@ -146,3 +146,15 @@ def test_widgets_in_a_kernel(live: LiveServer) -> None:
     assert "application/vnd.jupyter.widget-view+json" in results[2].mimes
     assert results[1].stdout.strip() == "ready"
     assert results[3].stdout.strip() == "scaled_to_zero"
+
+
+def test_board_shows_each_lifetime(live: LiveServer, client: Client) -> None:
+    """The row says when the keep-warm schedule changes and when the service expires, as `%svc list` does."""
+    client.create({"name": "wb-life", "command": echo_command(), "expires_after": "3h",
+                   "keep_warm": [{"start": "0 8 * * 1-5", "end": "0 18 * * 1-5", "timezone": "Europe/Paris"}]},
+                  wait=30)
+    board = ServiceBoard(client, auto=False)
+    info = board.rows["wb-life"].info.value
+    assert "expires in 3h" in info or "expires in 2h59m" in info, info
+    assert "warm" in info, info
+    client.delete("wb-life")

@@ -254,6 +254,12 @@ class RestCalls:
         return Call("GET", "schema", _json)
 
     @api_call
+    def backends(self) -> Call[dict[str, Any]]:
+        """The server's backends, its default one, what each cannot honour and whether it prefers
+        Unix sockets for templates."""
+        return Call("GET", "backends", _json)
+
+    @api_call
     def openapi(self) -> Call[dict[str, Any]]:
         """The OpenAPI 3 document of the REST API."""
         return Call("GET", "openapi.json", _json)

@@ -1,4 +1,6 @@
-"""Filling ``{port}``, ``{base_url}``, ``{name}`` and ``{ports.NAME}`` into commands and env.
+"""Filling ``{port}``, ``{base_url}``, ``{name}``, ``{ports.NAME}`` and ``{unix_socket}`` into
+commands and env (``{unix_socket}``: a socket path only the user can reach, which then is the
+service's endpoint instead of ``{port}``; backends that cannot give one leave it unfilled).
 
 Only these exact tokens are replaced: any other brace in a command (a Python one-liner, a JSON
 argument) passes through untouched, unlike ``str.format``.
@@ -9,11 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-_TOKEN = re.compile(r"\{(port|base_url|name|ports\.[a-z][-a-z0-9]*)\}")
+_TOKEN = re.compile(r"\{(port|base_url|name|unix_socket|ports\.[a-z][-a-z0-9]*)\}")
+#: The placeholder's name (the key in the values a backend fills in).
+UNIX_SOCKET = "unix_socket"
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:
     return _TOKEN.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def mentions(text: str, name: str) -> bool:
+    """True when ``text`` holds the placeholder ``{name}``."""
+    return "{" + name + "}" in text
 
 
 def fill_all(items: list[str], values: Mapping[str, str]) -> list[str]:

@@ -10,7 +10,7 @@ one-line strings (labels, images, names of Kubernetes objects) hold no control c
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, WithJsonSchema
@@ -98,9 +98,17 @@ HTTP_URL_PATTERN = whole(rf"[hH][tT][tT][pP][sS]?://(?:{_HOST_BODY})"
 
 #: Any string of a spec (descriptions, annotations, argv items, env values, paths).
 Text = Annotated[str, AfterValidator(check_text), WithJsonSchema({"type": "string", "pattern": TEXT_PATTERN})]
-#: A map's key that is Text (the pattern in allOf: pydantic then keeps additionalProperties).
-TextKey = Annotated[str, AfterValidator(check_text),
-                    WithJsonSchema({"type": "string", "allOf": [{"pattern": TEXT_PATTERN}]})]
+
+
+def key_schema(pattern: str, max_length: int | None = None) -> dict[str, Any]:
+    """The JSON Schema of a map's key type: the pattern inside allOf, so that pydantic writes
+    ``propertyNames`` beside ``additionalProperties`` (not ``patternProperties``, which lets a key
+    that does not match through unchecked)."""
+    return {"type": "string", "allOf": [{"pattern": pattern}], **({"maxLength": max_length} if max_length else {})}
+
+
+#: A map's key that is Text.
+TextKey = Annotated[str, AfterValidator(check_text), WithJsonSchema(key_schema(TEXT_PATTERN))]
 #: One line (labels, images, names of Kubernetes objects).
 Line = Annotated[str, AfterValidator(check_line), WithJsonSchema({"type": "string", "pattern": LINE_PATTERN})]
 #: A path that goes into a request line as is (the readiness probe's).

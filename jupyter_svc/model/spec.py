@@ -30,9 +30,10 @@ from pydantic import (
 )
 
 from .errors import cross_field
+from .lifetimes import KeepWarmWindow, KernelBinding
 from .names import NAME_JSON_SCHEMA, check_name
 from .patterns import whole
-from .safe_text import HttpUrl, Line, Text, TextKey, UrlPath
+from .safe_text import HttpUrl, Line, Text, TextKey, UrlPath, key_schema
 from .secret_env import SECRET_MASK, SecretValue
 from .units import DURATION_PATTERN, QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
 
@@ -77,13 +78,9 @@ def _check_abs_path(value: str) -> str:
 
 
 ServiceName = Annotated[str, AfterValidator(check_name), WithJsonSchema(NAME_JSON_SCHEMA)]
-# (key types: a pattern inside allOf, so that pydantic writes propertyNames beside
-# additionalProperties, not patternProperties, which would let any other key through)
-EnvName = Annotated[str, AfterValidator(_check_env_name),
-                    WithJsonSchema({"type": "string", "allOf": [{"pattern": whole(_ENV_NAME_BODY)}]})]
-LabelKey = Annotated[str, AfterValidator(_check_label_key),
-                     WithJsonSchema({"type": "string", "maxLength": 253,
-                                     "allOf": [{"pattern": whole(_LABEL_KEY_BODY)}]})]
+# keys: the pattern in allOf, so pydantic writes propertyNames, not patternProperties (which let any key by)
+EnvName = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema(key_schema(whole(_ENV_NAME_BODY)))]
+LabelKey = Annotated[str, AfterValidator(_check_label_key), WithJsonSchema(key_schema(whole(_LABEL_KEY_BODY), 253))]
 Quantity = Annotated[
     str,
     BeforeValidator(_check_quantity),
@@ -292,6 +289,13 @@ class ServiceSpec(_Model):
     depends_on: list[ServiceName] = Field(
         default_factory=list, title="Depends on", description="Services whose URLs are injected as SVC_<NAME>_URL."
     )
+    keep_warm: list[KeepWarmWindow] = Field(
+        default_factory=list, title="Keep warm", description="Windows (cron start and end, a time zone) in which it "
+        "is never scaled to zero by idleness, and started shortly before each opens.")
+    kernel: KernelBinding | None = Field(
+        None, title="Bound to a kernel", description="Deleted (or scaled to zero) when this kernel ends or restarts.")
+    expires_after: Duration | None = Field(None, gt=0, title="Expires after",
+                                           description="Deleted this long after its creation or last change.")
 
     @field_validator("scale_to_zero", mode="before")
     @classmethod
@@ -352,8 +356,8 @@ class ServiceSpec(_Model):
 
     def runtime_view(self) -> dict[str, Any]:
         """The fields whose change needs a new instance (everything else applies in place)."""
-        live = {"description", "labels", "annotations", "icon", "public", "rewrite_path",
-                "scale_to_zero", "desired_state", "restart_policy", "replicas", "readiness"}
+        live = {"description", "labels", "annotations", "icon", "public", "rewrite_path", "scale_to_zero",
+                "desired_state", "restart_policy", "replicas", "readiness", "keep_warm", "kernel", "expires_after"}
         return self.model_dump(mode="json", exclude=live)
 
 

@@ -7,6 +7,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field, model_validator
 
+from .lifetimes import KeepWarmStatus
 from .spec import ServiceSpec
 
 
@@ -37,6 +38,9 @@ class ServiceStatus(BaseModel):
     cold_starts: int = 0
     last_cold_start_ms: float | None = None
     idle_deadline: datetime | None = Field(None, description="When it scales to zero if no traffic comes.")
+    changed_at: datetime | None = Field(None, description="When the spec was created or last changed.")
+    keep_warm: KeepWarmStatus | None = Field(None, description="Its keep-warm schedule now, if it has one.")
+    expires_at: datetime | None = Field(None, description="When it is deleted (spec.expires_after).")
 
 
 class ServiceView(BaseModel):

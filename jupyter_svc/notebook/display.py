@@ -39,6 +39,29 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return f"{format_duration(float(seconds if seconds < 60 else seconds // 60 * 60))} ago"
 
 
+def until(moment: datetime, now: datetime | None = None) -> str:
+    """``'in 3h'`` style wait; ``'now'`` once it has passed."""
+    seconds = int((moment - (now or datetime.now(timezone.utc))).total_seconds())
+    if seconds <= 0:
+        return "now"
+    return f"in {format_duration(float(seconds if seconds < 120 else seconds // 60 * 60))}"
+
+
+def lifetime(view: ServiceView, now: datetime | None = None) -> str:
+    """What ends or holds it besides traffic: its kernel, its keep-warm schedule, its expiry."""
+    parts, spec, status = [], view.spec, view.status
+    if spec.kernel is not None:
+        then = ", then zero" if spec.kernel.on_end.value == "scale_to_zero" else ""
+        parts.append(f"while kernel of {spec.kernel.path or spec.kernel.id[:8]} runs{then}")
+    schedule = status.keep_warm
+    if schedule is not None:
+        change = "" if schedule.next_change is None else " " + until(schedule.next_change, now)
+        parts.append(f"kept warm, ends{change}" if schedule.warm else f"warm next{change}" if change else "never warm")
+    if status.expires_at is not None:
+        parts.append(f"expires {until(status.expires_at, now)}")
+    return "; ".join(parts) or "-"
+
+
 def idle_window(view: ServiceView) -> str:
     return format_duration(view.spec.scale_to_zero) if view.spec.scale_to_zero is not None else "never"
 
@@ -65,7 +88,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 class ServiceTable:
     """``%svc list``: state with colour, link, idle window, last activity, restarts."""
 
-    headers = ("NAME", "STATE", "URL", "IDLE", "LAST ACTIVITY", "RESTARTS", "DESCRIPTION")
+    headers = ("NAME", "STATE", "URL", "IDLE", "LAST ACTIVITY", "RESTARTS", "LIFETIME", "DESCRIPTION")
 
     def __init__(self, views: Sequence[ServiceView], link: Linker) -> None:
         self.views = list(views)
@@ -73,7 +96,7 @@ class ServiceTable:
 
     def rows(self) -> list[list[str]]:
         return [[v.name, v.status.state.value, self._link(v), idle_window(v), ago(v.status.last_activity),
-                 str(v.status.restarts), _described(v)] for v in self.views]
+                 str(v.status.restarts), lifetime(v), _described(v)] for v in self.views]
 
     def __repr__(self) -> str:
         if not self.views:

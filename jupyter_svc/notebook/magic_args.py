@@ -19,6 +19,7 @@ from jupyter_svc.client.api_calls import ApiError
 from jupyter_svc.model.manifest_yaml import ManifestTooLarge
 from jupyter_svc.model.manifest_yaml import safe_load as safe_yaml
 
+from .lifetimes import add_lifetime_options, lifetime_fields
 from .templates import Template, registry
 
 
@@ -82,7 +83,8 @@ DEFAULT_WAIT = 120.0
 MAGIC = "%svc"
 
 
-def _common(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset()) -> None:
+def _common(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset(),
+            shell: bool = False) -> None:
     """Options every creating subcommand takes; they override the template's fields."""
     parser.add_argument("--port", type=int, help="port the app listens on (default: a free one)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment variable")
@@ -97,9 +99,10 @@ def _common(parser: argparse.ArgumentParser, skip: frozenset[str] | set[str] = f
     parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
                         help=f"wait for the service to settle (default {DEFAULT_WAIT:g}s)")
     parser.add_argument("--no-wait", action="store_true", help="answer at once")
+    add_lifetime_options(parser, kernel=not shell)
 
 
-def _template_parser(sub: Any, template: Template, prog: str) -> None:
+def _template_parser(sub: Any, template: Template, prog: str, shell: bool) -> None:
     params = {p.name for p in template.params}
     parser = sub.add_parser(template.name, help=template.description, description=template.description,
                             epilog=f"example: {_in(prog, template.example)}" if template.example else None)
@@ -113,7 +116,7 @@ def _template_parser(sub: Any, template: Template, prog: str) -> None:
             parser.add_argument(flag, dest=p.name, type=_boolean, help=p.help + default)
         else:
             parser.add_argument(flag, dest=p.name, type=int if p.kind == "int" else str, help=p.help + default)
-    _common(parser, params)
+    _common(parser, params, shell)
 
 
 def _replicas(text: str) -> int:
@@ -150,7 +153,7 @@ def build_parser(prog: str = MAGIC, shell: bool = False) -> argparse.ArgumentPar
         if command in ("get", "schema", "list"):
             p.add_argument("--json", action="store_true", help="the raw JSON")
         elif command == "create":
-            _common(p)
+            _common(p, shell=shell)
             p.add_argument("--shell", action="store_true", help="run COMMAND through /bin/sh -c")
         elif command == "update":
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", required=False)
@@ -181,7 +184,7 @@ def build_parser(prog: str = MAGIC, shell: bool = False) -> argparse.ArgumentPar
         _shell_only(sub)
     for template in registry.all():
         if template.name not in COMMANDS:
-            _template_parser(sub, template, prog)
+            _template_parser(sub, template, prog, shell)
     return parser
 
 
@@ -268,6 +271,10 @@ def overrides(ns: argparse.Namespace, skip: frozenset[str] | set[str] = frozense
         out["description"] = ns.description
     if ns.readiness:
         out["readiness"] = {"path": ns.readiness}
+    try:
+        out.update(lifetime_fields(ns))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     out.update(merge_patch(ns.set))
     return out
 
@@ -310,10 +317,12 @@ def template_params(template: Template, ns: argparse.Namespace, command: Sequenc
     return params
 
 
-def template_spec(template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace) -> dict[str, Any]:
-    """The template's spec with the common options on top; a bad parameter is a usage error."""
+def template_spec(template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
+                  unix_socket: bool = False) -> dict[str, Any]:
+    """The template's spec with the common options on top; a bad parameter is a usage error.
+    ``unix_socket``: the server's backend prefers sockets (the template uses one if it can)."""
     try:
-        return template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}))
+        return template.spec_dict(name, params, overrides(ns, {p.name for p in template.params}), unix_socket)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

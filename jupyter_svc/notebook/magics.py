@@ -26,6 +26,7 @@ from jupyter_svc.model.status import ServiceView
 
 from .cell_apps import CELL_DIR, annotations_for, remove_cell_folder, write_cell
 from .display import ApplyTable, Link, ServiceCard, ServiceTable, schema_table, templates_table
+from .lifetimes import bind, bound_call
 from .magic_args import (
     COMMANDS,
     NAMED,
@@ -122,7 +123,7 @@ class SvcMagics(Magics):
         params = template_params(template, ns, [])
         params[source.name] = str(written.folder if source.kind == "dir" else written.path)
         return self._deploy(template, ns.name, params, ns, code_changed=written.changed,
-                            annotations=annotations_for(written))
+                            annotations=annotations_for(written), cell=True)
 
     @staticmethod
     def _cell_templates() -> list[str]:
@@ -175,8 +176,9 @@ class SvcMagics(Magics):
         shell_text = self._line.split(" -- ", 1)[1].strip() if " -- " in self._line else None
         spec = create_spec(ns, command, shell_text)
         spec.setdefault("cwd", os.getcwd())  # the notebook's folder, not the server's
+        create = bound_call(self.client.create, bind(spec, ns, by_default=False))
         try:
-            self._act(f"starting {ns.name}…", self.client.create, spec, wait_of(ns))
+            self._act(f"starting {ns.name}…", create, spec, wait_of(ns))
         except ApiError as exc:
             raise reworded(exc, "create", ns.name) from None
 
@@ -256,9 +258,13 @@ class SvcMagics(Magics):
     # -- templates ----------------------------------------------------------------------------
 
     def _deploy(self, template: Template, name: str, params: dict[str, Any], ns: argparse.Namespace,
-                code_changed: bool = False, annotations: dict[str, Any] | None = None) -> None:
+                code_changed: bool = False, annotations: dict[str, Any] | None = None, cell: bool = False) -> None:
+        """Create or update a template's service; a cell's lives as long as its kernel by default."""
         spec = template_spec(template, name, params, ns)
+        if template.socket_build is not None and self._prefers_sockets(spec.get("backend")):
+            spec = template_spec(template, name, params, ns, unix_socket=True)
         spec.setdefault("cwd", os.getcwd())  # the notebook's folder, not the server's
+        explicit = bind(spec, ns, by_default=cell)
         if annotations:
             spec["annotations"] = {**spec.get("annotations", {}), **annotations}
         try:
@@ -269,15 +275,24 @@ class SvcMagics(Magics):
             existing = None
         wait = wait_of(ns)
         if existing is None:
-            self._act(f"starting {name} ({template.name})…", self.client.put, spec, wait)
+            self._act(f"starting {name} ({template.name})…", bound_call(self.client.put, explicit), spec, wait)
         elif _same_runtime(existing, spec) and (existing.status.state.value != "ready"
                                                 or (code_changed and not template.reloads)):
             # the server keeps an instance whose spec did not change, and leaves a failed one failed:
             # a re-run starts it again, for the new code or after the cause was fixed (a pip install)
             why = "with the new code" if code_changed else "again"
-            self._act(f"restarting {name} {why}…", self._put_and_restart, spec, wait)
+            self._act(f"restarting {name} {why}…", bound_call(self._put_and_restart, explicit), spec, wait)
         else:
-            self._act(f"updating {name} ({template.name})…", self.client.put, spec, wait)
+            self._act(f"updating {name} ({template.name})…", bound_call(self.client.put, explicit), spec, wait)
+
+    def _prefers_sockets(self, backend: str | None) -> bool:
+        """Whether the backend the spec goes to asks templates for Unix sockets (GET backends)."""
+        try:
+            document = self.client.backends()
+        except ApiError:  # an older server without the route: ports, as before
+            return False
+        wanted = backend or document.get("default")
+        return any(b.get("name") == wanted and b.get("unix_sockets") for b in document.get("backends", []))
 
     def _put_and_restart(self, spec: dict[str, Any], wait: float | None) -> ServiceView:
         """The spec's other fields (description, idle window...), then a fresh instance: one step."""

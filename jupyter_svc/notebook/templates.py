@@ -2,7 +2,10 @@
 
 Each built-in uses its framework's own flag for serving under ``{base_url}`` (so links and
 websockets work through the proxy) and runs with the current Python, so a template made in a kernel
-runs the packages of that kernel's environment. Other packages add templates through the
+runs the packages of that kernel's environment. Those whose framework can listen on a Unix socket
+(bokeh, panel: ``--unix-socket``; uvicorn: ``uds``) have a second form on ``{unix_socket}``, used
+when the server's backend prefers sockets (GET backends: ``unix_sockets``; streamlit, voila,
+tensorboard, gradio, dash's dev server and http.server have no such option). Other packages add templates through the
 ``jupyter_svc.templates`` entry-point group: each entry point loads a :class:`Template`.
 """
 
@@ -49,6 +52,8 @@ class Template:
     framework: str | None = None  # module that must be importable for the template to run
     reloads: bool = False  # True: the app re-reads its source itself; False: a cell re-run restarts it
     example: str = ""
+    #: the same app listening on ``{unix_socket}`` instead of ``{port}``, if its framework can
+    socket_build: Builder | None = None
 
     def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
         known = {p.name: p for p in self.params}
@@ -67,8 +72,10 @@ class Template:
         return out
 
     def spec_dict(self, name: str, params: Mapping[str, Any] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        data = self.build(self.values(params or {}))
+                  overrides: Mapping[str, Any] | None = None, unix_socket: bool = False) -> dict[str, Any]:
+        """``unix_socket``: listen on ``{unix_socket}`` where the framework can (else on ``{port}``)."""
+        build = self.socket_build if unix_socket and self.socket_build is not None else self.build
+        data = build(self.values(params or {}))
         data.setdefault("description", f"{self.name} app")
         data.setdefault("labels", {})["jupyter-svc/template"] = self.name
         data.update(overrides or {})
@@ -111,6 +118,7 @@ _UVICORN = (
     "uvicorn.run(sys.argv[1], host='127.0.0.1', port=int(sys.argv[2]), "
     "root_path=sys.argv[3].rstrip('/'), proxy_headers=True, forwarded_allow_ips='*')"
 )
+_UVICORN_UDS = _UVICORN.replace("host='127.0.0.1', port=int(sys.argv[2])", "uds=sys.argv[2]")
 
 
 def _streamlit(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,11 +140,13 @@ def _voila(v: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bokeh_like(module: str) -> Builder:
+def _bokeh_like(module: str, unix_socket: bool = False) -> Builder:
+    listen = ["--unix-socket", "{unix_socket}"] if unix_socket else ["--port", "{port}", "--address", LOCAL]
+
     def build(v: Mapping[str, Any]) -> dict[str, Any]:
         stem = os.path.splitext(os.path.basename(v["script"]))[0]
         return {
-            "command": [_py(), "-m", module, "serve", v["script"], "--port", "{port}", "--address", LOCAL,
+            "command": [_py(), "-m", module, "serve", v["script"], *listen,
                         "--prefix", "{base_url}", "--allow-websocket-origin", "*"],
             "cwd": _folder(v["script"]), "rewrite_path": False,
             "readiness": {"path": f"/{stem}"},
@@ -155,6 +165,11 @@ def _runner(code: str) -> Builder:
 
 def _fastapi(v: Mapping[str, Any]) -> dict[str, Any]:
     return {"command": [_py(), "-c", _UVICORN, v["app"], "{port}", "{base_url}"],
+            "cwd": v["cwd"], "rewrite_path": True}
+
+
+def _fastapi_on_socket(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {"command": [_py(), "-c", _UVICORN_UDS, v["app"], "{unix_socket}", "{base_url}"],
             "cwd": v["cwd"], "rewrite_path": True}
 
 
@@ -197,9 +212,11 @@ def builtin_templates() -> list[Template]:
                  source_file="app.ipynb", framework="voila",
                  example="%svc voila report --notebook report.ipynb"),
         Template("panel", "Panel app (panel serve)", _bokeh_like("panel"), (_SCRIPT,), "script",
-                 framework="panel", example="%svc panel explorer --script app.py"),
+                 framework="panel", example="%svc panel explorer --script app.py",
+                 socket_build=_bokeh_like("panel", unix_socket=True)),
         Template("bokeh", "Bokeh server app (bokeh serve)", _bokeh_like("bokeh"), (_SCRIPT,), "script",
-                 framework="bokeh", example="%svc bokeh plot --script app.py"),
+                 framework="bokeh", example="%svc bokeh plot --script app.py",
+                 socket_build=_bokeh_like("bokeh", unix_socket=True)),
         Template("dash", "Dash app (a script defining `app`)", _runner(_DASH),
                  (_SCRIPT, Param("object", obj, "app")), "script", framework="dash",
                  example="%svc dash board --script app.py"),
@@ -209,7 +226,8 @@ def builtin_templates() -> list[Template]:
         Template("fastapi", "ASGI app served by uvicorn (module:object)", _fastapi,
                  (Param("app", "import path module:object", "app:app"),
                   Param("cwd", "folder the module is imported from", ".", kind="dir")), "cwd",
-                 framework="uvicorn", example="%svc fastapi api --app main:app --cwd src"),
+                 framework="uvicorn", example="%svc fastapi api --app main:app --cwd src",
+                 socket_build=_fastapi_on_socket),
         Template("tensorboard", "TensorBoard on a log folder", _tensorboard,
                  (Param("logdir", "folder of event files", required=True, kind="dir"),),
                  framework="tensorboard", example="%svc tensorboard tb --logdir runs"),

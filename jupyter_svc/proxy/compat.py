@@ -8,10 +8,12 @@ both packages to the major versions tested.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
+from tornado.iostream import IOStream, SSLIOStream
 
 HandlerClass = TypeVar("HandlerClass", bound=type[web.RequestHandler])
 
@@ -105,3 +107,15 @@ def forget_close_reason(handler: web.RequestHandler) -> bool:
         return False
     error.__traceback__ = None
     return True
+
+
+# ---------------------------------------------------------------- tornado: a detached stream
+def take_socket(stream: IOStream) -> socket.socket | None:
+    """The connection of a detached plain-TCP stream as a socket of its own, for asyncio protocols
+    (tornado then forgets it); None, and the stream stays as it is, when it is TLS or still holds
+    bytes read ahead or not yet written."""
+    if isinstance(stream, SSLIOStream) or stream.closed() or stream._read_buffer_size or stream.writing():
+        return None
+    taken = stream.socket.dup()  # the same connection on another fd: closing the stream's fd leaves it open
+    stream.close()
+    return taken

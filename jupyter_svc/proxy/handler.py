@@ -26,6 +26,7 @@ from jupyter_svc.backends.base import Endpoint
 from jupyter_svc.model.errors import NotFound, ServiceFailed, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.status import ServiceState
 from jupyter_svc.upstream.pool import Exchange, PoolBusy, UpstreamError
+from jupyter_svc.upstream.transport import open_connection
 
 from . import compat
 from .access import credentials_key, emits_debug, jupyter_log_metrics
@@ -340,8 +341,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         head = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         service = ServiceSide()
         try:
-            await asyncio.wait_for(asyncio.get_running_loop().create_connection(
-                lambda: service, endpoint.host, endpoint.port, ssl=endpoint.scheme == "https"), 10)
+            await asyncio.wait_for(open_connection(endpoint, lambda: service), 10)
             assert service.transport is not None
             service.transport.write(head.encode("latin-1"))
             answer = await asyncio.wait_for(asyncio.shield(service.answer), 30)

@@ -91,7 +91,9 @@ def upstream_headers(request: Any, endpoint: Endpoint, prefix: str, login_cookie
     out["X-Forwarded-Proto"] = request.protocol
     out["X-Forwarded-Host"] = request.host
     out["X-Forwarded-Prefix"] = prefix
-    out["Host"] = f"{endpoint.host}:{endpoint.port}"
+    out["Host"] = endpoint.authority
+    if endpoint.headers:  # the backend's own for this endpoint (an app's token, ...)
+        out.update(endpoint.headers)
     if "Transfer-Encoding" in request.headers:  # case-insensitive lookup, no second pass
         out["Transfer-Encoding"] = "chunked"
     return out
@@ -101,7 +103,9 @@ def rewrite_location(location: str, prefix: str, endpoint: Endpoint) -> str:
     """A redirect the app made relative to its own root, moved under the proxy prefix."""
     parts = urlsplit(location)
     if parts.netloc:
-        if parts.hostname not in (endpoint.host, "localhost", "127.0.0.1") or (parts.port or 80) != endpoint.port:
+        elsewhere = parts.hostname not in (endpoint.host, "localhost", "127.0.0.1") or (
+            endpoint.unix_socket is None and (parts.port or 80) != endpoint.port)
+        if elsewhere:
             return location  # somewhere else entirely
         location = parts.path + (f"?{parts.query}" if parts.query else "")
         location += f"#{parts.fragment}" if parts.fragment else ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from tornado.iostream import IOStream, StreamClosedError
 
 from jupyter_svc.upstream.connection import UpstreamError, WriteFlow
 from jupyter_svc.upstream.parsing import ResponseHead
+
+from .compat import take_socket
 
 
 class MessageTooBig(Exception):
@@ -116,7 +119,8 @@ class ServiceSide(WriteFlow, asyncio.Protocol):
         self._head = ResponseHead()
         self._parser = self._head.new_parser()
         self._early = b""
-        self._client: IOStream | None = None
+        self._client: IOStream | None = None  # the browser, through tornado (TLS)
+        self._browser: asyncio.Transport | None = None  # the browser, as a raw transport (plain TCP)
         self._on_traffic: Callable[[], None] = lambda: None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -124,6 +128,10 @@ class ServiceSide(WriteFlow, asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if self._browser is not None:  # the hot path: no stream, no future
+            self._browser.write(data)
+            self._on_traffic()
+            return
         if self._client is not None:
             self._forward(data)
             return
@@ -152,12 +160,29 @@ class ServiceSide(WriteFlow, asyncio.Protocol):
             self.closed.set_result(None)
         self.resume_writing()
 
-    def attach(self, client: IOStream, on_traffic: Callable[[], None]) -> None:
+    def attach(self, client: IOStream | asyncio.Transport, on_traffic: Callable[[], None]) -> None:
         """From now on, what the service sends goes to ``client``."""
-        self._client, self._on_traffic = client, on_traffic
+        self._on_traffic = on_traffic
         early, self._early = self._early, b""
-        if early:
-            self._forward(early)
+        if isinstance(client, IOStream):
+            self._client = client
+            if early:
+                self._forward(early)
+        else:
+            self._browser = client
+            if early:
+                client.write(early)
+
+    def pause_writing(self) -> None:
+        """The service reads slower than the browser sends: stop reading the browser."""
+        super().pause_writing()
+        if self._browser is not None:
+            self._browser.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._browser is not None and not self._browser.is_closing():
+            self._browser.resume_reading()
 
     def _forward(self, data: bytes) -> None:
         assert self._client is not None and self.transport is not None
@@ -183,14 +208,59 @@ class ServiceSide(WriteFlow, asyncio.Protocol):
             self.transport.close()
 
 
+class BrowserSide(asyncio.Protocol):
+    """The browser's end of a plain-TCP tunnel, taken from tornado after the handshake: its frames
+    go from ``data_received`` straight to the service's transport, frame headers checked on the way
+    (the size limit), as the service's side does the other way (benchmarks/README.md: a coroutine
+    step per message through tornado's stream was half the cost of an echo)."""
+
+    def __init__(self, tunnel: Tunnel) -> None:
+        self.tunnel = tunnel
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        tunnel = self.tunnel
+        try:
+            tunnel.guard.feed(data)
+        except MessageTooBig as exc:
+            if self.transport is not None:
+                self.transport.pause_reading()
+            tunnel.close(1009, str(exc))
+            return
+        service = tunnel.service.transport
+        if service is not None:
+            service.write(data)
+        tunnel.on_traffic()
+
+    def pause_writing(self) -> None:
+        """The browser reads slower than the service sends: stop reading the service."""
+        if self.tunnel.service.transport is not None:
+            self.tunnel.service.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        service = self.tunnel.service.transport
+        if service is not None and not service.is_closing():
+            service.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
 class Tunnel:
-    """Copies bytes both ways between a browser's stream and a service's connection."""
+    """Copies bytes both ways between a browser's connection and a service's connection."""
 
     def __init__(self, client: IOStream, service: ServiceSide, limit: int,
                  on_traffic: Callable[[], None]) -> None:
         self.client, self.service = client, service
         self.guard = FrameGuard(limit)
         self.on_traffic = on_traffic
+        self.browser: asyncio.Transport | None = None  # set when the raw path is taken
 
     async def _from_client(self) -> None:
         transport = self.service.transport
@@ -207,6 +277,30 @@ class Tunnel:
             self.on_traffic()
 
     async def run(self) -> None:
+        """Relay until either side closes. A plain-TCP browser connection leaves tornado for an
+        asyncio protocol; TLS (or bytes tornado still holds) keeps the stream."""
+        sock = take_socket(self.client)
+        if sock is None:
+            await self._run_stream()
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            transport, browser = await asyncio.get_running_loop().connect_accepted_socket(
+                lambda: BrowserSide(self), sock=sock)
+        except OSError:
+            sock.close()
+            self.service.close()
+            return
+        self.browser = transport
+        self.service.attach(transport, self.on_traffic)
+        try:
+            await asyncio.wait([browser.closed, self.service.closed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.service.close()
+            transport.close()  # after what is buffered for the browser (the service's close frame)
+
+    async def _run_stream(self) -> None:
         self.service.attach(self.client, self.on_traffic)
         from_client = asyncio.ensure_future(self._from_client())
         try:
@@ -223,8 +317,12 @@ class Tunnel:
 
     def close(self, code: int, reason: str) -> None:
         """Say goodbye to both sides with a close frame, then cut the tunnel."""
-        with contextlib.suppress(StreamClosedError):
-            self.client.write(close_frame(code, reason, masked=False))
+        if self.browser is not None:
+            if not self.browser.is_closing():
+                self.browser.write(close_frame(code, reason, masked=False))
+        else:
+            with contextlib.suppress(StreamClosedError):
+                self.client.write(close_frame(code, reason, masked=False))
         transport = self.service.transport
         if transport is not None and not transport.is_closing():
             transport.write(close_frame(code, reason, masked=True))
@@ -232,4 +330,6 @@ class Tunnel:
 
     def _cut(self) -> None:
         self.service.close()
+        if self.browser is not None:
+            self.browser.close()
         self.client.close()

@@ -6,23 +6,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, List, Tuple, Unicode, default
 
-from jupyter_svc.backends.local.backend import LocalBackend, PortAllocator
 from jupyter_svc.model.units import parse_duration
 from jupyter_svc.proxy.proxy import Proxy, ProxySettings
 from jupyter_svc.proxy.routes import proxy_routes, route_first
 from jupyter_svc.services.activity import ActivitySettings, ActivityTracker
 from jupyter_svc.services.lifecycle import LifecycleSettings
+from jupyter_svc.services.lifetimes import LifetimeKeeper, LifetimeSettings
 from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
 from jupyter_svc.services.state_lock import StateFolderLock
 from jupyter_svc.services.store import Store
 from jupyter_svc.upstream.pool import UpstreamPool
 
+from .backend_config import build_backends, server_info
 from .handlers import api_routes
+from .kernel_events import kernel_alive, watch_kernels
 
 
 class SvcExtension(ExtensionApp):
@@ -39,21 +41,25 @@ class SvcExtension(ExtensionApp):
     def _default_state_dir(self) -> str:
         return os.path.join(jupyter_data_dir(), "svc")
 
+    backends = List(
+        Unicode(), default_value=["local"],
+        help="Backends services may run on, by entry-point name (group 'jupyter_svc.backends': 'local', "
+             "'kubernetes', or a third party's); each has its options on its own class (c.LocalBackend...). "
+             "The default_backend is added if missing.",
+    ).tag(config=True)
     default_backend = Unicode("local", help="Backend for specs that do not name one.").tag(config=True)
     default_idle_window = Unicode(
         "",
         help="Idle window for services whose spec leaves scale_to_zero unset ('5m', 'one_hour'); "
              "empty keeps them up until stopped.",
     ).tag(config=True)
+    # deprecated: each is now an option of its backend's class (server/backend_config.py forwards them)
     port_range = Tuple(
-        Int(), Int(), default_value=(20000, 29999),
-        help="Ports the local backend picks from for services with port 0 (inclusive).",
+        Int(), Int(), default_value=(20000, 29999), help="Deprecated: use LocalBackend.port_range.",
     ).tag(config=True)
-    local_host = Unicode("127.0.0.1", help="Address local services are reached at.").tag(config=True)
-    refuse_exposed_services = Bool(
-        False, help="Fail a local service whose processes listen on an address other than loopback (such an app "
-                    "answers without Jupyter's login) instead of running it with a warning in its status.",
-    ).tag(config=True)
+    local_host = Unicode("127.0.0.1", help="Deprecated: use LocalBackend.host.").tag(config=True)
+    refuse_exposed_services = Bool(False, help="Deprecated: use LocalBackend.refuse_exposed_services.").tag(config=True)
+    max_log_bytes = Int(10 * 1024 * 1024, help="Deprecated: use LocalBackend.max_log_bytes.").tag(config=True)
     readiness_timeout = Float(
         60.0, help="Seconds a new instance may take to pass its readiness probe before it is failed.",
     ).tag(config=True)
@@ -67,9 +73,6 @@ class SvcExtension(ExtensionApp):
     ).tag(config=True)
     restart_reset_after = Float(
         60.0, help="Seconds of healthy running after which an exit no longer counts towards a crash loop.",
-    ).tag(config=True)
-    max_log_bytes = Int(
-        10 * 1024 * 1024, help="Size of a service's log file before it rolls over (one old file kept).",
     ).tag(config=True)
 
     wake_timeout = Float(
@@ -113,6 +116,10 @@ class SvcExtension(ExtensionApp):
     idle_check_interval = Float(
         1.0, help="Seconds between passes of the idle loop (scale-down fires within this of the window).",
     ).tag(config=True)
+    keep_warm_lead = Float(
+        60.0, help="Seconds before a keep-warm window opens that its service is started, so that the first "
+                   "user of the window does not wait for it.",
+    ).tag(config=True)
     drain_timeout = Float(
         10.0, help="Seconds in-flight requests get to finish before an idle service is stopped.",
     ).tag(config=True)
@@ -130,6 +137,7 @@ class SvcExtension(ExtensionApp):
     manager: ServiceManager
     state_lock: StateFolderLock
     tracker: ActivityTracker
+    lifetimes: LifetimeKeeper
     proxy: Proxy
 
     def initialize_settings(self) -> None:
@@ -142,17 +150,15 @@ class SvcExtension(ExtensionApp):
             max_restarts=self.max_restarts,
             restart_reset_after=self.restart_reset_after,
         )
-        ports = PortAllocator(self.port_range[0], self.port_range[1], host=self.local_host)
+        runtime_dir = getattr(self.serverapp, "runtime_dir", None) or jupyter_runtime_dir()
         # a spec without cwd runs in the server's root_dir (what REST users see), not in its process's cwd
-        root_dir = str(self.serverapp.root_dir) if self.serverapp else None
-        local = LocalBackend(state / "logs", ports, self.max_log_bytes, host=self.local_host,
-                             init_timeout=self.readiness_timeout, default_cwd=root_dir,
-                             refuse_exposed=self.refuse_exposed_services, records_dir=state / "processes")
+        info = server_info(state, runtime_dir, self.serverapp, self.readiness_timeout)
+        backends = build_backends(self, [*self.backends, self.default_backend], info)
         self.state_lock = StateFolderLock(state)
         base_url = self.serverapp.base_url if self.serverapp else "/"
         upstream = UpstreamPool(self.upstream_connections, per_endpoint=self.upstream_connections_per_service,
                                 wait_timeout=self.upstream_wait_timeout)  # the proxy's and the readiness probes'
-        self.manager = ServiceManager(Store(state / "services"), {local.name: local}, self.default_backend,
+        self.manager = ServiceManager(Store(state / "services"), backends, self.default_backend,
                                       settings, upstream, base_url=base_url)
         # taken now, before the server answers anything, so that no request sees services of a folder
         # another server holds (a non-blocking flock and a small file: no wait on the event loop)
@@ -167,6 +173,9 @@ class SvcExtension(ExtensionApp):
         web_settings = self.serverapp.web_app.settings if self.serverapp and self.serverapp.web_app else {}
         self.tracker = ActivityTracker(self.manager, activity, metrics, web_settings)
         self.manager.lifecycle.drain = self.tracker.drain
+        self.lifetimes = LifetimeKeeper(self.manager, LifetimeSettings(
+            check_interval=self.idle_check_interval, keep_warm_lead=self.keep_warm_lead), kernel_alive(self.serverapp))
+        watch_kernels(self.serverapp, self.lifetimes)
         self.proxy = Proxy(self.manager, self.tracker, metrics, ProxySettings(
             wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
             max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
@@ -201,6 +210,8 @@ class SvcExtension(ExtensionApp):
         else:
             self.log.error("jupyter-svc: %s", self.manager.refusing)
         self.tracker.start()
+        if self.manager.refusing is None:
+            self.lifetimes.start()
         route_first(serverapp.web_app)  # all extensions have added their routes by now
         self.log.info("jupyter-svc: %d service(s) restored from %s", len(self.manager.services), self.state_dir)
 
@@ -210,6 +221,7 @@ class SvcExtension(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.tracker.stop()
+        await self.lifetimes.stop()
         await self.manager.close()
         await self.proxy.close()
         self.state_lock.release()

@@ -35,6 +35,7 @@ def unsupported_fields(backend: Backend) -> list[str]:
 def backends_document(manager: ServiceManager) -> dict[str, Any]:
     return {
         "default": manager.default_backend,
-        "backends": [{"name": name, "unsupported": unsupported_fields(backend)}
+        "backends": [{"name": name, "unsupported": unsupported_fields(backend),
+                      "unix_sockets": backend.prefers_unix_sockets}
                      for name, backend in sorted(manager.backends.items())],
     }

@@ -218,7 +218,7 @@ class LogsHandler(SvcHandler):
         backend = self.manager.service(view.name).backend
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
-        lines = backend.log_tail(name, tail)
+        lines = await backend.log_tail(name, tail)
         self.write("".join(line + "\n" for line in lines))
         if not following:
             self.finish(set_content_type="text/plain; charset=utf-8")  # APIHandler's default is JSON

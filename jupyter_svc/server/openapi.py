@@ -126,7 +126,9 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "default": {"type": "string"},
                 "backends": {"type": "array", "items": {"type": "object", "properties": {
                     "name": {"type": "string"},
-                    "unsupported": {"type": "array", "items": {"type": "string"}}}}}}}), **_errors(403)})},
+                    "unsupported": {"type": "array", "items": {"type": "string"}},
+                    "unix_sockets": {"type": "boolean", "description": "templates listen on {unix_socket}"},
+                }}}}}), **_errors(403)})},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"}), **_errors(403)})},
     }
 

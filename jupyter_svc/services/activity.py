@@ -148,17 +148,18 @@ class ActivityTracker:
             usage = self._usage(name)
             ready = svc.status.state is ServiceState.ready and svc.instance is not None
             if not ready:
-                manager.note_activity(svc, svc.status.last_activity, None)
+                manager.note(svc, idle_deadline=None)
                 continue
             if self.busy(usage, now):
                 usage.last = now
             started = svc.status.started_at
             last = max(usage.last, self.monotonic(started)) if started else usage.last
             window = self.window_of(svc.spec)
-            if window <= 0 or svc.spec.url is not None:
-                manager.note_activity(svc, self.wall(last), None)
+            warm = svc.status.keep_warm is not None and svc.status.keep_warm.warm  # services/lifetimes.py
+            if window <= 0 or svc.spec.url is not None or warm:
+                manager.note(svc, last_activity=self.wall(last), idle_deadline=None)
                 continue
-            manager.note_activity(svc, self.wall(last), self.wall(last) + timedelta(seconds=window))
+            manager.note(svc, last_activity=self.wall(last), idle_deadline=self.wall(last) + timedelta(seconds=window))
             if now - last >= window and name not in self._scaling:
                 log.info("jupyter-svc: %s idle for %.0fs, scaling to zero", name, now - last)
                 self._scaling.add(name)

@@ -8,6 +8,7 @@ from jupyter_svc.model.errors import FieldError, SpecInvalid
 from jupyter_svc.model.spec import ApplyMode, Manifest
 
 from .manager import Operation, ServiceManager
+from .validation import check_cycles
 
 
 async def apply_manifest(manager: ServiceManager, manifest: Manifest, mode: ApplyMode, dry_run: bool = False,
@@ -32,7 +33,7 @@ async def apply_manifest(manager: ServiceManager, manifest: Manifest, mode: Appl
             errors.append(FieldError("services", f"{name!r} would be deleted but {users[0]!r} needs it"))
     if errors:
         raise SpecInvalid("manifest rejected; nothing was applied", errors)
-    manager.check_cycles(final)
+    check_cycles(final)
     results: list[dict[str, str]] = []
     operations: list[tuple[dict[str, str], Operation]] = []
     for spec in manifest.services:

@@ -15,20 +15,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from jupyter_svc.backends.base import Backend, Instance, LaunchContext
+from jupyter_svc.backends.base import (
+    Backend,
+    Endpoint,
+    Health,
+    Instance,
+    LaunchContext,
+    NotReady,
+    ReadyCheck,
+    UpdateStrategy,
+)
 from jupyter_svc.model.errors import ServiceFailed, SvcError, Unavailable
 from jupyter_svc.model.spec import RestartPolicy, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus
 from jupyter_svc.upstream.pool import UpstreamPool
 
-from .readiness import NotReady, wait_ready
+from .readiness import probe_once
 
 log = logging.getLogger(__name__)
 
 #: Lines of the service's log quoted in a failure message.
 LOG_LINES_IN_ERRORS = 10
-#: Starts tried when another process took the auto-picked port first.
-START_ATTEMPTS_ON_PORT_CLASH = 3
 
 
 def now() -> datetime:
@@ -78,7 +85,7 @@ class Lifecycle:
                  upstream: UpstreamPool) -> None:
         self.settings = settings
         self.upstream = upstream  # readiness probes go through the proxy's pool (see readiness.py)
-        self._context_for = context_for
+        self.context_for = context_for
         self._publish = publish
         self._spawn = spawn
         #: set by the proxy's activity tracker: lets in-flight requests finish before a stop
@@ -112,9 +119,19 @@ class Lifecycle:
         svc.failures += 1
         svc.retry_at = time.monotonic() + self.backoff(svc.failures)
 
-    def failure_message(self, svc: ManagedService, reason: str) -> str:
-        tail = svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
+    async def failure_message(self, svc: ManagedService, reason: str, tail: list[str] | None = None) -> str:
+        if tail is None:
+            tail = await svc.backend.log_tail(svc.name, LOG_LINES_IN_ERRORS)
         return reason + ("\nlast log lines:\n" + "\n".join(tail) if tail else "")
+
+    def _probe(self, endpoint: Endpoint, path: str) -> Awaitable[int | None]:
+        return probe_once(endpoint, path, self.upstream)
+
+    def ready_check(self, svc: ManagedService, spec: ServiceSpec) -> ReadyCheck:
+        """What an instance of ``spec`` is told to become ready by (its own ``wait_ready``)."""
+        prefix = "" if spec.rewrite_path else self.context_for(svc).base_url.rstrip("/")
+        return ReadyCheck(spec.readiness, spec.readiness.timeout or self.settings.readiness_timeout,
+                          self._probe, prefix)
 
     def settle(self, svc: ManagedService, error: BaseException | None) -> None:
         future, svc.ready = svc.ready, None
@@ -127,26 +144,29 @@ class Lifecycle:
 
     async def launch(self, svc: ManagedService, spec: ServiceSpec) -> Instance:
         """A ready instance of ``spec``, or StartFailed with the log tail; touches no status."""
-        timeout = spec.readiness.timeout or self.settings.readiness_timeout
-        context = self._context_for(svc)
-        prefix = "" if spec.rewrite_path else context.base_url.rstrip("/")
-        for attempt in range(START_ATTEMPTS_ON_PORT_CLASH):
-            instance = await svc.backend.start(spec, context)
+        context = self.context_for(svc)
+        check = self.ready_check(svc, spec)
+        backend = svc.backend
+        for attempt in range(max(backend.start_attempts, 1)):
+            instance = await backend.start(spec, context)
             try:
-                await wait_ready(instance, spec.readiness, timeout, self.upstream, prefix)
+                await instance.wait_ready(check)
                 if instance.inspection_gates_readiness:
                     instance.warnings = tuple(await instance.inspect_ready())
                 else:  # advisory: off the wake path, once the held requests have gone out
                     self._spawn(self._inspect_later(svc, instance))
                 return instance
             except NotReady as exc:
-                silent = instance.poll() is None and "no answer" in str(exc)  # it runs but answers nothing
+                silent = await instance.poll() is None and "no answer" in str(exc)  # it runs, answers nothing
                 await instance.stop(self.settings.stop_grace)
-                if getattr(instance, "retryable", False) and attempt + 1 < START_ATTEMPTS_ON_PORT_CLASH:
+                if instance.retryable and attempt + 1 < backend.start_attempts:
                     continue
-                hint = (f": the app must listen on {{port}} (port {instance.endpoint.port} this time) at "
-                        f"{instance.endpoint.host}" if silent else "")
-                raise StartFailed(self.failure_message(svc, f"{svc.name} failed to start: {exc}{hint}")) from None
+                where = instance.endpoint
+                hint = "" if not silent else (
+                    f": the app must listen on {{unix_socket}} ({where.unix_socket} this time)" if where.unix_socket
+                    else f": the app must listen on {{port}} (port {where.port} this time) at {where.host}")
+                raise StartFailed(await self.failure_message(svc, f"{svc.name} failed to start: {exc}{hint}")) \
+                    from None
             except BaseException:
                 await instance.stop(self.settings.stop_grace)
                 raise
@@ -173,7 +193,7 @@ class Lifecycle:
         except asyncio.CancelledError:
             self.settle(svc, Unavailable(f"{svc.name}: start was cancelled"))
             raise
-        self.adopt(svc, instance)
+        self.serve_with(svc, instance)
         if cold and svc.wake_requested_at is not None:
             svc.status.cold_starts += 1
             svc.status.last_cold_start_ms = round((time.monotonic() - svc.wake_requested_at) * 1000, 2)
@@ -181,12 +201,15 @@ class Lifecycle:
         self.settle(svc, None)  # first, so held requests go out before the publishing work queued below
         self.set_state(svc, ServiceState.ready)
 
-    def adopt(self, svc: ManagedService, instance: Instance) -> None:
-        """Make ``instance`` the one that serves, and watch it."""
+    def serve_with(self, svc: ManagedService, instance: Instance, started_at: datetime | None = None) -> None:
+        """Make ``instance`` the one that serves, and watch it (its own health reports when its
+        backend supervises itself, else its exit, with the restart policy)."""
         svc.instance = instance
         svc.ready_since = time.monotonic()
-        svc.status.started_at = now()
+        svc.status.started_at = started_at or now()
         svc.status.last_activity = svc.status.started_at
+        if svc.backend.supervises_itself:
+            self._spawn(self.follow_health(svc, instance, svc.epoch))
         self._spawn(self.supervise(svc, instance, svc.epoch))
 
     async def stop(self, svc: ManagedService, final: ServiceState, message: str = "") -> None:
@@ -204,6 +227,29 @@ class Lifecycle:
             self.settle(svc, Unavailable(f"{svc.name} is disabled"))
         self.set_state(svc, final, message)
 
+    async def follow_health(self, svc: ManagedService, instance: Instance, epoch: int) -> None:
+        """A self-supervising instance's reports into the same states: not ok -> ``failed`` with
+        the reason, message and log lines (requests get 503 with it at once); ok -> ``ready``."""
+        async for health in instance.health():
+            message = "" if health.ok else await self._health_message(svc, health)
+            async with svc.lock:  # after an operation under way (a rollout reports as it goes)
+                if svc.instance is not instance or svc.epoch != epoch or svc.deleted:
+                    return  # stopped or replaced
+                if health.restarts is not None:
+                    svc.status.restarts = health.restarts
+                if health.ok:
+                    if svc.status.state is ServiceState.failed:
+                        svc.failures = 0
+                        self.set_state(svc, ServiceState.ready)
+                elif svc.status.state in (ServiceState.ready, ServiceState.failed):
+                    svc.failures += 1
+                    self.set_state(svc, ServiceState.failed, message)
+
+    async def _health_message(self, svc: ManagedService, health: Health) -> str:
+        reason = f"{health.reason}: {health.message}" if health.reason else health.message
+        tail = list(health.log_lines) or None
+        return await self.failure_message(svc, f"{svc.name} is failing ({reason}); its backend restarts it", tail)
+
     async def supervise(self, svc: ManagedService, instance: Instance, epoch: int) -> None:
         code = await instance.wait()
         async with svc.lock:
@@ -211,6 +257,11 @@ class Lifecycle:
                 return  # stopped on purpose, or replaced
             svc.instance = None
             svc.status.last_exit_code = code
+            if svc.backend.supervises_itself:  # gone for good, not one crash: its backend restarts those
+                self.note_failure(svc)
+                self.set_state(svc, ServiceState.failed, await self.failure_message(
+                    svc, f"{svc.name} is gone (exit code {code}); restart or update it to start it again"))
+                return
             healthy_for = time.monotonic() - svc.ready_since
             if healthy_for >= self.settings.restart_reset_after:
                 svc.failures = 0
@@ -219,12 +270,12 @@ class Lifecycle:
                 state = ServiceState.scaled_to_zero if code == 0 else ServiceState.failed
                 if code != 0:
                     self.note_failure(svc)
-                self.set_state(svc, state, self.failure_message(
+                self.set_state(svc, state, await self.failure_message(
                     svc, f"exited with code {code} (restart_policy {policy.value}); not restarted"))
                 return
             svc.failures += 1
             if svc.failures > self.settings.max_restarts:
-                self.set_state(svc, ServiceState.failed, self.failure_message(
+                self.set_state(svc, ServiceState.failed, await self.failure_message(
                     svc, f"crash loop: exited {svc.failures} times in a row (last exit code {code}); "
                          "gave up restarting. Fix the command and update or restart the service"))
                 return
@@ -238,25 +289,46 @@ class Lifecycle:
                 await self.start(svc)
 
     async def replace(self, svc: ManagedService, old_spec: ServiceSpec) -> None:
-        """Run the new spec in place of the old; if it cannot start, the old one keeps serving."""
-        if svc.spec.port == 0 and svc.instance is not None:
-            svc.status.message = "starting the new version beside the current one"
-            self._publish(svc)
-            try:
-                instance = await self.launch(svc, svc.spec)
-            except SvcError as exc:
-                new_spec, svc.spec = svc.spec, old_spec
-                self.set_state(svc, ServiceState.ready, f"update failed, previous version still running: {exc}")
-                raise StartFailed(f"update of {new_spec.name} failed; the previous version is still "
-                                  f"running: {exc.message}") from exc
-            old, svc.instance = svc.instance, None
-            svc.epoch += 1
-            self.adopt(svc, instance)
-            self.set_state(svc, ServiceState.ready)
-            if old is not None:
-                with contextlib.suppress(Exception):
-                    await old.stop(self.settings.stop_grace)
-            return
+        """Run the new spec in place of the old, as the backend's update strategy says; if it cannot
+        start, the old one keeps serving (or is restored)."""
+        strategy = svc.backend.update_strategy(old_spec, svc.spec)
+        if strategy is UpdateStrategy.rolling and svc.instance is not None:
+            await self._roll_out(svc, svc.instance, old_spec)
+        elif strategy is UpdateStrategy.side_by_side and svc.instance is not None:
+            await self._side_by_side(svc, old_spec)
+        else:
+            await self._stop_then_start(svc, old_spec)
+
+    def _update_failed(self, svc: ManagedService, old_spec: ServiceSpec, exc: SvcError) -> StartFailed:
+        new_spec, svc.spec = svc.spec, old_spec
+        self.set_state(svc, ServiceState.ready, f"update failed, previous version still running: {exc}")
+        return StartFailed(f"update of {new_spec.name} failed; the previous version is still running: {exc.message}")
+
+    async def _roll_out(self, svc: ManagedService, instance: Instance, old_spec: ServiceSpec) -> None:
+        svc.status.message = "rolling out the new version"
+        self._publish(svc)
+        try:
+            await instance.roll_out(svc.spec, self.context_for(svc), self.ready_check(svc, svc.spec))
+        except SvcError as exc:
+            raise self._update_failed(svc, old_spec, exc) from exc
+        self.set_state(svc, ServiceState.ready)  # its endpoint and state may have changed: published
+
+    async def _side_by_side(self, svc: ManagedService, old_spec: ServiceSpec) -> None:
+        svc.status.message = "starting the new version beside the current one"
+        self._publish(svc)
+        try:
+            instance = await self.launch(svc, svc.spec)
+        except SvcError as exc:
+            raise self._update_failed(svc, old_spec, exc) from exc
+        old, svc.instance = svc.instance, None
+        svc.epoch += 1
+        self.serve_with(svc, instance)
+        self.set_state(svc, ServiceState.ready)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.stop(self.settings.stop_grace)
+
+    async def _stop_then_start(self, svc: ManagedService, old_spec: ServiceSpec) -> None:
         await self.stop(svc, ServiceState.pending, "restarting with the new version")
         await self.start(svc)
         if svc.status.state is not ServiceState.failed:
@@ -272,6 +344,9 @@ class Lifecycle:
         """A failed service answers at once with its failure: after max_restarts failures in a
         row until a person restarts, updates or wakes it; before that, until its backoff ends."""
         settings, reason = self.settings, svc.status.message
+        if svc.instance is not None:  # it supervises itself: its backend, not a request, restarts it
+            raise ServiceFailed(f"{svc.name} is failing and its backend is restarting it. {reason}",
+                                retry_after=settings.restart_backoff_initial * 4)
         if svc.failures > settings.max_restarts:
             raise ServiceFailed(f"{svc.name} failed {svc.failures} times in a row and is not started by "
                                 f"requests; restart or update it. {reason}", retry_after=settings.restart_backoff_max)

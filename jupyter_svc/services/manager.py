@@ -10,8 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, endpoint_of_url
@@ -22,8 +21,10 @@ from jupyter_svc.model.spec import DesiredState, ServiceSpec
 from jupyter_svc.model.status import ServiceState, ServiceStatus, ServiceView
 from jupyter_svc.upstream.pool import UpstreamPool
 
+from .clock import Clock
 from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService, StartFailed
+from .restore import restore
 from .self_address import ServerAddress
 from .store import StorageFailed, Store
 from .validation import check_cycles, check_spec, check_url, parse_spec
@@ -52,6 +53,10 @@ class ServiceManager:
         self.refusing: str | None = None
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
+        self.clock = Clock()  # schedules and expiries read it (services/lifetimes.py)
+        #: a new spec's checks against what this server runs (its kernel), and what it adds to its status
+        self.spec_checks: list[Callable[[ServiceSpec], list[FieldError]]] = []
+        self.status_fillers: list[Callable[[ServiceSpec, ServiceStatus], None]] = []
 
     # ---------------------------------------------------------------- plumbing
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -85,6 +90,11 @@ class ServiceManager:
         if svc.deleted:
             return
         svc.status.revision += 1
+        state = svc.instance.state() if svc.instance is not None else {}
+        if state != self.store.backend_states.get(svc.name, {}):  # what a restarted server adopts: written
+            self.store.backend_states[svc.name] = state  # on this turn's end, not coalesced (kill -9 safe)
+            if self.store.is_durable(svc.spec):
+                asyncio.get_running_loop().call_soon(self.store.flush)
         if self.events.listening:
             self.events.publish(Event("service", svc.name, self.view(svc)))
         if self.store.is_durable(svc.spec):
@@ -94,8 +104,9 @@ class ServiceManager:
 
     async def _save_logged(self, svc: ManagedService) -> None:
         """A save nobody awaits (a reverted update's old spec): its failure is logged by the store."""
-        with contextlib.suppress(StorageFailed):
-            await self.store.save(svc.spec, svc.status)
+        if not svc.deleted:  # deleted since it was queued: writing would bring the file back
+            with contextlib.suppress(StorageFailed):
+                await self.store.save(svc.spec, svc.status)
 
     def subscribe(self) -> AsyncIterator[Event]:
         """Every change from now on, in order; the caller stops by leaving the loop."""
@@ -111,10 +122,14 @@ class ServiceManager:
             raise NotFound(f"no service named {name!r}")
         return svc
 
+    def _fill(self, spec: ServiceSpec, status: ServiceStatus) -> None:
+        for fill in self.status_fillers:
+            fill(spec, status)
+
     def _backend_for(self, spec: ServiceSpec) -> Backend:
         return self.backends[spec.backend or self.default_backend]
 
-    def _operation(self, svc: ManagedService, coro: Coroutine[Any, Any, None]) -> Operation:
+    def operation(self, svc: ManagedService, coro: Coroutine[Any, Any, None]) -> Operation:
         async def run() -> ServiceView:
             async with svc.lock:
                 if svc.deleted:  # queued before a deletion that went first
@@ -135,43 +150,23 @@ class ServiceManager:
     async def check_url(self, spec: ServiceSpec, prefix: str = "") -> list[FieldError]:
         return await check_url(spec, self.server_address, prefix)
 
-    check_cycles = staticmethod(check_cycles)
-
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
-        """Restore every stored service in the state it was in: to its desired state, except that one
-        at zero stays at zero (a request or a wake starts it)."""
-        for spec, status in await self.store.load():
-            backend = self.backends.get(spec.backend or self.default_backend)
-            if backend is None:
-                why = (f"the stored spec of {spec.name!r} names the backend {spec.backend!r}, which this "
-                       f"server does not have; it is kept in {self.store.directory} and not run")
-                log.error("jupyter-svc: %s", why)
-                self.unrestored[spec.name] = why
-                continue
-            status.replicas_ready = 0
-            status.url = self.url_of(spec.name)
-            status.backend = backend.name
-            svc = ManagedService(spec=spec, status=status, backend=backend)
-            self.services[spec.name] = svc
-            if status.state is ServiceState.scaled_to_zero and spec.url is None:
-                # it was at zero when the server stopped: it stays there until a request wakes it
-                self.lifecycle.set_state(svc, ServiceState.scaled_to_zero, status.message)
-                continue
-            self._operation(svc, self._converge(svc, fresh=True))
+        """Restore every stored service as it was, adopting what outlived the server (restore.py)."""
+        await restore(self)
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        stops = [svc.instance.stop(self.lifecycle.settings.stop_grace)
-                 for svc in self.services.values() if svc.instance is not None]
+        stops = [svc.instance.stop(self.lifecycle.settings.stop_grace) for svc in self.services.values()
+                 if svc.instance is not None and not svc.backend.outlives_server]  # those are adopted later
         await asyncio.gather(*stops, return_exceptions=True)
         for backend in self.backends.values():
             await backend.close()
         self.store.flush()
 
-    async def _converge(self, svc: ManagedService, fresh: bool = False,
+    async def converge(self, svc: ManagedService, fresh: bool = False,
                         old: ServiceSpec | None = None) -> None:
         """Move what runs towards the spec (caller holds the lock)."""
         desired = svc.spec.desired_state
@@ -216,11 +211,11 @@ class ServiceManager:
         if only_create and existing is not None and not existing.deleted:
             raise Conflict(f"a service named {spec.name!r} exists; use PUT or PATCH to change it")
         self.validate(spec)
-        url_errors = await self.check_url(spec)
+        url_errors = await self.check_url(spec) + [e for check in self.spec_checks for e in check(spec)]
         if url_errors:
             raise SpecInvalid(f"service {spec.name!r} cannot run here", url_errors)
         specs = {n: s.spec for n, s in self.services.items()} | {spec.name: spec}
-        self.check_cycles(specs)
+        check_cycles(specs)
         backend = self._backend_for(spec)
         svc = self.services.get(spec.name)
         if svc is not None and svc.deleted:
@@ -229,7 +224,8 @@ class ServiceManager:
             raise Conflict(f"a service named {spec.name!r} is being created by another request")
         if svc is None:
             status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
-                                   state=ServiceState.pending)
+                                   state=ServiceState.pending, changed_at=self.clock.now())
+            self._fill(spec, status)
             self._creating.add(spec.name)
             try:  # durable before it exists (StorageFailed: it does not)
                 await self.store.save(spec, status)
@@ -238,7 +234,7 @@ class ServiceManager:
             svc = ManagedService(spec=spec, status=status, backend=backend)
             self.services[spec.name] = svc
             self.lifecycle.set_state(svc, ServiceState.pending)
-            return self._operation(svc, self._converge(svc)), True
+            return self.operation(svc, self.converge(svc)), True
         if spec != svc.spec:  # durable before it is in force (StorageFailed: the old spec stays)
             await self.store.save(spec, svc.status.model_copy(update={"generation": svc.status.generation + 1}))
             self._saved_ahead[spec.name] = spec
@@ -251,14 +247,16 @@ class ServiceManager:
                 return
             svc.spec = spec
             svc.status.generation += 1
+            svc.status.changed_at = self.clock.now()
+            self._fill(spec, svc.status)
             svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
                 svc.backend = backend
                 svc.status.backend = backend.name
-            await self._converge(svc, old=old)
+            await self.converge(svc, old=old)
 
-        return self._operation(svc, update()), False
+        return self.operation(svc, update()), False
 
     async def patch(self, name: str, changes: dict[str, Any]) -> Operation:
         svc = self.service(name)
@@ -303,7 +301,7 @@ class ServiceManager:
             svc.status.restarts += 1
             await self.lifecycle.start(svc)
 
-        return self._operation(svc, restart())
+        return self.operation(svc, restart())
 
     async def scale(self, name: str, replicas: int) -> Operation:
         svc = self.service(name)
@@ -311,7 +309,7 @@ class ServiceManager:
             raise SpecInvalid("invalid scale", [FieldError("replicas", "must be 0 or more")])
         if replicas == 0 and svc.spec.desired_state is DesiredState.scaled_to_zero:
             # already meant to rest at zero, but a request woke it: stop it again
-            return self._operation(svc, self.lifecycle.stop(svc, ServiceState.scaled_to_zero, "scaled to zero"))
+            return self.operation(svc, self.lifecycle.stop(svc, ServiceState.scaled_to_zero, "scaled to zero"))
         if replicas == 0:
             changes: dict[str, Any] = {"desired_state": DesiredState.scaled_to_zero.value}
         else:
@@ -365,7 +363,7 @@ class ServiceManager:
                     self.lifecycle.refuse_while_failed(svc)
                 svc.ready = asyncio.get_running_loop().create_future()
                 svc.wake_requested_at = time.monotonic()
-                self._operation(svc, self.lifecycle.start(svc))
+                self.operation(svc, self.lifecycle.start(svc))
             ready, left = svc.ready, deadline - time.monotonic()
             if left <= 0:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
@@ -376,12 +374,11 @@ class ServiceManager:
                 raise StillStarting(f"{name} is still starting after {timeout:g}s")
             ready.result()  # a failed start raises its error here
 
-    def note_activity(self, svc: ManagedService, last_activity: datetime | None,
-                      idle_deadline: datetime | None) -> None:
-        """The idle loop's reading of a service's traffic; published (SSE, panel) when it changed."""
-        status = svc.status
-        if status.last_activity != last_activity or status.idle_deadline != idle_deadline:
-            status.last_activity, status.idle_deadline = last_activity, idle_deadline
+    def note(self, svc: ManagedService, **fields: Any) -> None:
+        """The idle and lifetime loops' readings of a service; published (SSE, panel) if they changed."""
+        if any(getattr(svc.status, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(svc.status, key, value)
             self._publish(svc)
 
     def external_endpoint(self, name: str) -> Endpoint | None:

@@ -1,8 +1,8 @@
-"""Knowing when an instance answers: an HTTP probe that starts fast and backs off.
+"""The server's HTTP readiness probe (``ReadyCheck.http_probe``): one GET through the proxy's pool.
 
-A bare non-blocking connect says whether anything listens yet (~0.1 ms per try); the socket that
-connects joins the proxy's pool and carries the probe's GET. Early tries come every few
-milliseconds so that a wake from zero adds little to the app's own start-up time.
+A bare non-blocking connect says whether anything listens yet (~0.1 ms per try, TCP or a Unix
+socket); the socket that connects joins the proxy's pool and carries the probe's GET. When to
+probe is the instance's business (``Instance.wait_ready``; by default backends/http_ready.py).
 """
 
 from __future__ import annotations
@@ -10,20 +10,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-import time
 
-from jupyter_svc.backends.base import Endpoint, Instance
-from jupyter_svc.model.spec import Readiness
+from jupyter_svc.backends.base import Endpoint, NotReady
 from jupyter_svc.upstream.pool import UpstreamError, UpstreamPool
 
-#: Probe every EAGER_PAUSE seconds for the first EAGER_PHASE seconds of a start (fast apps: a wake
-#: should add about a millisecond to their start), then every FAST_PAUSE until FAST_PHASE.
-EAGER_PAUSE, EAGER_PHASE = 0.001, 2.0
-FAST_PAUSE, FAST_PHASE = 0.003, 10.0
-
-
-class NotReady(Exception):
-    """The instance exited or never answered as the spec asks."""
+__all__ = ["NotReady", "probe_once"]
 
 
 async def probe_once(endpoint: Endpoint, path: str, pool: UpstreamPool, timeout: float = 2.0) -> int | None:
@@ -51,14 +42,18 @@ async def _probe_pooled(pool: UpstreamPool, endpoint: Endpoint, path: str) -> in
     except UpstreamError:
         sock.close()
         return None
-    exchange = await pool.send(endpoint, "GET", endpoint.path + path,
-                               {"Host": f"{endpoint.host}:{endpoint.port}", "User-Agent": "jupyter-svc-readiness"})
+    headers = {"Host": endpoint.authority, "User-Agent": "jupyter-svc-readiness", **dict(endpoint.headers)}
+    exchange = await pool.send(endpoint, "GET", endpoint.path + path, headers)
     pool.release(exchange)  # kept alive when the answer came whole with its head, else closed
     return exchange.status
 
 
 def _socket_for(endpoint: Endpoint) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET, socket.SOCK_STREAM)
+    if endpoint.unix_socket is not None:
+        family = socket.AF_UNIX
+    else:
+        family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     return sock
 
@@ -66,8 +61,9 @@ def _socket_for(endpoint: Endpoint) -> socket.socket:
 async def _connected(endpoint: Endpoint) -> socket.socket | None:
     """A socket connected to the endpoint, or None while nothing listens there."""
     sock = _socket_for(endpoint)
+    address = endpoint.unix_socket if endpoint.unix_socket is not None else (endpoint.host, endpoint.port)
     try:
-        await asyncio.get_running_loop().sock_connect(sock, (endpoint.host, endpoint.port))
+        await asyncio.get_running_loop().sock_connect(sock, address)
     except OSError:
         sock.close()
         return None
@@ -75,37 +71,3 @@ async def _connected(endpoint: Endpoint) -> socket.socket | None:
         sock.close()
         raise
     return sock
-
-
-async def wait_ready(instance: Instance, readiness: Readiness, timeout: float, pool: UpstreamPool,
-                     prefix: str = "") -> float:
-    """Return the seconds it took; raise NotReady if it exits or the timeout passes.
-
-    ``prefix`` is where the app's root is: its base URL when it serves under it (rewrite_path off).
-    """
-    started = time.monotonic()
-    deadline = started + timeout
-    last = "no answer"
-    while True:
-        code = instance.poll()
-        if code is not None:
-            raise NotReady(f"exited with code {code} before it was ready")
-        status = await probe_once(instance.endpoint, prefix + readiness.path, pool)
-        if status is not None:
-            if readiness.accepts(status):
-                return time.monotonic() - started
-            last = f"HTTP {status} on {readiness.path}"
-        now = time.monotonic()
-        if now >= deadline:
-            raise NotReady(f"not ready after {timeout:g}s ({last})")
-        await asyncio.sleep(min(_pause(now - started, readiness.interval), deadline - now))
-
-
-def _pause(elapsed: float, longest: float) -> float:
-    """Every few ms while most apps are still starting (a refused loopback connect costs ~0.1 ms,
-    and a request may be held waiting), then backing off to the spec's interval."""
-    if elapsed < EAGER_PHASE:
-        return min(EAGER_PAUSE, longest)
-    if elapsed < FAST_PHASE:
-        return min(FAST_PAUSE, longest)
-    return min(FAST_PAUSE * 1.5 ** ((elapsed - FAST_PHASE) * 4), longest)

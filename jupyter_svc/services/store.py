@@ -25,6 +25,7 @@ import tempfile
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -66,8 +67,13 @@ class Store:
         self._durable: dict[str, ServiceSpec] = {}  # ... and the object it came from
         self._pending: dict[str, tuple[ServiceSpec, ServiceStatus]] = {}  # statuses to write later
         self._timer: asyncio.TimerHandle | None = None
+        #: deletions per name: a save that waited behind a delete of its service writes nothing
+        self._deletions: defaultdict[str, int] = defaultdict(int)
         #: names whose file could not be read, with where it was moved (see ``refusal``)
         self.set_aside: dict[str, Path] = {}
+        #: what each service's running instance asked to keep (``Instance.state()``), written with
+        #: its next save and read back by ``load``, so that a restarted server can adopt it
+        self.backend_states: dict[str, dict[str, Any]] = {}
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.json"
@@ -86,9 +92,10 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    @staticmethod
-    def _payload(spec_json: str, status: ServiceStatus) -> str:
-        return f'{{"spec": {spec_json},\n"status": {json.dumps(status.model_dump(mode="json"), indent=1)}}}\n'
+    def _payload(self, spec_json: str, status: ServiceStatus, name: str) -> str:
+        state = self.backend_states.get(name)
+        extra = f',\n"backend_state": {json.dumps(state)}' if state else ""
+        return f'{{"spec": {spec_json},\n"status": {json.dumps(status.model_dump(mode="json"), indent=1)}{extra}}}\n'
 
     def is_durable(self, spec: ServiceSpec) -> bool:
         """True if this very spec object is on disk already (specs are replaced, never mutated)."""
@@ -98,8 +105,11 @@ class Store:
         """Write now: fsynced if the spec changed since the last durable write."""
         self._pending.pop(spec.name, None)  # this write carries a newer status
         spec_json = json.dumps(spec.model_dump(mode="json"), indent=1)
-        payload = self._payload(spec_json, status)
+        payload = self._payload(spec_json, status, spec.name)
+        deletions = self._deletions[spec.name]
         async with self._locks[spec.name]:
+            if self._deletions[spec.name] != deletions:
+                return  # its service was deleted meanwhile: writing would bring the file back
             try:
                 if self._durable_specs.get(spec.name) == spec_json:
                     self._write(spec.name, payload, fsync=False)
@@ -128,7 +138,7 @@ class Store:
             if self._durable.get(name) is not spec:
                 continue  # a newer spec was saved (with its status) since
             try:
-                self._write(name, self._payload(self._durable_specs[name], status), fsync=False)
+                self._write(name, self._payload(self._durable_specs[name], status, name), fsync=False)
             except OSError as exc:
                 log.error("jupyter-svc: cannot write the status of %s: %s", name, exc)
 
@@ -136,6 +146,7 @@ class Store:
         """Remove the service's file; StorageFailed (and the file stays) if it cannot be removed."""
         self._pending.pop(name, None)
         self._durable.pop(name, None)
+        self._deletions[name] += 1
         async with self._locks[name]:
             try:
                 await asyncio.to_thread(self._path(name).unlink, True)
@@ -145,6 +156,7 @@ class Store:
                 raise error from exc
         self._locks.pop(name, None)
         self._durable_specs.pop(name, None)
+        self.backend_states.pop(name, None)
 
     async def refusal(self, name: str) -> str | None:
         """Why ``name`` may not be used yet: its old file was set aside and is still there."""
@@ -157,8 +169,7 @@ class Store:
         return (f"the stored spec of {name!r} could not be read and was moved to {path}; fix it and "
                 f"move it back to {self._path(name)} (then restart the server), or delete it, to use this name again")
 
-    @staticmethod
-    def _parse(path: Path) -> tuple[ServiceSpec, ServiceStatus]:
+    def _parse(self, path: Path) -> tuple[ServiceSpec, ServiceStatus]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError as exc:
@@ -179,6 +190,9 @@ class Store:
             log.warning("jupyter-svc: %s: the stored status is unreadable (%s); starting from a fresh one",
                         path, exc.errors(include_url=False)[:1])
             status = ServiceStatus()
+        state = data.get("backend_state")
+        if isinstance(state, dict) and state:
+            self.backend_states[spec.name] = state
         return spec, status
 
     def _set_aside(self, path: Path, reason: str) -> None:

@@ -107,7 +107,7 @@ class WriteFlow:
 class Connection(WriteFlow, asyncio.BufferedProtocol):
     """One keep-alive connection to a service: writes request heads, reads responses."""
 
-    def __init__(self, key: tuple[str, str, int], buffers: ReadBuffers,
+    def __init__(self, key: tuple[Any, ...], buffers: ReadBuffers,
                  on_lost: Callable[[Connection], None]) -> None:
         self.key, self.buffers, self._on_lost = key, buffers, on_lost
         self.loop = asyncio.get_running_loop()

@@ -23,6 +23,10 @@ from jupyter_svc.backends.base import Endpoint
 
 from .connection import Connection, Exchange, Sink, UpstreamError
 from .read_buffers import ReadBuffers
+from .transport import open_connection
+
+#: What connections are pooled by: ``Endpoint.transport`` (scheme, host, port, socket, TLS).
+Key = tuple[Any, ...]
 
 __all__ = ["Exchange", "PoolBusy", "Sink", "UpstreamError", "UpstreamPool"]
 
@@ -78,7 +82,8 @@ class _Slots:
 
 
 class UpstreamPool:
-    """Keep-alive connections per (scheme, host, port): at most ``limit`` busy at once in all, and
+    """Keep-alive connections per transport (``Endpoint.transport``: scheme, host, port, Unix socket,
+    TLS): at most ``limit`` busy at once in all, and
     ``per_endpoint`` to one service, so that one busy service (a few hundred event streams) gets
     503s while the others keep answering. A request waits ``wait_timeout`` at most for a slot:
     a wait without end held every other service hostage to a loop or a flood."""
@@ -88,31 +93,24 @@ class UpstreamPool:
         self.keepalive, self.connect_timeout = keepalive, connect_timeout
         self.limit, self.per_endpoint, self.wait_timeout = limit, min(per_endpoint, limit), wait_timeout
         self._slots = _Slots(limit)
-        self._endpoint_slots: dict[tuple[str, str, int], _Slots] = {}
-        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
-        self._gates: dict[tuple[str, str, int], asyncio.Semaphore] = {}
+        self._endpoint_slots: dict[Key, _Slots] = {}
+        self._idle: dict[Key, list[Connection]] = {}
+        self._gates: dict[Key, asyncio.Semaphore] = {}
         self._all: set[Connection] = set()
-        self._tls: ssl.SSLContext | None = None
         self.buffers = ReadBuffers()
         self._sweeper: asyncio.TimerHandle | None = None
 
-    async def _connect(self, endpoint: Endpoint, key: tuple[str, str, int],
+    async def _connect(self, endpoint: Endpoint, key: Key,
                        sock: socket.socket | None = None) -> Connection:
-        loop = asyncio.get_running_loop()
-        tls: ssl.SSLContext | None = None
-        if endpoint.scheme == "https":
-            tls = self._tls = self._tls or ssl.create_default_context()
-        where: dict[str, Any] = {"sock": sock} if sock is not None else {"host": endpoint.host, "port": endpoint.port}
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(
-                lambda: Connection(key, self.buffers, self.forget), ssl=tls,
-                server_hostname=endpoint.host if tls else None, **where), self.connect_timeout)
+            conn = await asyncio.wait_for(open_connection(
+                endpoint, lambda: Connection(key, self.buffers, self.forget), sock), self.connect_timeout)
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             raise UpstreamError(f"cannot connect to {endpoint.base}: {exc or type(exc).__name__}") from exc
         self._all.add(conn)
         return conn
 
-    async def _connect_gated(self, endpoint: Endpoint, key: tuple[str, str, int]) -> Connection:
+    async def _connect_gated(self, endpoint: Endpoint, key: Key) -> Connection:
         """At most CONNECTS_AT_ONCE connects per endpoint: 100 requests released together by a
         wake would otherwise overflow a small app's listen backlog (Python's http.server: 5),
         and dropped SYNs come back only after 1, 3, 7 s. Waiting here, a request often gets a
@@ -123,7 +121,7 @@ class UpstreamPool:
 
     async def adopt(self, endpoint: Endpoint, sock: socket.socket) -> None:
         """Pool a socket someone else connected (the readiness probe's): the next request uses it."""
-        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        key = endpoint.transport
         self._park(await self._connect(endpoint, key, sock))
 
     def _park(self, conn: Connection) -> None:
@@ -151,7 +149,7 @@ class UpstreamPool:
         if any(self._idle.values()):
             self._sweeper = loop.call_later(self.keepalive / 2, self._sweep)
 
-    def _pooled(self, key: tuple[str, str, int]) -> Connection | None:
+    def _pooled(self, key: Key) -> Connection | None:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
@@ -160,7 +158,7 @@ class UpstreamPool:
                 return conn
         return None
 
-    async def _take_slots(self, endpoint: Endpoint, key: tuple[str, str, int]) -> None:
+    async def _take_slots(self, endpoint: Endpoint, key: Key) -> None:
         """A slot of the endpoint's and one of the pool's, or PoolBusy after ``wait_timeout``."""
         mine = self._endpoint_slots.get(key)
         if mine is None:
@@ -191,7 +189,7 @@ class UpstreamPool:
             raise PoolBusy(f"all {self.limit} upstream connections of the proxy are in use "
                            "(upstream_connections); retry shortly") from None
 
-    def _give_slots(self, key: tuple[str, str, int]) -> None:
+    def _give_slots(self, key: Key) -> None:
         self._slots.give()
         mine = self._endpoint_slots.get(key)
         if mine is not None:
@@ -202,7 +200,7 @@ class UpstreamPool:
     async def send(self, endpoint: Endpoint, method: str, target: str, headers: dict[str, str],
                    body: AsyncIterable[bytes] | None = None) -> Exchange:
         """Send a request; returns once the response head is in. The caller must ``release()``."""
-        key = (endpoint.scheme, endpoint.host, endpoint.port)
+        key = endpoint.transport
         chunked = body is not None and "Content-Length" not in headers
         if chunked:
             headers = {**headers, "Transfer-Encoding": "chunked"}

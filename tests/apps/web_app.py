@@ -1,6 +1,7 @@
 """A real aiohttp app for proxy tests: echo, streams both ways, WebSockets, SSE, redirects, slow answers.
 
-Usage: web_app.py PORT [--term-delay SECONDS]
+Usage: web_app.py PORT [--term-delay SECONDS] [--unix-socket PATH]
+(with --unix-socket it listens on that Unix socket only, not on PORT)
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("--term-delay", type=float, default=0.0, help="linger this long after SIGTERM")
+    parser.add_argument("--unix-socket", help="listen on this Unix socket instead of the port")
     args = parser.parse_args()
     app = web.Application(client_max_size=0)
     app.router.add_get("/ws", websocket)
@@ -97,8 +99,11 @@ def main() -> None:
     async def serve() -> None:
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port).start()
-        print(f"web app listening on {args.port}", flush=True)
+        if args.unix_socket:
+            await web.UnixSite(runner, args.unix_socket).start()
+        else:
+            await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        print(f"web app listening on {args.unix_socket or args.port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
 

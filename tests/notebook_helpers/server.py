@@ -72,11 +72,12 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(tmp: Path, base_url: str = "/", extension: bool = True, cwd: Path | None = None,
-                svc_config: dict[str, object] | None = None) -> Iterator[LiveServer]:
+                svc_config: dict[str, object] | None = None,
+                classes: dict[str, dict[str, object]] | None = None) -> Iterator[LiveServer]:
     """Start `jupyter server`, wait until the svc API answers, stop it (and its services) after.
 
     ``cwd``: the server process's working directory (default: its root_dir); ``svc_config``:
-    more SvcExtension options."""
+    more SvcExtension options; ``classes``: other classes' options (``{"LocalBackend": {...}}``)."""
     root, runtime, state, config = (tmp / d for d in ("root", "runtime", "state", "config"))
     for folder in (root, runtime, config):
         folder.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,7 @@ def live_server(tmp: Path, base_url: str = "/", extension: bool = True, cwd: Pat
         "IdentityProvider": {"token": token},
         "SvcExtension": {"state_dir": str(state), "readiness_timeout": 60.0, "stop_grace": 3.0,
                          "restart_backoff_initial": 0.1, "restart_backoff_max": 0.5, **(svc_config or {})},
+        **(classes or {}),
     }))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_SVC_", "JPY_"))}
     env.update({"JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTER_CONFIG_DIR": str(config),

@@ -2,6 +2,8 @@
 
 Every process a service starts is tracked (``tracking.py``: subreaper, an instance marker in the
 environment, a record on disk), so stop, delete and a restart after a crash leave none behind.
+Its options live on this class (``c.LocalBackend.port_range``); the server's old names
+(``c.SvcExtension.port_range``, ...) still work, with a deprecation warning (server/backend_config.py).
 """
 
 from __future__ import annotations
@@ -11,33 +13,31 @@ import atexit
 import contextlib
 import ctypes
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from typing import Any
 
 import psutil
+from traitlets import Bool, Int, Tuple, Unicode
 
-from jupyter_svc.backends.base import Backend, Endpoint, Instance, LaunchContext
+from jupyter_svc.backends.base import Backend, Endpoint, Instance, LaunchContext, ServerInfo, UpdateStrategy
 from jupyter_svc.model.errors import FieldError, SvcError
-from jupyter_svc.model.placeholders import fill, fill_all
+from jupyter_svc.model.placeholders import UNIX_SOCKET, fill, fill_all, mentions
 from jupyter_svc.model.spec import Container, ServiceSpec
 
-from . import tracking
-from .listening import exposure_warning, listening_beyond_loopback
+from . import sockets, tracking
+from .instance import LocalInstance
 from .logs import ServiceLog, pump
+from .ports import PortAllocator
 from .process import ChildProcess
 
 #: Variables of the server that a service does not inherit unless its spec names them in
 #: ``inherit_env``: Jupyter's token, and everything JupyterHub gives a single-user server (its API
 #: token reads ``/hub/api/user`` as the user; the old ``JPY_*`` spellings too).
 WITHHELD_ENV = re.compile(r"^(JUPYTERHUB_.*|JPY_.*|JUPYTER_TOKEN|JUPYTER_SVC_TOKEN)$")
-_ADDR_IN_USE = re.compile(r"address already in use|EADDRINUSE|errno 98", re.IGNORECASE)
 _PR_SET_PDEATHSIG = 1
 #: Seconds between refreshes of the running instances' process records.
 RECORD_INTERVAL = 2.0
@@ -73,141 +73,41 @@ def _die_with_parent() -> tuple[list[str], Callable[[], None] | None]:
 _DEATH_PREFIX, _DEATH_HOOK = _die_with_parent()
 
 
-class PortAllocator:
-    """Hands out free loopback ports from a range, never the same one twice in a short while."""
-
-    def __init__(self, low: int, high: int, host: str = "127.0.0.1") -> None:
-        self.low, self.high, self.host = low, high, host
-        self._recent: dict[int, float] = {}
-
-    def allocate(self) -> int:
-        now = time.monotonic()
-        self._recent = {p: t for p, t in self._recent.items() if now - t < 30}
-        for _ in range(200):
-            port = random.randint(self.low, self.high)
-            if port in self._recent:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                try:
-                    sock.bind((self.host, port))
-                except OSError:
-                    continue
-            self._recent[port] = now
-            return port
-        raise SvcError(f"no free port in {self.low}-{self.high}")
-
-
-class LocalInstance(Instance):
-    def __init__(self, process: ChildProcess, endpoint: Endpoint, log: ServiceLog,
-                 auto_port: bool, instance_id: str, records: tracking.ProcessRecords,
-                 refuse_exposed: bool = False) -> None:
-        self.process = process
-        self.endpoint = endpoint
-        self.instance_id = instance_id
-        self._records = records
-        self._seen: list[psutil.Process] = []  # its processes at the last refresh
-        self._log = log
-        self._auto_port = auto_port
-        self._refuse_exposed = refuse_exposed
-        self.inspection_gates_readiness = refuse_exposed
-        self._saw_addr_in_use = False
-        self._pump = asyncio.ensure_future(self._read(process.stdout))
-        tracking.ROOTS.add(process.pid)
-
-    def record_root(self, service: str) -> None:
-        """Record the root process only (blocking, cheap: one /proc read and a small file)."""
-        with contextlib.suppress(psutil.Error):
-            self._records.write(self.instance_id, service, [psutil.Process(self.process.pid)])
-
-    def refresh_record(self, service: str) -> None:
-        """Record the root and every descendant found now (blocking: run in a thread)."""
-        if self.process.returncode is not None:
-            return
-        tracking.reap_adopted(self._seen, self.process.pid)  # orphans that exited on their own
-        procs = self._seen = tracking.members(self.instance_id, self.process.pid)
-        with contextlib.suppress(psutil.Error):
-            procs.append(psutil.Process(self.process.pid))
-        if self.process.returncode is None:  # the root may have exited (and been reaped) meanwhile
-            self._records.write(self.instance_id, service, procs)
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        def write(line: str) -> None:
-            if _ADDR_IN_USE.search(line):
-                self._saw_addr_in_use = True
-            self._log.write(line)
-
-        await pump(stream, write)
-
-    @property
-    def retryable(self) -> bool:
-        """True when it died because someone else took its auto-picked port first."""
-        return self._auto_port and self._saw_addr_in_use
-
-    def poll(self) -> int | None:
-        return self.process.returncode
-
-    async def inspect_ready(self) -> list[str]:
-        """A warning (in the log too) for each address beyond loopback the app listens on; with
-        ``refuse_exposed``, SvcError instead: such an app answers without Jupyter's login."""
-        exposed = await asyncio.to_thread(listening_beyond_loopback, self.process.pid,
-                                          frozenset({self.endpoint.host}))
-        if not exposed:
-            return []
-        warning = exposure_warning(exposed)
-        if self._refuse_exposed:
-            self._log.write(f"[jupyter-svc] refused: {warning}")
-            raise SvcError(f"refused: {warning} (the server's SvcExtension.refuse_exposed_services is on)")
-        self._log.write(f"[jupyter-svc] warning: {warning}")
-        return [warning]
-
-    async def wait(self) -> int:
-        code = await self.process.wait()
-        tracking.ROOTS.discard(self.process.pid)
-        self._kill_group(signal.SIGKILL)  # leftovers in the group (a shell's children) go too
-        rest = tracking.members(self.instance_id, None)  # ... and those outside it (setsid, orphans)
-        if rest:
-            await tracking.terminate(rest, 0.0, self.process.pid)
-        await asyncio.to_thread(self._records.remove, self.instance_id)
-        await asyncio.wait([self._pump], timeout=2)
-        return code
-
-    def _kill_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
-
-    async def stop(self, grace: float) -> int:
-        """SIGTERM to the root, its group and every tracked descendant; SIGKILL after ``grace``."""
-        if self.process.returncode is None:
-            procs = tracking.members(self.instance_id, self.process.pid)
-            self._kill_group(signal.SIGTERM)
-            others = asyncio.ensure_future(tracking.terminate(procs, grace, self.process.pid))
-            try:
-                await asyncio.wait_for(asyncio.shield(self.process.wait()), grace)
-            except asyncio.TimeoutError:
-                self._kill_group(signal.SIGKILL)
-            await others
-        return await self.wait()
-
-
 class LocalBackend(Backend):
     """Runs commands as process groups on this machine; no cluster needed."""
 
     name = "local"
+    start_attempts = 3  # another process may take an auto-picked port between pick and bind
 
-    def __init__(self, log_dir: Path, ports: PortAllocator, max_log_bytes: int,
-                 host: str = "127.0.0.1", init_timeout: float = 300.0, default_cwd: str | None = None,
-                 refuse_exposed: bool = False, records_dir: Path | None = None) -> None:
-        self.log_dir = log_dir
-        self.ports = ports
-        self.max_log_bytes = max_log_bytes
-        self.host = host
-        self.init_timeout = init_timeout
+    port_range = Tuple(
+        Int(), Int(), default_value=(20000, 29999),
+        help="Ports picked from for services with port 0 (inclusive).",
+    ).tag(config=True)
+    host = Unicode("127.0.0.1", help="Address local services listen on and are reached at.").tag(config=True)
+    refuse_exposed_services = Bool(
+        False, help="Fail a service whose processes listen on an address other than loopback (such an app "
+                    "answers without Jupyter's login) instead of running it with a warning in its status.",
+    ).tag(config=True)
+    max_log_bytes = Int(
+        10 * 1024 * 1024, help="Size of a service's log file before it rolls over (one old file kept).",
+    ).tag(config=True)
+    prefer_unix_sockets = Bool(
+        False, help="Templates (%svc TEMPLATE, %%svc TEMPLATE) of frameworks that can listen on a Unix socket use "
+                    "{unix_socket} instead of {port}: only this user can reach the app, where any local user "
+                    "can connect to a loopback port. Specs may use {unix_socket} either way.",
+    ).tag(config=True)
+
+    def __init__(self, server: ServerInfo, **kwargs: Any) -> None:
+        super().__init__(server, **kwargs)
+        self.log_dir = server.state_dir / "logs"
+        self.ports = PortAllocator(self.port_range[0], self.port_range[1], host=self.host)
+        self.sockets = sockets.SocketFolder(server.runtime_dir)
+        self.init_timeout = server.readiness_timeout
         #: where a spec without cwd runs, and what a relative cwd is relative to (the server's
         #: root_dir), never the server process's own working directory
-        self.default_cwd = default_cwd
-        self.refuse_exposed = refuse_exposed
+        self.default_cwd = server.root_dir
         self._logs: dict[str, ServiceLog] = {}
-        self.records = tracking.ProcessRecords(records_dir or log_dir.parent / "processes")
+        self.records = tracking.ProcessRecords(server.state_dir / "processes")
         self.subreaper = False  # set once this server owns the state folder (stop_leftovers)
         self._reaper = tracking.OrphanReaper()
         self._running: dict[LocalInstance, str] = {}  # instance -> service, for the record refresher
@@ -220,7 +120,7 @@ class LocalBackend(Backend):
         procs: list[psutil.Process] = []
         for instance in list(self._running):
             if instance.process.returncode is None:
-                instance._kill_group(signal.SIGTERM)
+                instance.kill_group(signal.SIGTERM)
                 procs += tracking.members(instance.instance_id, instance.process.pid)
                 with contextlib.suppress(psutil.Error):
                     procs.append(psutil.Process(instance.process.pid))
@@ -252,6 +152,10 @@ class LocalBackend(Backend):
             if self.subreaper:
                 await asyncio.to_thread(self._reaper.scan)
 
+    @property
+    def prefers_unix_sockets(self) -> bool:
+        return bool(self.prefer_unix_sockets)
+
     def check(self, spec: ServiceSpec) -> list[FieldError]:
         why = "the local backend runs processes on this machine; use the kubernetes backend for it"
         errors = []
@@ -272,8 +176,15 @@ class LocalBackend(Backend):
             self._logs[name] = ServiceLog(self.log_dir / f"{name}.log", self.max_log_bytes)
         return self._logs[name]
 
-    def log_tail(self, name: str, lines: int) -> list[str]:
-        return self.log(name).tail(lines)
+    async def log_tail(self, name: str, lines: int) -> list[str]:
+        return self.log(name).tail(lines)  # kept in memory: no disk read
+
+    def update_strategy(self, old: ServiceSpec, new: ServiceSpec) -> UpdateStrategy:
+        """Beside the running version when every port of the new one is picked afresh (a socket
+        is per instance too); else the old one must free its fixed port first."""
+        if new.port == 0 and all(extra.port == 0 for extra in new.ports):
+            return UpdateStrategy.side_by_side
+        return UpdateStrategy.stop_then_start
 
     def follow_logs(self, name: str) -> AsyncIterator[str]:
         return self.log(name).follow()
@@ -283,6 +194,8 @@ class LocalBackend(Backend):
         env = {k: v for k, v in os.environ.items() if k in inherit or not WITHHELD_ENV.match(k)}
         env.update({"JUPYTER_SVC_NAME": spec.name, "JUPYTER_SVC_PORT": values["port"],
                     "JUPYTER_SVC_BASE_URL": values["base_url"]})
+        if UNIX_SOCKET in values:
+            env["JUPYTER_SVC_UNIX_SOCKET"] = values[UNIX_SOCKET]
         env.update(extra)
         env.update({k: fill(v, values) for k, v in spec.env.items()})
         env.update({k: fill(v.get_secret_value(), values) for k, v in spec.secret_env.items()})
@@ -321,8 +234,11 @@ class LocalBackend(Backend):
         values = {"port": str(port), "base_url": context.base_url, "name": spec.name}
         for extra in spec.ports:
             values[f"ports.{extra.name}"] = str(extra.port or self.ports.allocate())
+        instance_id = tracking.new_instance_id()
+        if _uses_socket(spec):
+            values[UNIX_SOCKET] = self.sockets.socket_for(instance_id)
         env = self._environment(spec, values, context.env)
-        instance_id = env[tracking.MARKER] = tracking.new_instance_id()  # inherited by all it starts
+        env[tracking.MARKER] = instance_id  # inherited by all it starts
         log = self.log(spec.name)
         for step in spec.init:
             await self._run_init(step, values, env, log)
@@ -332,9 +248,11 @@ class LocalBackend(Backend):
             assert spec.command is not None  # guaranteed by check() + the spec validators
             argv = fill_all(spec.command, values)
         process = self._spawn(argv, spec.cwd, env)
-        log.write(f"[jupyter-svc] started pid {process.pid} on port {port}: {' '.join(argv)}")
-        instance = LocalInstance(process, Endpoint(self.host, port), log, auto, instance_id, self.records,
-                                 self.refuse_exposed)
+        socket_path = values.get(UNIX_SOCKET)
+        endpoint = Endpoint(self.host, port, unix_socket=socket_path)
+        log.write(f"[jupyter-svc] started pid {process.pid} on {socket_path or f'port {port}'}: {' '.join(argv)}")
+        instance = LocalInstance(process, endpoint, log, auto and socket_path is None, instance_id, self.records,
+                                 self.refuse_exposed_services)
         self._running[instance] = spec.name
         # the root alone for now (its children carry the instance's marker): the full scan of /proc
         # that refresh_record makes would compete with the wake for the GIL; the refresher does it
@@ -360,3 +278,10 @@ class LocalBackend(Backend):
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def _uses_socket(spec: ServiceSpec) -> bool:
+    """True when the spec asks for a Unix socket: ``{unix_socket}`` in its command or env."""
+    command = [spec.command] if isinstance(spec.command, str) else list(spec.command or [])
+    texts = [*command, *spec.env.values(), *(v.get_secret_value() for v in spec.secret_env.values())]
+    return any(mentions(text, UNIX_SOCKET) for text in texts)

@@ -12,7 +12,7 @@ import ipywidgets as w
 from jupyter_svc.client.api_calls import ApiError
 from jupyter_svc.client.clients import AsyncClient, Client
 from jupyter_svc.model.status import ServiceView
-from jupyter_svc.notebook.display import ago, badge, idle_window
+from jupyter_svc.notebook.display import ago, badge, idle_window, lifetime
 
 BUTTON = w.Layout(width="auto")
 
@@ -43,8 +43,10 @@ class ServiceRow(w.HBox):
         self.label.value = f"<b style='display:inline-block;min-width:120px'>{html.escape(view.name)}</b>"
         self.state.value = badge(state)
         self.link.value = f'<a href="{url}" target="_blank" style="margin:0 8px">open</a>'
+        lives = lifetime(view)
+        lives = "" if lives == "-" else f" · {html.escape(lives)}"
         self.info.value = (f"<small>idle {idle_window(view)} · active {ago(view.status.last_activity)} · "
-                           f"{view.status.restarts} restarts</small>")
+                           f"{view.status.restarts} restarts{lives}</small>")
         disabled = state == "disabled"
         self.buttons["disable"].description = "enable" if disabled else "disable"
         self.buttons["wake"].disabled = disabled or state in ("ready", "starting", "waking")

@@ -8,6 +8,10 @@ export type RestartPolicy = 'always' | 'on-failure' | 'never';
  * ready runs it (woken on demand), disabled never does.
  */
 export type DesiredState = 'ready' | 'scaled_to_zero' | 'disabled';
+/**
+ * delete the service, or scale it to zero (its URL wakes it).
+ */
+export type KernelEnd = 'delete' | 'scale_to_zero';
 
 /**
  * What a user asks for; the status of what runs is a separate model.
@@ -137,6 +141,18 @@ export interface ServiceSpec {
    * Services whose URLs are injected as SVC_<NAME>_URL.
    */
   depends_on?: string[];
+  /**
+   * Windows (cron start and end, a time zone) in which it is never scaled to zero by idleness, and started shortly before each opens.
+   */
+  keep_warm?: KeepWarmWindow[];
+  /**
+   * Deleted (or scaled to zero) when this kernel ends or restarts.
+   */
+  kernel?: KernelBinding | null;
+  /**
+   * Deleted this long after its creation or last change.
+   */
+  expires_after?: string | null;
 }
 export interface Port {
   /**
@@ -269,4 +285,35 @@ export interface Container {
 export interface Resources1 {
   requests?: ResourceAmounts;
   limits?: ResourceAmounts1;
+}
+/**
+ * A recurring time in which the service stays up whatever its traffic.
+ */
+export interface KeepWarmWindow {
+  /**
+   * Cron expression of when the window opens, e.g. '0 8 * * 1-5'.
+   */
+  start: string;
+  /**
+   * Cron expression of when it closes, e.g. '0 18 * * 1-5'.
+   */
+  end: string;
+  /**
+   * IANA zone the expressions are read in.
+   */
+  timezone?: string;
+}
+/**
+ * The kernel a service belongs to: when that kernel shuts down or restarts, the service goes.
+ */
+export interface KernelBinding {
+  /**
+   * The Jupyter server's id of the kernel.
+   */
+  id: string;
+  /**
+   * The notebook that kernel runs (shown only).
+   */
+  path?: string | null;
+  on_end?: KernelEnd;
 }

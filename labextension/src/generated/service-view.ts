@@ -8,6 +8,10 @@ export type RestartPolicy = 'always' | 'on-failure' | 'never';
  * ready runs it (woken on demand), disabled never does.
  */
 export type DesiredState = 'ready' | 'scaled_to_zero' | 'disabled';
+/**
+ * delete the service, or scale it to zero (its URL wakes it).
+ */
+export type KernelEnd = 'delete' | 'scale_to_zero';
 export type ServiceState =
   'pending' | 'starting' | 'ready' | 'stopping' | 'scaled_to_zero' | 'waking' | 'failed' | 'disabled';
 
@@ -149,6 +153,18 @@ export interface ServiceSpec {
    * Services whose URLs are injected as SVC_<NAME>_URL.
    */
   depends_on: string[];
+  /**
+   * Windows (cron start and end, a time zone) in which it is never scaled to zero by idleness, and started shortly before each opens.
+   */
+  keep_warm: KeepWarmWindow[];
+  /**
+   * Deleted (or scaled to zero) when this kernel ends or restarts.
+   */
+  kernel: KernelBinding | null;
+  /**
+   * Deleted this long after its creation or last change.
+   */
+  expires_after: string | null;
 }
 export interface Port {
   /**
@@ -282,6 +298,37 @@ export interface Resources1 {
   requests: ResourceAmounts;
   limits: ResourceAmounts1;
 }
+/**
+ * A recurring time in which the service stays up whatever its traffic.
+ */
+export interface KeepWarmWindow {
+  /**
+   * Cron expression of when the window opens, e.g. '0 8 * * 1-5'.
+   */
+  start: string;
+  /**
+   * Cron expression of when it closes, e.g. '0 18 * * 1-5'.
+   */
+  end: string;
+  /**
+   * IANA zone the expressions are read in.
+   */
+  timezone: string;
+}
+/**
+ * The kernel a service belongs to: when that kernel shuts down or restarts, the service goes.
+ */
+export interface KernelBinding {
+  /**
+   * The Jupyter server's id of the kernel.
+   */
+  id: string;
+  /**
+   * The notebook that kernel runs (shown only).
+   */
+  path: string | null;
+  on_end: KernelEnd;
+}
 export interface ServiceStatus {
   state: ServiceState;
   message: string;
@@ -313,4 +360,26 @@ export interface ServiceStatus {
    * When it scales to zero if no traffic comes.
    */
   idle_deadline: string | null;
+  /**
+   * When the spec was created or last changed.
+   */
+  changed_at: string | null;
+  /**
+   * Its keep-warm schedule now, if it has one.
+   */
+  keep_warm: KeepWarmStatus | null;
+  /**
+   * When it is deleted (spec.expires_after).
+   */
+  expires_at: string | null;
+}
+/**
+ * Where the schedule stands: ``warm`` now (inside a window, or about to open one) and when that changes.
+ */
+export interface KeepWarmStatus {
+  warm: boolean;
+  /**
+   * When warm flips; null when it never does.
+   */
+  next_change: string | null;
 }
