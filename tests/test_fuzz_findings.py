@@ -116,3 +116,11 @@ def test_the_string_patterns_of_the_schema_agree_with_the_validators(value):
             accepted = False
         assert (re.search(pattern, value) is not None) is accepted, (pattern, value)
 
+
+async def test_an_external_service_has_nothing_to_wake(api):
+    """``POST wake`` of a service with a url started a process for it (the local backend's start
+    asserted: a traceback in the log); like restart, it is a 409 now."""
+    code, body = await api("POST", "services", {"name": "outside", "url": "http://127.0.0.1:9/"})
+    assert code == 201, body
+    code, body = await api("POST", "services/outside/wake", wait=5)
+    assert code == 409 and "external" in body["message"], body

@@ -327,6 +327,8 @@ class ServiceManager:
     async def wake(self, name: str) -> Operation:
         """A person's wake: a failed service gets a fresh start (requests wait for its backoff)."""
         svc = self.service(name)
+        if svc.spec.url is not None:  # it tried to start one (and the local backend asserted)
+            raise Conflict(f"{name!r} is an external service; there is nothing to wake")
         if svc.status.state is ServiceState.failed and svc.ready is None:
             svc.failures, svc.retry_at = 0, 0.0
 
