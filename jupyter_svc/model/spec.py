@@ -78,8 +78,9 @@ def _check_abs_path(value: str) -> str:
 
 
 ServiceName = Annotated[str, AfterValidator(check_name), WithJsonSchema(NAME_JSON_SCHEMA)]
-# keys: the pattern in allOf, so pydantic writes propertyNames, not patternProperties (which let any key by)
-EnvName = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema(key_schema(whole(_ENV_NAME_BODY)))]
+EnvKey = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema(key_schema(whole(_ENV_NAME_BODY)))]  # a key
+EnvName = Annotated[str, AfterValidator(_check_env_name),
+                    WithJsonSchema({"type": "string", "pattern": whole(_ENV_NAME_BODY)})]
 LabelKey = Annotated[str, AfterValidator(_check_label_key), WithJsonSchema(key_schema(whole(_LABEL_KEY_BODY), 253))]
 Quantity = Annotated[
     str,
@@ -185,7 +186,7 @@ class Container(_Model):
     name: ServiceName = Field(title="Name", description="Lower-case letters, digits and '-'.")
     image: Line | None = Field(None, title="Image", description="Container image (container backends).")
     command: list[Text] = Field(default_factory=list, title="Command", description="argv list.")
-    env: dict[EnvName, Text] = Field(default_factory=dict, title="Environment variables",
+    env: dict[EnvKey, Text] = Field(default_factory=dict, title="Environment variables",
                                      description="Extra variables for this step.")
     cwd: Text | None = Field(None, title="Working directory", description="Unset: the service's.")
     resources: Resources = Field(default_factory=Resources, title="Resources",
@@ -230,9 +231,9 @@ class ServiceSpec(_Model):
     shell: bool = Field(False, title="Run through a shell", description="Run command (a string) through /bin/sh -c.")
     cwd: Text | None = Field(None, title="Working directory",
                              description="Unset: the notebook's folder from a notebook, else the server's root folder.")
-    env: dict[EnvName, Text] = Field(default_factory=dict, title="Environment variables",
+    env: dict[EnvKey, Text] = Field(default_factory=dict, title="Environment variables",
                                      description="Extra variables; values may use {port}, {base_url}, {name}.")
-    secret_env: dict[EnvName, SecretValue] = Field(
+    secret_env: dict[EnvKey, SecretValue] = Field(
         default_factory=dict, title="Secret environment variables",
         description=f"Like env, but the API never returns the values ({SECRET_MASK!r} instead; sent back "
                     "unchanged, it keeps the stored value).")
@@ -344,7 +345,7 @@ class ServiceSpec(_Model):
         return self
 
     @field_serializer("secret_env")
-    def _reveal(self, values: dict[str, SecretStr]) -> dict[EnvName, str]:
+    def _reveal(self, values: dict[str, SecretStr]) -> dict[EnvKey, str]:
         """The values themselves, for the store and the backends; ServiceView masks them."""
         return {name: value.get_secret_value() for name, value in values.items()}
 

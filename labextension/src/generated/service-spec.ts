@@ -72,9 +72,7 @@ export interface ServiceSpec {
   /**
    * The server's variables that services do not inherit by default (Jupyter's and JupyterHub's credentials) that this one gets anyway.
    */
-  inherit_env?: ({
-    [k: string]: unknown | undefined;
-  } & string)[];
+  inherit_env?: string[];
   /**
    * Container image (container backends).
    */
