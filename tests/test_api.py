@@ -153,6 +153,7 @@ async def test_apply_is_all_or_nothing_then_merge_and_replace(api):
 
 async def test_schema_and_openapi_match_the_routes(api, jp_serverapp):
     from jupyter_svc.server.handlers import NAME, SvcHandler, api_routes
+    from jupyter_svc.server.templates_api import TEMPLATE
 
     code, schema = await api("GET", "schema")
     assert code == 200 and schema["title"] == "ServiceSpec" and "scale_to_zero" in schema["properties"]
@@ -164,7 +165,7 @@ async def test_schema_and_openapi_match_the_routes(api, jp_serverapp):
     for pattern, handler in api_routes():
         methods = [m for m in ("get", "post", "put", "patch", "delete")
                    if getattr(handler, m) is not getattr(SvcHandler, m)]
-        path = "/" + pattern.replace(NAME, "{name}")
+        path = "/" + pattern.replace(NAME, "{name}").replace(TEMPLATE, "{template}")
         alternatives = re.search(r"\(\?P<action>([^)]*)\)", path)
         paths = ([path.replace(alternatives.group(0), a) for a in alternatives.group(1).split("|")]
                  if alternatives else [path])

@@ -18,6 +18,7 @@ browser runs the code under test and not a copy an earlier `pip install` left in
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -75,8 +76,10 @@ def _listed_from(output: str) -> Path | None:
     return None
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[LiveServer]:
+@contextlib.contextmanager
+def lab_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`jupyter lab` with jupyter-svc and this checkout's build, on a free loopback port, its
+    folders under ``tmp_path`` (also what labextension/ui-tests/screenshots.py runs)."""
     port, token = free_port(), os.urandom(16).hex()
     root, runtime, state, config, data = (tmp_path / d
                                           for d in ("root", "runtime", "state", "config", "data"))
@@ -134,6 +137,12 @@ def lab(tmp_path: Path) -> Iterator[LiveServer]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[LiveServer]:
+    with lab_server(tmp_path) as server:
+        yield server
 
 
 def test_panel_follows_services_live(lab: LiveServer) -> None:
@@ -282,7 +291,8 @@ def test_panel_follows_services_live(lab: LiveServer) -> None:
             schema = json.loads(text)["schema"]
             assert schema["jupyter.lab.setting-icon"] == "jupyter-svc:services"
             assert {name: prop["default"] for name, prop in schema["properties"].items()} == {
-                "pollInterval": 3, "reconnectDelay": 10, "defaultView": "detailed"}
+                "pollInterval": 3, "reconnectDelay": 10, "defaultView": "detailed", "groupBy": "state",
+                "openIn": "tab"}
             assert all(prop["title"] and prop["description"] for prop in schema["properties"].values())
             page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
             page.locator(".lm-Menu-itemLabel", has_text="Settings Editor").first.click()
@@ -295,9 +305,12 @@ def test_panel_follows_services_live(lab: LiveServer) -> None:
             assert "Poll interval" in editor.inner_text() and "Reconnect delay" in editor.inner_text()
             # a change applies at once: the panel turns compact, and the choice is saved
             view_select = editor.locator(f'[id="{field.format("defaultView")}"]')
-            view_select.select_option(label="Compact: each service's name, state and actions")
+            view_select.select_option(label="Compact: a row per service; its details and actions on expand")
             panel.locator('.jp-svc-List[data-view="compact"]').wait_for(timeout=10_000)
             assert card.locator('[data-field="backend"]').count() == 0
+            # a compact row opens to its details and actions
+            card.locator(".jp-svc-RowHeader").click()
+            card.locator('[data-field="backend"]').wait_for(timeout=10_000)
             page.screenshot(path=str(ARTIFACTS / "lab-settings.png"))
             deadline = time.monotonic() + 10
             while '"compact"' not in json.loads(fetch(lab, "lab/api/settings/jupyter-svc:plugin")[1])["raw"]:
@@ -327,6 +340,7 @@ def test_panel_follows_services_live(lab: LiveServer) -> None:
             assert form.locator("#root_name").input_value() == SERVICE
             panel.locator('.jp-svc-List[data-view="compact"]').wait_for(timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "lab-reloaded.png"))
+            card.locator(".jp-svc-RowHeader").click()  # a reload closed it
 
             # delete asks first, then the card and the launcher card go
             card.locator('[data-action="delete"]').click()

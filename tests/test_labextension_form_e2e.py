@@ -4,7 +4,8 @@ A data scientist's first service: only a name and a command line typed into the 
 other field left as shown; it must become `ready` (the server's defaults apply, nothing the form
 filled in itself is sent). `Bad_Name` shows the server's reason next to the Name field, focused;
 an error in the closed "Advanced" part opens it and scrolls its field into view; the buttons stay
-on screen. Twelve services list in natural order, with their counts by state and a filter.
+on screen. A template fills in the command and its fields, and the service it makes is ready.
+Twelve services list in natural order, with their counts by state and a filter.
 Screenshots of the basic and advanced form, light and dark, and of the list go to
 $JUPYTER_SVC_SCREENS (default test-artifacts/).
 """
@@ -113,6 +114,24 @@ def test_form_creates_a_ready_service_from_a_name_and_a_command(lab: LiveServer)
             assert api(lab, "GET", "services/late")[0] == 404
             _close_form(page, form)
 
+            # from a template: its parameters shown, the command and its fields filled in by the server
+            form = _new_form(page)
+            form.locator("#root_template").select_option("http")
+            directory = form.locator("#root_template_directory")
+            directory.wait_for(timeout=5_000)
+            assert directory.input_value() == "."
+            page.wait_for_function("() => document.querySelector('#root_command').value.includes('http.server')",
+                                   timeout=10_000)
+            form.locator("#root_name").fill("site")
+            form.locator('[data-action="save"]').click()
+            form.wait_for(state="detached", timeout=10_000)
+            page.wait_for_selector('[data-service="site"] .jp-svc-Badge[data-state="ready"]', timeout=30_000)
+            spec = api(lab, "GET", "services/site")[1]["spec"]
+            assert spec["labels"] == {"jupyter-svc/template": "http"}
+            assert spec["command"][1:4] == ["-m", "http.server", "{port}"]
+            assert spec["command"][-2:] == ["--directory", str(lab.root_dir)], spec["command"]
+            assert api(lab, "DELETE", "services/site")[0] == 204
+
             # the same form in the dark theme
             _dark_theme(page)
             form = _new_form(page)
@@ -129,7 +148,8 @@ def test_form_creates_a_ready_service_from_a_name_and_a_command(lab: LiveServer)
                     200, 201, 202)
             shown = "() => [...document.querySelectorAll('[data-service]')].map(e => e.dataset.service)"
             page.wait_for_function(f"() => ({shown})().length === 12", timeout=10_000)
-            assert page.evaluate(shown) == [f"s{i}" for i in range(1, 12)] + ["web"]
+            # grouped by state (the default): ready before disabled, natural order in each
+            assert page.evaluate(shown) == ["web"] + [f"s{i}" for i in range(1, 12)]
             page.wait_for_function(
                 "() => document.querySelector('.jp-svc-Count[data-state=\"disabled\"]')?.textContent === '11 disabled'",
                 timeout=10_000)

@@ -342,8 +342,7 @@ class MetricsHandler(SvcHandler):
 
 
 class BackendsHandler(SvcHandler):
-    """GET backends: which backends run services here, and the spec fields each cannot honour
-    (the lab panel hides or marks them)."""
+    """GET backends: the backends here and the spec fields each cannot honour (the panel hides them)."""
 
     @web.authenticated
     @authorized
@@ -356,7 +355,6 @@ class BackendsHandler(SvcHandler):
 class UnmatchedHandler(SvcHandler):
     """Any other path under ``svc/api/``: a JSON answer, never Jupyter's HTML 404 page. A
     ``services/<segment>`` that is no service name is a 422 naming ``name``, as a POST of it is.
-
     It defines no HTTP method, so it is answered from ``prepare`` (after Jupyter's
     authentication, and the XSRF check of writes) and the OpenAPI document has nothing to list."""
 
@@ -379,6 +377,7 @@ class UnmatchedHandler(SvcHandler):
 def api_routes() -> list[tuple[str, type[SvcHandler]]]:
     """Routes relative to ``{base_url}svc/api/``; openapi.py documents exactly these (the last
     two answer every other path with a JSON error)."""
+    from .templates_api import template_routes  # (it imports SvcHandler from here)
     return [
         ("services", ServicesHandler),
         (f"services/{NAME}", ServiceHandler),
@@ -392,6 +391,7 @@ def api_routes() -> list[tuple[str, type[SvcHandler]]]:
         ("schema", SchemaHandler),
         ("openapi.json", OpenAPIHandler),
         ("backends", BackendsHandler),
+        *template_routes(),
         ("services/(?P<name>[^/]+)(?:/.*)?", UnmatchedHandler),
         ("(?P<path>.*)", UnmatchedHandler),
     ]

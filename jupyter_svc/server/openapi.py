@@ -129,6 +129,16 @@ def _paths() -> dict[str, dict[str, Any]]:
                     "unsupported": {"type": "array", "items": {"type": "string"}},
                     "unix_sockets": {"type": "boolean", "description": "templates listen on {unix_socket}"},
                 }}}}}), **_errors(403)})},
+        "/templates": {"get": _op("The templates: name, description, parameters, whether its framework is here", {
+            "200": _json({"type": "object", "properties": {
+                "templates": {"type": "array", "items": {"type": "object"}},
+                "problems": {"type": "array", "items": {"type": "string"}}}}), **_errors(403)})},
+        "/templates/{template}/spec": {"get": _op(
+            "The spec (without a name) a template makes; each query argument is one of its parameters",
+            {"200": _json({"type": "object", "properties": {"template": {"type": "string"},
+                                                            "spec": {"type": "object"}}}), **_errors(403, 404, 422)},
+            [{"name": "template", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}}])},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"}), **_errors(403)})},
     }
 

@@ -2,6 +2,7 @@
 
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import type { ITemplateInfo } from './picker';
 import type { IBackends } from './support';
 import type {
   IErrorBody,
@@ -111,6 +112,26 @@ export class SvcApi {
   /** The server's backends and the spec fields each cannot honour. */
   backends(): Promise<IBackends> {
     return this.json<IBackends>('backends');
+  }
+
+  /** The server's templates, with their parameters (the form's template picker). */
+  async templates(): Promise<ITemplateInfo[]> {
+    return (await this.json<{ templates: ITemplateInfo[] }>('templates'))
+      .templates;
+  }
+
+  /** The spec (without a name) a template makes of `params` (422s name `params.<name>`). */
+  async templateSpec(
+    template: string,
+    params: Record<string, string>
+  ): Promise<Record<string, unknown>> {
+    const query = new URLSearchParams(params).toString();
+    const response = await this.fetch(
+      `templates/${template}/spec`,
+      {},
+      query ? `?${query}` : ''
+    );
+    return (await response.json()).spec;
   }
 
   /** Create a new service (409 if the name is taken). */

@@ -16,9 +16,10 @@ import { ITranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import type { ReadonlyJSONObject } from '@lumino/coreutils';
 import type { SpecFormWidget } from './form';
+import type { ITemplateInfo } from './picker';
 import { asBackends, type IBackends } from './support';
-import { serviceUrl } from './format';
-import { iconForUrl, servicesIcon } from './icons';
+import { addOpenCommands, type OpenIn } from './apps';
+import { servicesIcon } from './icons';
 import { ServicesModel } from './model';
 import { PANEL_ID } from './panel';
 import type { IServiceTrackers } from './tabs';
@@ -32,6 +33,10 @@ const NAME_ARGS: ReadonlyJSONObject = {
     name: {
       type: 'string',
       description: 'The service; without it, the user picks one'
+    },
+    fromContextMenu: {
+      type: 'boolean',
+      description: 'Run from the context menu of a service in the panel'
     }
   }
 };
@@ -49,23 +54,38 @@ export function addCommands(
   app: JupyterFrontEnd,
   model: ServicesModel,
   translator: ITranslator,
-  trackers: IServiceTrackers
+  trackers: IServiceTrackers,
+  openIn: () => OpenIn = () => 'tab'
 ): void {
   const trans = translator.load('jupyter_svc');
   const { commands, shell } = app;
   const api = model.api;
-  const baseUrl = api.settings.baseUrl;
   let schema: Promise<Record<string, unknown>> | null = null;
   // null when the server cannot say (an older one): the form then shows every field
   let backends: Promise<IBackends | null> | null = null;
+  // the server's templates; null from a server without the route (the form then offers none)
+  let templates: Promise<ITemplateInfo[] | null> | null = null;
+
+  /** The service named by a command's arguments, or by the row its context menu is on. */
+  const argName = (args: Record<string, unknown>): string | null => {
+    if (typeof args.name === 'string' && args.name) {
+      return args.name;
+    }
+    if (args.fromContextMenu) {
+      const node = app.contextMenuHitTest(n => !!n.dataset?.service);
+      return node?.dataset.service ?? null;
+    }
+    return null;
+  };
 
   /** The service a command acts on: its `name` argument, else one the user picks. */
   const pickName = async (
     args: Record<string, unknown>,
     title: string
   ): Promise<string | null> => {
-    if (typeof args.name === 'string' && args.name) {
-      return args.name;
+    const named = argName(args);
+    if (named) {
+      return named;
     }
     const names = model.services.map(s => s.name);
     if (!names.length) {
@@ -93,8 +113,10 @@ export function addCommands(
     texts: IActionTexts
   ) => {
     commands.addCommand(id, {
-      label: args =>
-        args.name ? texts.label(args.name as string) : texts.pick,
+      label: args => {
+        const name = argName(args);
+        return name ? texts.label(name) : texts.pick;
+      },
       caption: texts.pick,
       describedBy: { args: NAME_ARGS },
       execute: async args => {
@@ -112,44 +134,8 @@ export function addCommands(
     });
   };
 
-  commands.addCommand(CommandIDs.open, {
-    label: args =>
-      args.isLauncher
-        ? String(args.name)
-        : args.name
-          ? trans.__('Open %1', args.name as string)
-          : trans.__('Open Service…'),
-    caption: args =>
-      (args.name && model.get(args.name as string)?.spec.description) ||
-      trans.__('Open the service in a new browser tab'),
-    icon: args =>
-      args.isLauncher
-        ? iconForUrl(model.get(args.name as string)?.spec.icon)
-        : undefined,
-    describedBy: {
-      args: {
-        type: 'object',
-        properties: {
-          ...(NAME_ARGS.properties as ReadonlyJSONObject),
-          isLauncher: {
-            type: 'boolean',
-            description: "Shown as a launcher card: the service's icon"
-          }
-        }
-      }
-    },
-    execute: async args => {
-      const name = await pickName(args, trans.__('Open Service…'));
-      if (!name) {
-        return;
-      }
-      const view = model.get(name);
-      const url = view
-        ? serviceUrl(view, baseUrl)
-        : `${baseUrl}svc/${encodeURIComponent(name)}/`;
-      window.open(url, '_blank', 'noopener');
-    }
-  });
+  addOpenCommands({ app, model, trans, trackers, pickName, argName, openIn });
+
   actionCommand(CommandIDs.wake, 'wake', {
     label: name => trans.__('Wake %1', name),
     pick: trans.__('Wake Service…'),
@@ -178,8 +164,8 @@ export function addCommands(
 
   commands.addCommand(CommandIDs.remove, {
     label: args =>
-      args.name
-        ? trans.__('Delete %1', args.name as string)
+      argName(args)
+        ? trans.__('Delete %1', argName(args)!)
         : trans.__('Delete Service…'),
     caption: trans.__('Stop a service and forget its spec'),
     describedBy: { args: NAME_ARGS },
@@ -216,8 +202,8 @@ export function addCommands(
 
   commands.addCommand(CommandIDs.logs, {
     label: args =>
-      args.name
-        ? trans.__('Logs of %1', args.name as string)
+      argName(args)
+        ? trans.__('Logs of %1', argName(args)!)
         : trans.__('Show Service Logs…'),
     caption: trans.__('Follow the log of a service'),
     describedBy: { args: NAME_ARGS },
@@ -259,6 +245,7 @@ export function addCommands(
     try {
       schema = schema ?? api.schema();
       backends = backends ?? api.backends().then(asBackends, () => null);
+      templates = templates ?? api.templates().catch(() => null);
       spec = await schema;
     } catch (error) {
       schema = null;
@@ -267,6 +254,7 @@ export function addCommands(
     }
     const { SpecFormWidget } = await import('./form');
     const backendInfo = await backends;
+    const templateList = view ? null : await templates;
     // looked up after the awaits: two quick clicks open one tab
     const name = view?.name ?? null;
     const existing = trackers.forms.find(w => w.content.serviceName === name);
@@ -279,6 +267,7 @@ export function addCommands(
       api,
       schema: spec,
       backends: backendInfo,
+      templates: templateList,
       initial: view ? view.spec : null,
       trans,
       translator,
@@ -328,8 +317,8 @@ export function addCommands(
 
   commands.addCommand(CommandIDs.edit, {
     label: args =>
-      args.name
-        ? trans.__('Edit %1', args.name as string)
+      argName(args)
+        ? trans.__('Edit %1', argName(args)!)
         : trans.__('Edit Service…'),
     caption: trans.__('Change the spec of a service'),
     describedBy: {

@@ -1,12 +1,15 @@
 /**
- * Where users find the commands besides the panel: the palette, and launcher cards ("New
- * Service", and one per service that opens it, with the spec's icon).
+ * Where users find the commands besides the panel: the palette, the context menu of a service
+ * in the panel, and launcher cards ("New Service", and one per service that opens it, with the
+ * spec's or its template's icon and a dot in the colour of its state).
  */
 
+import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ITranslator } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
+import { TEMPLATE_LABEL } from './icons';
 import { ServicesModel } from './model';
 import { CommandIDs } from './tokens';
 
@@ -16,6 +19,8 @@ const PALETTE_COMMANDS = [
   CommandIDs.create,
   CommandIDs.refresh,
   CommandIDs.open,
+  CommandIDs.openTab,
+  CommandIDs.openInLab,
   CommandIDs.wake,
   CommandIDs.stop,
   CommandIDs.restart,
@@ -37,6 +42,27 @@ export function addPaletteItems(
   }
 }
 
+/** The context menu of a service (card or row) in the panel: both ways to open it, and the rest. */
+const CONTEXT_COMMANDS = [
+  CommandIDs.openInLab,
+  CommandIDs.openTab,
+  CommandIDs.logs,
+  CommandIDs.restart,
+  CommandIDs.edit,
+  CommandIDs.remove
+];
+
+export function addContextMenuItems(app: JupyterFrontEnd): void {
+  CONTEXT_COMMANDS.forEach((command, i) =>
+    app.contextMenu.addItem({
+      command,
+      args: { fromContextMenu: true },
+      selector: '.jp-svc-Panel [data-service]',
+      rank: 100 + i
+    })
+  );
+}
+
 export function addLauncherItems(
   launcher: ILauncher,
   model: ServicesModel,
@@ -50,13 +76,18 @@ export function addLauncherItems(
     category,
     rank: 0
   });
-  // a card per service, replaced when its icon changes (the launcher reads it once)
+  // a card per service, replaced when its icon or state changes (the launcher draws a card
+  // again only when its items change)
   const cards = new Map<string, { icon: string; item: IDisposable }>();
   const sync = () => {
     const current = new Set<string>();
     for (const view of model.services) {
       current.add(view.name);
-      const icon = view.spec.icon ?? '';
+      const icon = [
+        view.spec.icon ?? '',
+        view.spec.labels?.[TEMPLATE_LABEL] ?? '',
+        view.status.state
+      ].join('\n');
       const card = cards.get(view.name);
       if (card && card.icon === icon) {
         continue;

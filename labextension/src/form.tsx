@@ -22,7 +22,9 @@ import {
   basicSpec,
   IBasicValues
 } from './basic';
+import { joinArgv } from './argv';
 import { isPlainObject, mergePatch, withoutNulls } from './changes';
+import { ITemplateInfo, TemplatePicker } from './picker';
 import {
   cleanFormData,
   errorsToTree,
@@ -42,6 +44,8 @@ export interface ISpecFormProps {
   backends?: IBackends | null;
   /** The spec to edit; null creates a new service. */
   initial: IServiceSpec | null;
+  /** The server's templates (a new service may start from one); null: none offered. */
+  templates?: ITemplateInfo[] | null;
   trans: TranslationBundle;
   translator: ITranslator;
   onSaved: (view: IServiceView, created: boolean) => void;
@@ -173,6 +177,32 @@ export function SpecForm(props: ISpecFormProps): JSX.Element {
     errors: IFieldError[];
   } | null>(null);
   const [open, setOpen] = React.useState(false);
+  // the advanced fields the last template set (another template's choice takes them back)
+  const fromTemplate = React.useRef<string[]>([]);
+  const applyTemplate = (spec: Record<string, unknown> | null) => {
+    const { command, shell, description } = spec ?? {};
+    if (spec) {
+      setBasic(b => ({
+        ...b,
+        command:
+          typeof command === 'string'
+            ? command
+            : Array.isArray(command)
+              ? joinArgv(command as string[])
+              : b.command,
+        shell: typeof command === 'string' || shell === true,
+        description: b.description || String(description ?? '')
+      }));
+    }
+    const set = advancedOf(spec as IServiceSpec | null);
+    const previous = fromTemplate.current;
+    setAdvanced(a => {
+      const next = { ...a };
+      previous.forEach(k => delete next[k]);
+      return { ...next, ...set };
+    });
+    fromTemplate.current = Object.keys(set);
+  };
   const [saving, setSaving] = React.useState(false);
   const [shown, setShown] = React.useState(0); // bumped when new errors are shown
   const root = React.useRef<HTMLDivElement>(null);
@@ -293,6 +323,14 @@ export function SpecForm(props: ISpecFormProps): JSX.Element {
             </ul>
           ) : null}
         </div>
+      ) : null}
+      {!editing && props.templates?.length ? (
+        <TemplatePicker
+          templates={props.templates}
+          api={api}
+          trans={trans}
+          onApply={applyTemplate}
+        />
       ) : null}
       <BasicFields
         schema={prepared.schema}

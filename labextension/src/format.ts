@@ -135,6 +135,46 @@ export function formatScalesDown(
     : trans.__('never');
 }
 
+/**
+ * What ends or holds a service besides its traffic, one line each (empty when nothing does):
+ * the kernel it belongs to, its keep-warm schedule, its expiry. The same words as `%svc list`.
+ */
+export function formatLifetime(
+  view: IServiceView,
+  now: number,
+  trans: TranslationBundle
+): { kernel: string; keepWarm: string; expires: string } {
+  const { spec, status } = view;
+  let kernel = '';
+  if (spec.kernel) {
+    const who = spec.kernel.path || spec.kernel.id.slice(0, 8);
+    kernel =
+      spec.kernel.on_end === 'scale_to_zero'
+        ? trans.__('while the kernel of %1 runs, then scaled to zero', who)
+        : trans.__('while the kernel of %1 runs', who);
+  }
+  let keepWarm = '';
+  const schedule = status.keep_warm;
+  if (schedule) {
+    const change = schedule.next_change
+      ? formatDeadline(schedule.next_change, now, trans)
+      : '';
+    if (schedule.warm) {
+      keepWarm = change
+        ? trans.__('kept warm, ends %1', change)
+        : trans.__('kept warm');
+    } else {
+      keepWarm = change
+        ? trans.__('warm next %1', change)
+        : trans.__('never warm');
+    }
+  }
+  const expires = status.expires_at
+    ? formatDeadline(status.expires_at, now, trans)
+    : '';
+  return { kernel, keepWarm, expires };
+}
+
 /** Where users open a service: the status URL, else {base_url}svc/<name>/, made absolute. */
 export function serviceUrl(view: IServiceView, baseUrl: string): string {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
@@ -183,4 +223,35 @@ export function availableActions(view: IServiceView): {
     enable: disabled,
     disable: !disabled
   };
+}
+
+/** The first line of a status message, for one-line rows (the whole message is a click away). */
+export function firstLine(text: string): string {
+  const line = text.split('\n').find(l => l.trim()) ?? '';
+  return line.trim();
+}
+
+/**
+ * The short text of a compact row: why it is not ready (its message), when a ready one scales
+ * down, else its description.
+ */
+export function shortInfo(
+  view: IServiceView,
+  now: number,
+  trans: TranslationBundle
+): string {
+  const { status, spec } = view;
+  if (status.state !== 'ready' && status.message) {
+    return firstLine(status.message);
+  }
+  if (status.state === 'ready' && status.idle_deadline) {
+    return trans.__(
+      'scales down %1',
+      formatDeadline(status.idle_deadline, now, trans)
+    );
+  }
+  if (status.state === 'ready' && status.keep_warm?.warm) {
+    return formatLifetime(view, now, trans).keepWarm;
+  }
+  return spec.description ?? '';
 }

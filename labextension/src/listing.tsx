@@ -1,6 +1,6 @@
 /**
- * What the list shows of many services: a filter box (name, description, labels), and the
- * count in each state, which also filters by that state.
+ * What the list shows of many services: a filter box (name, description, labels), the count
+ * in each state (which also filters by that state), and groups by state or by a label.
  */
 
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -47,25 +47,145 @@ export function countByState(views: IServiceView[]): [ServiceState, number][] {
   ]);
 }
 
+/** How the list is grouped: not at all, by state, or by the value of one label. */
+export type GroupBy = 'none' | 'state' | `label:${string}`;
+
+export const DEFAULT_GROUP_BY: GroupBy = 'state';
+
+/** A settings or stored value read as a GroupBy (anything else: the default). */
+export function asGroupBy(value: unknown): GroupBy {
+  if (value === 'none' || value === 'state') {
+    return value;
+  }
+  if (typeof value === 'string' && /^label:.+/.test(value)) {
+    return value as GroupBy;
+  }
+  return DEFAULT_GROUP_BY;
+}
+
+/** One group of the list: a key for React and tests, its title, its services in list order. */
+export interface IServiceGroup {
+  key: string;
+  title: string;
+  views: IServiceView[];
+}
+
+/** Failed services first (they need someone), then the server's order of states. */
+const GROUP_STATE_ORDER: ServiceState[] = [
+  'failed',
+  ...SERVICE_STATES.filter(s => s !== 'failed')
+];
+
+const NATURAL = new Intl.Collator(undefined, { numeric: true });
+
+/** Every label key any service has, in natural order (what the group selector offers). */
+export function labelKeys(views: IServiceView[]): string[] {
+  const keys = new Set<string>();
+  for (const view of views) {
+    Object.keys(view.spec.labels ?? {}).forEach(k => keys.add(k));
+  }
+  return [...keys].sort(NATURAL.compare);
+}
+
+/**
+ * Split `views` (already in list order) into groups. By state: failed first, empty states left
+ * out. By label: its values in natural order, services without the label last.
+ */
+export function groupServices(
+  views: IServiceView[],
+  groupBy: GroupBy,
+  trans: TranslationBundle
+): IServiceGroup[] {
+  if (groupBy === 'none') {
+    return [{ key: 'all', title: '', views }];
+  }
+  if (groupBy === 'state') {
+    return GROUP_STATE_ORDER.map(state => ({
+      key: `state:${state}`,
+      title: stateLabel(state, trans),
+      views: views.filter(v => v.status.state === state)
+    })).filter(g => g.views.length > 0);
+  }
+  const label = groupBy.slice('label:'.length);
+  const byValue = new Map<string, IServiceView[]>();
+  const without: IServiceView[] = [];
+  for (const view of views) {
+    const value = view.spec.labels?.[label];
+    if (value === undefined) {
+      without.push(view);
+    } else {
+      byValue.set(value, [...(byValue.get(value) ?? []), view]);
+    }
+  }
+  const groups = [...byValue.keys()].sort(NATURAL.compare).map(value => ({
+    key: `label:${label}=${value}`,
+    title: `${label}=${value}`,
+    views: byValue.get(value)!
+  }));
+  if (without.length) {
+    groups.push({
+      key: `label:${label}!`,
+      title: trans.__('no %1 label', label),
+      views: without
+    });
+  }
+  return groups;
+}
+
 export interface IListToolbarProps {
   services: IServiceView[];
   filter: IListFilter;
   onFilter: (filter: IListFilter) => void;
+  groupBy: GroupBy;
+  onGroupBy: (groupBy: GroupBy) => void;
   trans: TranslationBundle;
+}
+
+/** The "Group by" selector: none, state, or any label key a service has (and the current one). */
+function GroupSelect(props: IListToolbarProps): JSX.Element {
+  const { trans, groupBy } = props;
+  const keys = labelKeys(props.services);
+  const current = groupBy.startsWith('label:')
+    ? groupBy.slice('label:'.length)
+    : null;
+  if (current !== null && !keys.includes(current)) {
+    keys.push(current);
+  }
+  return (
+    <select
+      className="jp-svc-GroupBy jp-mod-styled"
+      value={groupBy}
+      title={trans.__('Group services by')}
+      aria-label={trans.__('Group services by')}
+      onChange={e => props.onGroupBy(asGroupBy(e.target.value))}
+    >
+      <option value="none">{trans.__('No groups')}</option>
+      <option value="state">{trans.__('Group by state')}</option>
+      {keys.map(key => (
+        <option key={key} value={`label:${key}`}>
+          {trans.__('Group by %1', key)}
+        </option>
+      ))}
+    </select>
+  );
 }
 
 export function ListToolbar(props: IListToolbarProps): JSX.Element {
   const { filter, trans } = props;
   return (
     <div className="jp-svc-ListToolbar">
-      <input
-        className="jp-svc-Filter jp-mod-styled"
-        type="search"
-        value={filter.text}
-        placeholder={trans.__('Filter by name, description or label')}
-        aria-label={trans.__('Filter services')}
-        onChange={e => props.onFilter({ ...filter, text: e.target.value })}
-      />
+      <div className="jp-svc-FilterRow">
+        <input
+          className="jp-svc-Filter jp-mod-styled"
+          type="search"
+          value={filter.text}
+          placeholder={trans.__('Filter')}
+          title={trans.__('Filter by name, description or label')}
+          aria-label={trans.__('Filter services')}
+          onChange={e => props.onFilter({ ...filter, text: e.target.value })}
+        />
+        <GroupSelect {...props} />
+      </div>
       <div
         className="jp-svc-Counts"
         role="group"

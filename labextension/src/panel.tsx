@@ -1,40 +1,34 @@
-/** The left sidebar: every service with its state, details (or not: compact) and actions, kept live. */
+/**
+ * The left sidebar: every service with its state, details and actions (cards, or compact rows
+ * that expand), filtered and grouped, kept live.
+ */
 
 import { CommandRegistry } from '@lumino/commands';
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   addIcon,
-  deleteIcon,
-  editIcon,
-  LabIcon,
-  launchIcon,
   listIcon,
   ReactWidget,
   refreshIcon,
-  runIcon,
-  stopIcon,
-  tableRowsIcon,
-  textEditorIcon
+  tableRowsIcon
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import { ConnectionMode, ServicesModel } from './model';
+import { servicesIcon } from './icons';
 import {
-  availableActions,
-  formatAgo,
-  formatIdleWindow,
-  formatScalesDown,
-  serviceUrl,
-  stateLabel,
-  stateTone
-} from './format';
-import { iconForUrl, servicesIcon } from './icons';
-import { IListFilter, ListToolbar, matchesFilter } from './listing';
+  DEFAULT_GROUP_BY,
+  GroupBy,
+  groupServices,
+  IListFilter,
+  ListToolbar,
+  matchesFilter
+} from './listing';
+import { ActionButton, ServiceCard, ServiceRow } from './service';
 import { CommandIDs } from './tokens';
-import type { IServiceView } from './types';
 
 export const PANEL_ID = 'jupyter-svc:panel';
 
-/** How the panel lists services: a card with details each, or just names, states and actions. */
+/** How the panel lists services: a card with details each, or one row each that expands. */
 export type PanelView = 'detailed' | 'compact';
 
 export interface IServicesPanelOptions {
@@ -44,6 +38,8 @@ export interface IServicesPanelOptions {
   baseUrl: string;
   /** The view it opens with (the defaultView setting). */
   listView?: PanelView;
+  /** How it groups services at first (the groupBy setting). */
+  groupBy?: GroupBy;
 }
 
 export class ServicesPanel extends ReactWidget {
@@ -54,6 +50,7 @@ export class ServicesPanel extends ReactWidget {
     this.title.icon = servicesIcon;
     this.title.caption = options.trans.__('Services');
     this._view = options.listView ?? 'detailed';
+    this._groupBy = options.groupBy ?? DEFAULT_GROUP_BY;
     options.model.changed.connect(this.update, this);
     options.model.modeChanged.connect(this.update, this);
   }
@@ -69,6 +66,20 @@ export class ServicesPanel extends ReactWidget {
     }
   }
 
+  /** Called when the user picks another grouping (the plugin saves it in the settings). */
+  onGroupBy: ((groupBy: GroupBy) => void) | null = null;
+
+  get groupBy(): GroupBy {
+    return this._groupBy;
+  }
+
+  set groupBy(groupBy: GroupBy) {
+    if (groupBy !== this._groupBy) {
+      this._groupBy = groupBy;
+      this.update();
+    }
+  }
+
   render(): JSX.Element {
     return (
       <ServicesList
@@ -76,6 +87,11 @@ export class ServicesPanel extends ReactWidget {
         listView={this._view}
         onToggleView={() => {
           this.listView = this._view === 'compact' ? 'detailed' : 'compact';
+        }}
+        groupBy={this._groupBy}
+        onGroupBy={groupBy => {
+          this.groupBy = groupBy;
+          this.onGroupBy?.(groupBy);
         }}
       />
     );
@@ -88,11 +104,14 @@ export class ServicesPanel extends ReactWidget {
   }
 
   private _view: PanelView;
+  private _groupBy: GroupBy;
 }
 
 interface IServicesListProps extends IServicesPanelOptions {
   listView: PanelView;
   onToggleView: () => void;
+  groupBy: GroupBy;
+  onGroupBy: (groupBy: GroupBy) => void;
 }
 
 /** Re-render every second so that countdowns and "ago" times move. */
@@ -128,6 +147,31 @@ export function ServicesList(props: IServicesListProps): JSX.Element {
     state: null
   });
   const services = all.filter(view => matchesFilter(view, filter));
+  const groups = groupServices(services, props.groupBy, trans);
+  // expanded rows, by name (a row keeps its state while the list changes around it)
+  const [expanded, setExpanded] = React.useState<ReadonlySet<string>>(
+    () => new Set()
+  );
+  const toggle = (name: string) => {
+    const next = new Set(expanded);
+    if (!next.delete(name)) {
+      next.add(name);
+    }
+    setExpanded(next);
+  };
+  const item = (view: (typeof services)[number]) =>
+    compact ? (
+      <ServiceRow
+        key={view.name}
+        {...props}
+        view={view}
+        now={now}
+        expanded={expanded.has(view.name)}
+        onToggle={() => toggle(view.name)}
+      />
+    ) : (
+      <ServiceCard key={view.name} {...props} view={view} now={now} />
+    );
   const run = (id: string, args: Record<string, string> = {}) => {
     void commands.execute(id, args);
   };
@@ -170,6 +214,8 @@ export function ServicesList(props: IServicesListProps): JSX.Element {
           services={all}
           filter={filter}
           onFilter={setFilter}
+          groupBy={props.groupBy}
+          onGroupBy={props.onGroupBy}
           trans={trans}
         />
       ) : null}
@@ -188,186 +234,27 @@ export function ServicesList(props: IServicesListProps): JSX.Element {
           </button>
         </div>
       ) : (
-        <ul className="jp-svc-Services">
-          {services.map(view => (
-            <ServiceCard
-              key={view.name}
-              {...props}
-              view={view}
-              now={now}
-              compact={compact}
-            />
+        <div className="jp-svc-Groups">
+          {groups.map(group => (
+            <section
+              key={group.key}
+              className="jp-svc-Group"
+              data-group={group.key}
+              aria-label={group.title || undefined}
+            >
+              {group.title ? (
+                <h3 className="jp-svc-GroupTitle">
+                  <span className="jp-svc-GroupName">{group.title}</span>
+                  <span className="jp-svc-GroupCount">
+                    {group.views.length}
+                  </span>
+                </h3>
+              ) : null}
+              <ul className="jp-svc-Services">{group.views.map(item)}</ul>
+            </section>
           ))}
-        </ul>
+        </div>
       )}
     </div>
-  );
-}
-
-interface IActionButtonProps {
-  action: string;
-  icon: LabIcon;
-  title: string;
-  onClick: () => void;
-  disabled?: boolean;
-}
-
-function ActionButton(props: IActionButtonProps): JSX.Element {
-  return (
-    <button
-      className="jp-svc-Action jp-Button jp-mod-minimal"
-      data-action={props.action}
-      title={props.title}
-      aria-label={props.title}
-      disabled={props.disabled}
-      onClick={event => {
-        event.stopPropagation();
-        props.onClick();
-      }}
-    >
-      <props.icon.react tag="span" className="jp-svc-ActionIcon" />
-    </button>
-  );
-}
-
-interface IServiceCardProps extends IServicesPanelOptions {
-  view: IServiceView;
-  now: number;
-  /** Name, state, message and actions only. */
-  compact: boolean;
-}
-
-function ServiceCard(props: IServiceCardProps): JSX.Element {
-  const { view, now, trans, commands, baseUrl, compact } = props;
-  const { spec, status } = view;
-  const url = serviceUrl(view, baseUrl);
-  const can = availableActions(view);
-  const run = (id: string) => {
-    void commands.execute(id, { name: view.name });
-  };
-  const Icon = iconForUrl(spec.icon);
-  const showMessage = !!status.message && status.state !== 'ready';
-  return (
-    <li
-      className="jp-svc-Service"
-      data-service={view.name}
-      data-state={status.state}
-    >
-      <div className="jp-svc-ServiceHeader">
-        <Icon.react tag="span" className="jp-svc-ServiceIcon" />
-        <span className="jp-svc-Name" title={spec.description || view.name}>
-          {view.name}
-        </span>
-        <span
-          className={`jp-svc-Badge jp-svc-tone-${stateTone(status.state)}`}
-          data-state={status.state}
-          title={status.message || stateLabel(status.state, trans)}
-        >
-          {stateLabel(status.state, trans)}
-        </span>
-      </div>
-      {spec.description && !compact ? (
-        <div className="jp-svc-Description">{spec.description}</div>
-      ) : null}
-      {compact ? null : (
-        <a
-          className="jp-svc-Url"
-          href={url}
-          target="_blank"
-          rel="noopener noreferrer"
-        >
-          {url}
-        </a>
-      )}
-      {showMessage ? (
-        <div className="jp-svc-Message">{status.message}</div>
-      ) : null}
-      {compact ? null : (
-        <dl className="jp-svc-Details">
-          <dt>{trans.__('Backend')}</dt>
-          <dd data-field="backend">{status.backend || spec.backend || '—'}</dd>
-          <dt>{trans.__('Restarts')}</dt>
-          <dd data-field="restarts">{status.restarts}</dd>
-          <dt>{trans.__('Idle window')}</dt>
-          <dd data-field="idle-window">
-            {formatIdleWindow(spec.scale_to_zero, trans)}
-          </dd>
-          <dt>{trans.__('Scales down')}</dt>
-          <dd data-field="idle-deadline">
-            {formatScalesDown(view, now, trans)}
-          </dd>
-          <dt>{trans.__('Last activity')}</dt>
-          <dd data-field="last-activity">
-            {formatAgo(status.last_activity, now, trans)}
-          </dd>
-        </dl>
-      )}
-      <div className="jp-svc-Actions">
-        <ActionButton
-          action="open"
-          icon={launchIcon}
-          title={trans.__('Open in a new tab')}
-          onClick={() => run(CommandIDs.open)}
-        />
-        {can.wake ? (
-          <ActionButton
-            action="wake"
-            icon={runIcon}
-            title={trans.__('Wake')}
-            onClick={() => run(CommandIDs.wake)}
-          />
-        ) : null}
-        {can.stop ? (
-          <ActionButton
-            action="stop"
-            icon={stopIcon}
-            title={trans.__('Stop (scale to zero)')}
-            onClick={() => run(CommandIDs.stop)}
-          />
-        ) : null}
-        <ActionButton
-          action="restart"
-          icon={refreshIcon}
-          title={trans.__('Restart')}
-          disabled={!can.restart}
-          onClick={() => run(CommandIDs.restart)}
-        />
-        <ActionButton
-          action="logs"
-          icon={textEditorIcon}
-          title={trans.__('Logs')}
-          onClick={() => run(CommandIDs.logs)}
-        />
-        <ActionButton
-          action="edit"
-          icon={editIcon}
-          title={trans.__('Edit')}
-          onClick={() => run(CommandIDs.edit)}
-        />
-        {can.enable ? (
-          <button
-            className="jp-svc-Toggle jp-mod-styled"
-            data-action="enable"
-            onClick={() => run(CommandIDs.enable)}
-          >
-            {trans.__('Enable')}
-          </button>
-        ) : (
-          <button
-            className="jp-svc-Toggle jp-mod-styled"
-            data-action="disable"
-            onClick={() => run(CommandIDs.disable)}
-          >
-            {trans.__('Disable')}
-          </button>
-        )}
-        <ActionButton
-          action="delete"
-          icon={deleteIcon}
-          title={trans.__('Delete')}
-          onClick={() => run(CommandIDs.remove)}
-        />
-      </div>
-    </li>
   );
 }

@@ -13,10 +13,20 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
    on screen from the start, and commands, launcher cards and settings are registered then */
 import { SvcApi } from './api';
 import { addCommands } from './commands';
-import { addLauncherItems, addPaletteItems } from './entries';
+import type { OpenIn } from './apps';
+import {
+  addContextMenuItems,
+  addLauncherItems,
+  addPaletteItems
+} from './entries';
 import { ServicesModel } from './model';
 import { PANEL_ID, ServicesPanel } from './panel';
-import { followSettings } from './settings';
+import {
+  changedSettings,
+  DEFAULT_SETTINGS,
+  followSettings,
+  type IPanelSettings
+} from './settings';
 import { createTrackers, restoreTabs } from './tabs';
 /* eslint-enable jupyter/prefer-lazy-imports */
 
@@ -55,7 +65,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 450 });
 
     const trackers = createTrackers();
-    addCommands(app, model, translator, trackers);
+    let openIn: OpenIn = DEFAULT_SETTINGS.openIn;
+    addCommands(app, model, translator, trackers, () => openIn);
+    addContextMenuItems(app);
     if (palette) {
       addPaletteItems(palette, translator);
     }
@@ -67,13 +79,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void restoreTabs(restorer, trackers);
     }
     if (settingRegistry) {
+      let applied: IPanelSettings | null = null;
       followSettings(settingRegistry, PLUGIN_ID, settings => {
+        const changed = changedSettings(applied, settings);
+        applied = settings;
         model.pollInterval = settings.pollInterval;
         model.reconnectDelay = settings.reconnectDelay;
-        panel.listView = settings.defaultView;
-      }).catch(reason =>
-        console.error(`jupyter-svc: cannot load its settings: ${reason}`)
-      );
+        openIn = settings.openIn;
+        if (changed.defaultView) {
+          panel.listView = changed.defaultView;
+        }
+        if (changed.groupBy) {
+          panel.groupBy = changed.groupBy;
+        }
+      })
+        .then(settings => {
+          // the panel's Group by selector is remembered across reloads
+          panel.onGroupBy = groupBy =>
+            void settings
+              .set('groupBy', groupBy)
+              .catch(reason =>
+                console.error(`jupyter-svc: cannot save groupBy: ${reason}`)
+              );
+        })
+        .catch(reason =>
+          console.error(`jupyter-svc: cannot load its settings: ${reason}`)
+        );
     }
     void app.restored.then(() => model.start());
   }

@@ -2,6 +2,8 @@
 
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import type { OpenIn } from './apps';
+import { asGroupBy, DEFAULT_GROUP_BY, type GroupBy } from './listing';
 import { DEFAULT_POLL_INTERVAL, DEFAULT_RECONNECT_DELAY } from './model';
 import type { PanelView } from './panel';
 
@@ -11,12 +13,16 @@ export interface IPanelSettings {
   /** Milliseconds. */
   reconnectDelay: number;
   defaultView: PanelView;
+  groupBy: GroupBy;
+  openIn: OpenIn;
 }
 
 export const DEFAULT_SETTINGS: IPanelSettings = {
   pollInterval: DEFAULT_POLL_INTERVAL,
   reconnectDelay: DEFAULT_RECONNECT_DELAY,
-  defaultView: 'detailed'
+  defaultView: 'detailed',
+  groupBy: DEFAULT_GROUP_BY,
+  openIn: 'tab'
 };
 
 /**
@@ -47,7 +53,12 @@ export function readSettings(
     defaultView:
       view === 'compact' || view === 'detailed'
         ? view
-        : DEFAULT_SETTINGS.defaultView
+        : DEFAULT_SETTINGS.defaultView,
+    groupBy: asGroupBy(composite.groupBy),
+    openIn:
+      composite.openIn === 'jupyterlab' || composite.openIn === 'tab'
+        ? composite.openIn
+        : DEFAULT_SETTINGS.openIn
   };
 }
 
@@ -61,4 +72,20 @@ export async function followSettings(
   apply(readSettings(settings.composite));
   settings.changed.connect(() => apply(readSettings(settings.composite)));
   return settings;
+}
+
+/**
+ * The settings that differ from `previous` (all of them the first time): what a change applies,
+ * so that saving one setting (the panel's grouping) does not undo the view the user toggled.
+ */
+export function changedSettings(
+  previous: IPanelSettings | null,
+  next: IPanelSettings
+): Partial<IPanelSettings> {
+  return Object.fromEntries(
+    Object.entries(next).filter(
+      ([key, value]) =>
+        previous === null || previous[key as keyof IPanelSettings] !== value
+    )
+  );
 }

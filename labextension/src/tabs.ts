@@ -1,7 +1,8 @@
-/** The logs and form tabs in the main area: tracked, so that a page reload reopens them. */
+/** The logs, form and app tabs in the main area: tracked, so that a page reload reopens them. */
 
 import { ILayoutRestorer } from '@jupyterlab/application';
 import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import type { AppFrame } from './apps';
 import type { SpecFormWidget } from './form';
 import type { LogView } from './logs';
 import { CommandIDs } from './tokens';
@@ -9,17 +10,19 @@ import { CommandIDs } from './tokens';
 export interface IServiceTrackers {
   logs: WidgetTracker<MainAreaWidget<LogView>>;
   forms: WidgetTracker<MainAreaWidget<SpecFormWidget>>;
+  apps: WidgetTracker<MainAreaWidget<AppFrame>>;
 }
 
 export function createTrackers(): IServiceTrackers {
   return {
     logs: new WidgetTracker({ namespace: 'jupyter-svc-logs' }),
-    forms: new WidgetTracker({ namespace: 'jupyter-svc-form' })
+    forms: new WidgetTracker({ namespace: 'jupyter-svc-form' }),
+    apps: new WidgetTracker({ namespace: 'jupyter-svc-app' })
   };
 }
 
 /**
- * Reopen, after a reload, the logs and edit tabs that were open, by service name. A new
+ * Reopen, after a reload, the logs, edit and app tabs that were open, by service name. A new
  * service's form has no name yet and is not reopened (what was typed in it is gone anyway).
  */
 export function restoreTabs(
@@ -36,6 +39,11 @@ export function restoreTabs(
       command: CommandIDs.edit,
       args: widget => ({ name: widget.content.serviceName, restoring: true }),
       name: widget => widget.content.serviceName ?? ''
+    }),
+    restorer.restore(trackers.apps, {
+      command: CommandIDs.openInLab,
+      args: widget => ({ name: widget.content.name }),
+      name: widget => widget.content.name
     })
   ]);
 }

@@ -1,6 +1,8 @@
 /** Command ids: one per action, usable from the palette, menus, key bindings and tests. */
 export namespace CommandIDs {
   export const open = 'jupyter-svc:open';
+  export const openTab = 'jupyter-svc:open-tab';
+  export const openInLab = 'jupyter-svc:open-in-lab';
   export const wake = 'jupyter-svc:wake';
   export const stop = 'jupyter-svc:stop';
   export const restart = 'jupyter-svc:restart';

@@ -30,7 +30,7 @@ from jupyter_svc.model.spec import Container, ServiceSpec
 
 from . import sockets, tracking
 from .instance import LocalInstance
-from .logs import ServiceLog, pump
+from .logs import ServiceLog, deleted_line, pump, started_line
 from .ports import PortAllocator
 from .process import ChildProcess
 
@@ -250,7 +250,7 @@ class LocalBackend(Backend):
         process = self._spawn(argv, spec.cwd, env)
         socket_path = values.get(UNIX_SOCKET)
         endpoint = Endpoint(self.host, port, unix_socket=socket_path)
-        log.write(f"[jupyter-svc] started pid {process.pid} on {socket_path or f'port {port}'}: {' '.join(argv)}")
+        log.write(started_line(process.pid, socket_path or f"port {port}", argv))
         instance = LocalInstance(process, endpoint, log, auto and socket_path is None, instance_id, self.records,
                                  self.refuse_exposed_services)
         self._running[instance] = spec.name
@@ -266,6 +266,7 @@ class LocalBackend(Backend):
         """Forget the service's logs: open or not (a service deleted at zero has none open)."""
         log = self._logs.pop(name, None)
         if log is not None:
+            log.write(deleted_line())  # the last line its followers get before their stream ends
             log.close()
         path = self.log_dir / f"{name}.log"
         for old in (path, path.with_suffix(".log.1")):

@@ -15,7 +15,7 @@ from jupyter_svc.model.errors import SvcError
 
 from . import sockets, tracking
 from .listening import exposure_warning, listening_beyond_loopback
-from .logs import ServiceLog, pump
+from .logs import ServiceLog, exited_line, pump
 from .process import ChildProcess
 
 _ADDR_IN_USE = re.compile(r"address already in use|EADDRINUSE|errno 98", re.IGNORECASE)
@@ -36,6 +36,7 @@ class LocalInstance(Instance):
         self.inspection_gates_readiness = refuse_exposed
         self._pump = asyncio.ensure_future(self._read(process.stdout))
         tracking.ROOTS.add(process.pid)
+        self._exit_noted = asyncio.ensure_future(self._note_exit())
 
     def record_root(self, service: str) -> None:
         """Record the root process only (blocking, cheap: one /proc read and a small file)."""
@@ -60,6 +61,12 @@ class LocalInstance(Instance):
             self._log.write(line)
 
         await pump(stream, write)
+
+    async def _note_exit(self) -> None:
+        """The exit line, after the process's last output (or 2 s, if a descendant holds the pipe)."""
+        code = await self.process.wait()
+        await asyncio.wait([self._pump], timeout=2)
+        self._log.write(exited_line(self.process.pid, code))
 
     async def poll(self) -> int | None:
         return self.process.returncode  # set by the pidfd watcher: no system call here
@@ -88,7 +95,7 @@ class LocalInstance(Instance):
         await asyncio.to_thread(self._records.remove, self.instance_id)
         if self.endpoint.unix_socket is not None:
             sockets.remove(self.endpoint.unix_socket)  # apps rarely remove theirs
-        await asyncio.wait([self._pump], timeout=2)
+        await asyncio.wait([self._exit_noted], timeout=3)
         return code
 
     def kill_group(self, sig: int) -> None:

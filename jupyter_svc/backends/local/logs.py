@@ -1,12 +1,48 @@
-"""Per-service output: a size-capped file on disk, an in-memory tail, and live followers."""
+"""Per-service output: a size-capped file on disk, an in-memory tail, and live followers.
+
+Beside the service's own output, the log holds the server's marker lines (``[jupyter-svc] ...``,
+times in UTC): when a process started, when and how it ended, and that the service was deleted.
+The lab panel's log viewer reads the last two to say what it is following.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 from pathlib import Path
+
+#: What every line the server itself writes into a service's log starts with.
+MARKER = "[jupyter-svc]"
+
+
+def stamp() -> str:
+    """Now, in UTC to the second: the time a marker line carries."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def started_line(pid: int, where: str, argv: list[str]) -> str:
+    """``where``: ``port 8000``, or the Unix socket's path."""
+    return f"{MARKER} started pid {pid} on {where} at {stamp()}: {' '.join(argv)}"
+
+
+def exited_line(pid: int, code: int) -> str:
+    """``exited with code 1``, or ``killed by SIGTERM`` for a negative (signal) code."""
+    if code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exited with code {code}"
+    return f"{MARKER} pid {pid} {how} at {stamp()}"
+
+
+def deleted_line() -> str:
+    return f"{MARKER} service deleted at {stamp()}: the log ends here"
 
 
 class ServiceLog:
@@ -26,6 +62,8 @@ class ServiceLog:
         self._size = self._file.tell()
 
     def write(self, line: str) -> None:
+        if self._file.closed:  # a late line (an exit noted after a delete or shutdown) has no home
+            return
         line = line.rstrip("\n")
         self._tail.append(line)
         data = line + "\n"

@@ -18,6 +18,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { PromiseDelegate } from '@lumino/coreutils';
 import { Widget } from '@lumino/widgets';
 import { SvcApi } from '../api';
+import { APP_SANDBOX, AppFrame, type OpenIn } from '../apps';
 import { addCommands } from '../commands';
 import { ServicesModel } from '../model';
 import { createTrackers, restoreTabs } from '../tabs';
@@ -33,7 +34,11 @@ import {
 } from './helpers';
 
 /** One JupyterLab page: what a reload throws away, except the state database. */
-function page(settings: ServerConnection.ISettings, state: StateDB) {
+function page(
+  settings: ServerConnection.ISettings,
+  state: StateDB,
+  openIn: { value: OpenIn } = { value: 'tab' }
+) {
   const commands = new CommandRegistry();
   const shell = new LabShell();
   Widget.attach(shell, document.body);
@@ -43,7 +48,8 @@ function page(settings: ServerConnection.ISettings, state: StateDB) {
     { commands, shell } as unknown as JupyterFrontEnd,
     model,
     nullTranslator,
-    trackers
+    trackers,
+    () => openIn.value
   );
   const started = new PromiseDelegate<void>();
   const restorer = new LayoutRestorer({
@@ -212,6 +218,87 @@ describe('commands', () => {
     expect(
       Notification.manager.notifications.filter(n => n.type === 'error')
     ).toEqual([]);
+    srv.end();
+  });
+
+  it('opens a service where the openIn setting says, and both ways by their commands', async () => {
+    const srv = server(new Set(['app']));
+    const openIn: { value: OpenIn } = { value: 'tab' };
+    const state = new StateDB();
+    const lab = page(srv.settings, state, openIn);
+    pages.push(lab);
+    await lab.start();
+    lab.model.replaceAll([view('app', 'ready')]);
+    // jsdom opens no windows: this records what a browser would open
+    const opened: unknown[][] = [];
+    const open = window.open;
+    window.open = (...args: unknown[]) => {
+      opened.push(args);
+      return null;
+    };
+    try {
+      await lab.commands.execute(CommandIDs.open, { name: 'app' });
+      expect(opened).toEqual([
+        ['http://lab.test/svc/app/', '_blank', 'noopener']
+      ]);
+      expect(lab.mainArea()).toHaveLength(0);
+
+      openIn.value = 'jupyterlab';
+      const tab = await lab.commands.execute(CommandIDs.open, { name: 'app' });
+      expect(lab.mainArea()).toEqual([tab]);
+      expect(tab.title.label).toBe('app');
+      expect(tab.content).toBeInstanceOf(AppFrame);
+      const frame = tab.node.querySelector('iframe') as HTMLIFrameElement;
+      expect(frame.src).toBe('http://lab.test/svc/app/');
+      expect(frame.getAttribute('sandbox')!.split(' ').sort()).toEqual(
+        [...APP_SANDBOX].sort()
+      );
+      for (const flag of [
+        'allow-scripts',
+        'allow-same-origin',
+        'allow-forms',
+        'allow-popups'
+      ]) {
+        expect(APP_SANDBOX).toContain(flag);
+      }
+      expect([...tab.toolbar.names()]).toEqual(
+        expect.arrayContaining(['reload', 'open-tab'])
+      );
+      frame.src = 'http://lab.test/svc/app/elsewhere';
+      tab.content.reload(); // the toolbar's reload: back to the app's URL
+      expect(frame.src).toBe('http://lab.test/svc/app/');
+      // one tab per service, whichever command opens it
+      expect(
+        await lab.commands.execute(CommandIDs.openInLab, { name: 'app' })
+      ).toBe(tab);
+      // the other way stays a command away, whatever the setting
+      await lab.commands.execute(CommandIDs.openTab, { name: 'app' });
+      expect(opened).toHaveLength(2);
+      expect(lab.commands.label(CommandIDs.openInLab, { name: 'app' })).toBe(
+        'Open app in JupyterLab'
+      );
+      expect(lab.commands.label(CommandIDs.openTab, { name: 'app' })).toBe(
+        'Open app in a Browser Tab'
+      );
+    } finally {
+      window.open = open;
+    }
+    // the app tab comes back after a reload; a deleted service's tab closes
+    const saved = async () => (await state.list('jupyter-svc-app')).ids;
+    let ids: string[] = [];
+    for (let i = 0; i < 100 && !ids.length; i++) {
+      ids = await saved();
+      await new Promise(r => setTimeout(r, 10));
+    }
+    expect(ids).toEqual(['jupyter-svc-app:app']);
+    lab.close();
+    const after = page(srv.settings, state, openIn);
+    pages.push(after);
+    await after.start();
+    expect(after.trackers.apps.size).toBe(1);
+    after.model.replaceAll([view('app', 'ready')]);
+    after.model.remove('app');
+    await waitFor(() => after.trackers.apps.size === 0);
     srv.end();
   });
 

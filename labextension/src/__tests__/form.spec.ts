@@ -2,6 +2,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { SvcApi } from '../api';
 import { SpecFormWidget } from '../form';
+import type { ITemplateInfo } from '../picker';
 import type { IBackends } from '../support';
 import type { IServiceView } from '../types';
 import {
@@ -264,5 +265,193 @@ describe('SpecForm', () => {
       'single quote is not closed'
     );
     expect(requests).toHaveLength(0);
+  });
+});
+
+describe('SpecForm template picker', () => {
+  let widget: SpecFormWidget | null = null;
+  afterEach(() => widget?.dispose());
+
+  /** Two templates, as GET svc/api/templates lists them. */
+  const TEMPLATES: ITemplateInfo[] = [
+    {
+      name: 'http',
+      description: 'Static files from a folder',
+      framework: null,
+      available: true,
+      example: '%svc http site --directory public',
+      params: [
+        {
+          name: 'directory',
+          help: 'folder to serve',
+          default: '.',
+          required: false,
+          kind: 'dir'
+        }
+      ]
+    },
+    {
+      name: 'streamlit',
+      description: 'Streamlit app (a script)',
+      framework: 'streamlit',
+      available: false,
+      example: '',
+      params: [
+        {
+          name: 'script',
+          help: "path of the app's Python file",
+          default: null,
+          required: true,
+          kind: 'path'
+        }
+      ]
+    }
+  ];
+
+  /** The specs the server's templates make (the parts the test looks at). */
+  const answer = (r: IRecordedRequest): Response => {
+    const url = new URL(r.url);
+    const path = apiPath(r.url);
+    if (path === 'templates/http/spec') {
+      return json({
+        template: 'http',
+        spec: {
+          command: [
+            'python',
+            '-m',
+            'http.server',
+            '{port}',
+            '--directory',
+            `/root/${url.searchParams.get('directory')}`
+          ],
+          rewrite_path: true,
+          description: 'http app',
+          labels: { 'jupyter-svc/template': 'http' }
+        }
+      });
+    }
+    if (path === 'templates/streamlit/spec') {
+      return url.searchParams.get('script') === 'missing.py'
+        ? json(
+            {
+              message: 'invalid template parameters',
+              errors: [{ field: 'params.script', message: 'no such file' }]
+            },
+            422
+          )
+        : json({
+            template: 'streamlit',
+            spec: {
+              command: ['python', '-m', 'streamlit', 'run', 'app.py'],
+              rewrite_path: false,
+              readiness: { path: '/_stcore/health' },
+              labels: { 'jupyter-svc/template': 'streamlit' }
+            }
+          });
+    }
+    return json(view('web'), 201);
+  };
+
+  it('fills the command and the template fields from the chosen template, and sends them', async () => {
+    const { settings, requests } = fakeServer(answer);
+    const saved: IServiceView[] = [];
+    widget = new SpecFormWidget({
+      api: new SvcApi(settings),
+      schema: specSchema as any,
+      backends: null,
+      initial: null,
+      templates: TEMPLATES,
+      trans,
+      translator: nullTranslator,
+      onSaved: v => void saved.push(v),
+      onCancel: () => undefined
+    });
+    Widget.attach(widget, document.body);
+    const node = widget.node;
+    await waitFor(() => !!node.querySelector('#root_template'));
+    const options = [...node.querySelectorAll('#root_template option')].map(
+      o => o.textContent
+    );
+    expect(options).toEqual([
+      'none: I give the command',
+      'http: Static files from a folder',
+      'streamlit: Streamlit app (a script) (streamlit is not installed)'
+    ]);
+    const choose = (name: string) => {
+      const select = node.querySelector('#root_template') as HTMLSelectElement;
+      select.value = name;
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    };
+    const command = () =>
+      (node.querySelector('#root_command') as HTMLInputElement).value;
+
+    // streamlit: nothing is asked until its required script is there; a 422 lands next to it
+    choose('streamlit');
+    await waitFor(() => !!node.querySelector('#root_template_script'));
+    expect(node.querySelector('[data-param="script"] label')!.textContent).toBe(
+      'script*'
+    );
+    type(node, '#root_template_script', 'missing.py');
+    await waitFor(
+      () =>
+        node.querySelector('[data-param="script"] .validationErrors')
+          ?.textContent === 'no such file'
+    );
+    expect(command()).toBe('');
+    type(node, '#root_template_script', 'app.py');
+    await waitFor(() => command() === 'python -m streamlit run app.py');
+
+    // another template takes back what the first one set (its readiness path)
+    choose('http');
+    await waitFor(() => command().includes('http.server'));
+    expect(command()).toBe('python -m http.server {port} --directory /root/.');
+    type(node, '#root_template_directory', 'site');
+    await waitFor(() => command().endsWith('/root/site'));
+    type(node, '#root_name', 'site');
+    click(node, '[data-action="save"]');
+    await waitFor(() => saved.length === 1);
+    const posted = requests.filter(r => r.method === 'POST');
+    expect(posted).toHaveLength(1);
+    const body = JSON.parse(posted[0].body);
+    expect(body).toMatchObject({
+      name: 'site',
+      command: [
+        'python',
+        '-m',
+        'http.server',
+        '{port}',
+        '--directory',
+        '/root/site'
+      ],
+      description: 'http app',
+      labels: { 'jupyter-svc/template': 'http' }
+    });
+    expect(body.readiness).toBeUndefined();
+    expect(
+      requests.filter(r => r.method === 'GET').map(r => apiPath(r.url))
+    ).toEqual(
+      expect.arrayContaining([
+        'templates/streamlit/spec',
+        'templates/http/spec'
+      ])
+    );
+  });
+
+  it('is not offered when editing', async () => {
+    const { settings } = fakeServer(answer);
+    widget = new SpecFormWidget({
+      api: new SvcApi(settings),
+      schema: specSchema as any,
+      backends: null,
+      initial: view('web').spec,
+      templates: TEMPLATES,
+      trans,
+      translator: nullTranslator,
+      onSaved: () => undefined,
+      onCancel: () => undefined
+    });
+    Widget.attach(widget, document.body);
+    await waitFor(() => !!widget!.node.querySelector('#root_name'));
+    expect(widget.node.querySelector('#root_template')).toBeNull();
   });
 });

@@ -3,9 +3,11 @@ import {
   formatAgo,
   formatDeadline,
   formatIdleWindow,
+  formatLifetime,
   formatSeconds,
   parseTime,
   serviceUrl,
+  shortInfo,
   stateLabel,
   stateTone
 } from '../format';
@@ -124,5 +126,58 @@ describe('availableActions', () => {
       enable: true,
       disable: false
     });
+  });
+});
+
+describe('lifetimes', () => {
+  const now = Date.UTC(2026, 0, 5, 9, 0, 0); // a Monday, 09:00 UTC
+
+  it('says nothing for a service that only idles', () => {
+    expect(formatLifetime(view('plain'), now, trans)).toEqual({
+      kernel: '',
+      keepWarm: '',
+      expires: ''
+    });
+  });
+
+  it('names the notebook a service belongs to, and what happens when its kernel ends', () => {
+    const bound = view('bound');
+    bound.spec.kernel = {
+      id: '0f0f0f0f-1111',
+      path: 'work/analysis.ipynb',
+      on_end: 'delete'
+    };
+    expect(formatLifetime(bound, now, trans).kernel).toBe(
+      'while the kernel of work/analysis.ipynb runs'
+    );
+    bound.spec.kernel = {
+      id: '0f0f0f0f-1111',
+      path: null,
+      on_end: 'scale_to_zero'
+    };
+    expect(formatLifetime(bound, now, trans).kernel).toBe(
+      'while the kernel of 0f0f0f0f runs, then scaled to zero'
+    );
+  });
+
+  it('counts down to the next window change and to the expiry', () => {
+    const warm = view('office', 'ready', {
+      keep_warm: { warm: true, next_change: '2026-01-05T18:00:00Z' },
+      expires_at: '2026-01-05T11:30:00Z'
+    });
+    const lifetime = formatLifetime(warm, now, trans);
+    expect(lifetime.keepWarm).toBe('kept warm, ends in 9h');
+    expect(lifetime.expires).toBe('in 2h 30m');
+    expect(shortInfo(warm, now, trans)).toBe('kept warm, ends in 9h');
+    const cold = view('office', 'scaled_to_zero', {
+      keep_warm: { warm: false, next_change: '2026-01-06T07:59:00Z' }
+    });
+    expect(formatLifetime(cold, now, trans).keepWarm).toBe(
+      'warm next in 22h 59m'
+    );
+    const never = view('x', 'ready', {
+      keep_warm: { warm: false, next_change: null }
+    });
+    expect(formatLifetime(never, now, trans).keepWarm).toBe('never warm');
   });
 });

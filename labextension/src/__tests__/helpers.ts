@@ -52,7 +52,10 @@ export function view(
       volumes: [],
       sidecars: [],
       init: [],
-      depends_on: []
+      depends_on: [],
+      keep_warm: [],
+      kernel: null,
+      expires_after: null
     },
     status: {
       state,
@@ -70,6 +73,9 @@ export function view(
       cold_starts: 0,
       last_cold_start_ms: null,
       idle_deadline: null,
+      changed_at: '2026-01-01T00:00:00Z',
+      keep_warm: null,
+      expires_at: null,
       ...extra
     }
   };

@@ -4,6 +4,7 @@ import { SvcApi } from '../api';
 import { ServicesModel } from '../model';
 import { PANEL_ID, ServicesPanel } from '../panel';
 import { CommandIDs } from '../tokens';
+import type { ServiceState } from '../types';
 import { fakeServer, json, trans, view, waitFor } from './helpers';
 
 describe('ServicesPanel', () => {
@@ -150,13 +151,35 @@ describe('ServicesPanel', () => {
     const el = card('app')!;
     expect(el.querySelector('.jp-svc-Details')).toBeNull();
     expect(el.querySelector('.jp-svc-Url')).toBeNull();
-    expect(el.querySelector('.jp-svc-Description')).toBeNull();
-    // what still matters stays: the state, why it failed, the actions
-    expect(el.querySelector('.jp-svc-Badge')!.textContent).toBe('failed');
-    expect(el.querySelector('.jp-svc-Message')!.textContent).toBe(
+    // one line: the state's dot, the name, why it failed, Open
+    const dot = el.querySelector('.jp-svc-Dot') as HTMLElement;
+    expect(dot.dataset.state).toBe('failed');
+    expect(dot.getAttribute('aria-label')).toBe('failed');
+    expect(el.querySelector('.jp-svc-Info')!.textContent).toBe(
       'exited with code 1'
     );
-    expect(el.querySelector('[data-action="restart"]')).not.toBeNull();
+    expect(el.querySelector('[data-action="open"]')).not.toBeNull();
+    expect(el.querySelector('[data-action="restart"]')).toBeNull();
+    // expanded: the badge, the whole message, details and every action
+    const header = el.querySelector('.jp-svc-RowHeader') as HTMLElement;
+    expect(header.getAttribute('aria-expanded')).toBe('false');
+    header.click();
+    await waitFor(() => !!card('app')!.querySelector('.jp-svc-Details'));
+    expect(header.getAttribute('aria-expanded')).toBe('true');
+    expect(card('app')!.querySelector('.jp-svc-Badge')!.textContent).toBe(
+      'failed'
+    );
+    expect(card('app')!.querySelector('.jp-svc-Message')!.textContent).toBe(
+      'exited with code 1'
+    );
+    expect(
+      card('app')!.querySelector('[data-action="restart"]')
+    ).not.toBeNull();
+    expect(card('app')!.querySelectorAll('[data-action="open"]')).toHaveLength(
+      1
+    );
+    header.click();
+    await waitFor(() => !card('app')!.querySelector('.jp-svc-Details'));
 
     const toggle = () =>
       panel.node.querySelector(
@@ -242,5 +265,204 @@ describe('ServicesPanel', () => {
       card(name)!.querySelector('[data-field="idle-deadline"]')!.textContent;
     expect(deadline('always')).toBe('never');
     expect(deadline('off')).toBe('—');
+  });
+
+  it("shows a service's lifetime: its notebook, its keep-warm window, its expiry", async () => {
+    const office = view('office', 'ready', {
+      keep_warm: {
+        warm: true,
+        next_change: new Date(Date.now() + 3 * 3600_000 + 30_000).toISOString()
+      },
+      expires_at: new Date(Date.now() + 2 * 3600_000 + 30_000).toISOString()
+    });
+    office.spec.kernel = {
+      id: 'k1',
+      path: 'work/report.ipynb',
+      on_end: 'delete'
+    };
+    model.replaceAll([office, view('plain')]);
+    await waitFor(() => !!card('office'));
+    const field = (name: string, f: string) =>
+      card(name)!.querySelector(`[data-field="${f}"]`)?.textContent ?? null;
+    expect(field('office', 'kernel')).toBe(
+      'while the kernel of work/report.ipynb runs'
+    );
+    expect(field('office', 'keep-warm')).toBe('kept warm, ends in 3h');
+    expect(field('office', 'expires')).toBe('in 2h');
+    for (const f of ['kernel', 'keep-warm', 'expires']) {
+      expect(field('plain', f)).toBeNull(); // nothing to say: no row
+    }
+  });
+});
+
+describe('ServicesPanel with many services', () => {
+  let panel: ServicesPanel;
+  let model: ServicesModel;
+  let executed: [string, unknown][];
+
+  beforeEach(() => {
+    const { settings } = fakeServer(() => json({ services: [] }));
+    model = new ServicesModel({ api: new SvcApi(settings) });
+    const commands = new CommandRegistry();
+    executed = [];
+    for (const id of Object.values(CommandIDs)) {
+      commands.addCommand(id, {
+        execute: args => void executed.push([id, args])
+      });
+    }
+    panel = new ServicesPanel({
+      model,
+      commands,
+      trans,
+      baseUrl: 'http://lab.test/base/',
+      listView: 'compact'
+    });
+    Widget.attach(panel, document.body);
+  });
+
+  afterEach(() => {
+    panel.dispose();
+    model.dispose();
+  });
+
+  const labelled = (name: string, state: ServiceState, team?: string) => {
+    const v = view(name, state, {
+      message: state === 'failed' ? `${name} exited with code 1` : ''
+    });
+    return team ? { ...v, spec: { ...v.spec, labels: { team } } } : v;
+  };
+
+  const groups = () =>
+    [...panel.node.querySelectorAll('.jp-svc-Group')].map(g => [
+      g.querySelector('.jp-svc-GroupName')?.textContent ?? '',
+      g.querySelector('.jp-svc-GroupCount')?.textContent ?? '',
+      [...g.querySelectorAll('[data-service]')].map(
+        el => (el as HTMLElement).dataset.service
+      )
+    ]);
+
+  const pickGroup = (value: string) => {
+    const select = panel.node.querySelector(
+      'select.jp-svc-GroupBy'
+    ) as HTMLSelectElement;
+    select.value = value;
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+  };
+
+  it('groups by state, failed first, each group with its count, in rows of one line', async () => {
+    model.replaceAll([
+      ...Array.from({ length: 9 }, (_, i) =>
+        labelled(`s${i + 1}`, 'ready', i % 2 ? 'geo' : 'ml')
+      ),
+      labelled('s10', 'failed'),
+      labelled('s11', 'scaled_to_zero', 'geo'),
+      labelled('s12', 'failed', 'ml')
+    ]);
+    await waitFor(() => groups().length === 3);
+    expect(panel.groupBy).toBe('state');
+    expect(groups()).toEqual([
+      ['failed', '2', ['s10', 's12']],
+      ['ready', '9', ['s1', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9']],
+      ['scaled to zero', '1', ['s11']]
+    ]);
+    expect(panel.node.querySelectorAll('.jp-svc-ListRow')).toHaveLength(12);
+    expect(panel.node.querySelectorAll('.jp-svc-Details')).toHaveLength(0);
+  });
+
+  it('groups by a label from the selector, and reports the choice to be saved', async () => {
+    const picked: string[] = [];
+    panel.onGroupBy = g => void picked.push(g);
+    model.replaceAll([
+      labelled('a', 'ready', 'ml'),
+      labelled('b', 'ready', 'geo'),
+      labelled('c', 'failed'),
+      labelled('d', 'scaled_to_zero', 'geo')
+    ]);
+    await waitFor(() => groups().length > 0);
+    const options = [
+      ...panel.node.querySelectorAll('.jp-svc-GroupBy option')
+    ].map(o => (o as HTMLOptionElement).value);
+    expect(options).toEqual(['none', 'state', 'label:team']);
+    pickGroup('label:team');
+    await waitFor(() => panel.groupBy === 'label:team');
+    await waitFor(() => groups()[0][0] === 'team=geo');
+    expect(groups()).toEqual([
+      ['team=geo', '2', ['b', 'd']],
+      ['team=ml', '1', ['a']],
+      ['no team label', '1', ['c']]
+    ]);
+    pickGroup('none');
+    await waitFor(() => groups().length === 1 && groups()[0][0] === '');
+    expect(groups()[0][2]).toEqual(['a', 'b', 'c', 'd']);
+    expect(picked).toEqual(['label:team', 'none']);
+    // a setting's value (from another tab, or the Settings Editor) applies at once
+    panel.groupBy = 'state';
+    await waitFor(() => groups().length === 3);
+  });
+
+  it('moves between rows and opens them from the keyboard', async () => {
+    model.replaceAll([labelled('a', 'ready'), labelled('b', 'failed')]);
+    await waitFor(
+      () => panel.node.querySelectorAll('.jp-svc-RowHeader').length === 2
+    );
+    const header = (name: string) =>
+      panel.node.querySelector(
+        `[data-service="${name}"] .jp-svc-RowHeader`
+      ) as HTMLElement;
+    const key = (el: HTMLElement, k: string) =>
+      el.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true }));
+    expect(header('b').tabIndex).toBe(0);
+    header('b').focus(); // failed first
+    key(header('b'), 'ArrowDown');
+    expect(document.activeElement).toBe(header('a'));
+    key(header('a'), 'Enter');
+    await waitFor(() => header('a').getAttribute('aria-expanded') === 'true');
+    key(header('a'), 'ArrowLeft');
+    await waitFor(() => header('a').getAttribute('aria-expanded') === 'false');
+    key(header('a'), 'ArrowRight');
+    await waitFor(() => header('a').getAttribute('aria-expanded') === 'true');
+    key(header('a'), 'ArrowUp');
+    expect(document.activeElement).toBe(header('b'));
+    key(header('b'), ' ');
+    await waitFor(() => header('b').getAttribute('aria-expanded') === 'true');
+    // Open on the row runs its command without expanding or collapsing the row
+    (
+      panel.node.querySelector(
+        '[data-service="a"] .jp-svc-RowHeader [data-action="open"]'
+      ) as HTMLButtonElement
+    ).click();
+    expect(header('a').getAttribute('aria-expanded')).toBe('true');
+    expect(executed).toEqual([[CommandIDs.open, { name: 'a' }]]);
+  });
+
+  it('shows the whole of a long failure: on expand, and behind "more" on a card', async () => {
+    const lines = Array.from({ length: 12 }, (_, i) => `Traceback line ${i}`);
+    const message = `crashed 3 times:\n${lines.join('\n')}`;
+    model.replaceAll([view('long', 'failed', { message })]);
+    await waitFor(() => !!panel.node.querySelector('[data-service="long"]'));
+    const row = () =>
+      panel.node.querySelector('[data-service="long"]') as HTMLElement;
+    expect(row().querySelector('.jp-svc-Info')!.textContent).toBe(
+      'crashed 3 times:'
+    );
+    (row().querySelector('.jp-svc-RowHeader') as HTMLElement).click();
+    await waitFor(() => !!row().querySelector('.jp-svc-Message'));
+    const expanded = row().querySelector('.jp-svc-Message') as HTMLElement;
+    expect(expanded.textContent).toBe(message);
+    expect(expanded.dataset.clipped).toBe('false');
+    expect(row().querySelector('[data-action="more"]')).toBeNull();
+
+    panel.listView = 'detailed';
+    await waitFor(() => row().classList.contains('jp-svc-Card'));
+    const box = () => row().querySelector('.jp-svc-Message') as HTMLElement;
+    expect(box().textContent).toBe(message); // all there, clipped by CSS
+    expect(box().dataset.clipped).toBe('true');
+    const more = row().querySelector('[data-action="more"]') as HTMLElement;
+    expect(more.textContent).toBe('more');
+    more.click();
+    await waitFor(() => box().dataset.clipped === 'false');
+    expect(more.textContent).toBe('less');
+    expect(more.getAttribute('aria-expanded')).toBe('true');
+    expect(executed).toEqual([]);
   });
 });

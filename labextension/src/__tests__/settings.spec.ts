@@ -3,6 +3,7 @@ import { DataConnector } from '@jupyterlab/statedb';
 import * as JSON5 from 'json5';
 import { DEFAULT_POLL_INTERVAL, DEFAULT_RECONNECT_DELAY } from '../model';
 import {
+  changedSettings,
   DEFAULT_SETTINGS,
   followSettings,
   IPanelSettings,
@@ -40,9 +41,19 @@ describe('settings', () => {
     expect(DEFAULT_SETTINGS).toEqual({
       pollInterval: 3000,
       reconnectDelay: 10000,
-      defaultView: 'detailed'
+      defaultView: 'detailed',
+      groupBy: 'state',
+      openIn: 'tab'
     });
+    expect(props.openIn.oneOf.map(o => o.const)).toEqual(['tab', 'jupyterlab']);
     expect(props.defaultView.default).toBe('detailed');
+    expect(props.groupBy.default).toBe('state');
+    const pattern = new RegExp(props.groupBy.pattern);
+    expect(
+      ['none', 'state', 'label:team', 'colour', 'label:'].map(v =>
+        pattern.test(v)
+      )
+    ).toEqual([true, true, true, false, false]);
     expect(props.defaultView.oneOf.map(o => o.const)).toEqual([
       'detailed',
       'compact'
@@ -67,18 +78,24 @@ describe('settings', () => {
       readSettings({
         pollInterval: 0.5,
         reconnectDelay: 60,
-        defaultView: 'compact'
+        defaultView: 'compact',
+        groupBy: 'label:team',
+        openIn: 'jupyterlab'
       })
     ).toEqual({
       pollInterval: 500,
       reconnectDelay: 60000,
-      defaultView: 'compact'
+      defaultView: 'compact',
+      groupBy: 'label:team',
+      openIn: 'jupyterlab'
     });
     expect(
       readSettings({
         pollInterval: 0,
         reconnectDelay: 'soon',
-        defaultView: 'grid'
+        defaultView: 'grid',
+        groupBy: 'label:',
+        openIn: 'window'
       })
     ).toEqual(DEFAULT_SETTINGS);
     expect(readSettings({})).toEqual(DEFAULT_SETTINGS);
@@ -102,10 +119,29 @@ describe('settings', () => {
     expect(applied[applied.length - 1]).toEqual({
       pollInterval: 1000,
       reconnectDelay: 10000,
-      defaultView: 'compact'
+      defaultView: 'compact',
+      groupBy: 'state',
+      openIn: 'tab'
     });
+    // the panel's group selector saves its choice (what plugin.ts does)
+    await settings.set('groupBy', 'label:team');
+    expect(applied[applied.length - 1].groupBy).toBe('label:team');
     // the registry refuses what the schema does not allow: nothing changes
     await expect(settings.set('pollInterval', 0.1)).rejects.toBeTruthy();
     expect(applied[applied.length - 1].pollInterval).toBe(1000);
+    expect(applied[applied.length - 1].groupBy).toBe('label:team');
+  });
+
+  it('applies only the settings that changed (saving the grouping keeps a toggled view)', () => {
+    expect(changedSettings(null, DEFAULT_SETTINGS)).toEqual(DEFAULT_SETTINGS);
+    expect(
+      changedSettings(DEFAULT_SETTINGS, {
+        ...DEFAULT_SETTINGS,
+        groupBy: 'label:team'
+      })
+    ).toEqual({ groupBy: 'label:team' });
+    expect(changedSettings(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS })).toEqual(
+      {}
+    );
   });
 });
