@@ -239,3 +239,26 @@ async def test_kill_9_of_the_server_during_an_update(tmp_path: Path):
         left = {pid: created for name in names for pid, created in processes_of(name).items()}
     await gone(left, timeout=30)  # and a normal shutdown leaves none either
     assert not any(processes_of(name) for name in names)
+
+
+async def test_a_restarted_server_lists_its_services_from_its_first_answer(tmp_path: Path):
+    """A server answers before its extensions start, and the restore first stops what a killed
+    predecessor left (a child that ignores SIGTERM takes the whole ``stop_grace``): until then the
+    list was empty and the service's URL a 404. Requests now wait for the restore."""
+    from test_no_orphans import tree_command
+
+    name = f"early-{secrets.token_hex(3)}"
+    config = {"stop_grace": 4.0}
+    with live_server(tmp_path, svc_config=config) as server:
+        code, view = await asyncio.to_thread(_request, server, "POST", "services?wait=30",
+                                             {"name": name, "command": tree_command(), "shell": True})
+        assert code == 201 and view["status"]["state"] == "ready", view
+        await asyncio.sleep(0.5)  # the instance's record is written off the wake path
+        left = processes_of(name)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+    with live_server(tmp_path, svc_config=config) as server:  # up: its first API answer came
+        code, listed = await asyncio.to_thread(_request, server, "GET", "services")
+        assert code == 200 and [v["name"] for v in listed["services"]] == [name], listed
+        await gone(left, timeout=30)
+    await gone(processes_of(name), timeout=30)

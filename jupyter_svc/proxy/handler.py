@@ -87,9 +87,12 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             access.remember_user(key, self.current_user, self.token_authenticated)
         name = self.path_kwargs["name"]
         try:
+            await self.proxy.manager.restored.wait()  # until then every name would be unknown
             svc = self.proxy.manager.service(name)
         except NotFound:
             svc = None
+        except Unavailable as exc:  # still restoring, or another server holds the state folder
+            return self._fail(503, exc.message, 5)
         if svc is None or not svc.spec.public:
             if self.current_user is None:  # the same answer for an unknown name and a private one
                 if self.request.method in ("GET", "HEAD") and not self._is_websocket():

@@ -209,6 +209,7 @@ class SvcExtension(ExtensionApp):
             await self.manager.start()
         else:
             self.log.error("jupyter-svc: %s", self.manager.refusing)
+            self.manager.restored.done.set()  # nothing to restore: requests get the refusal
         self.tracker.start()
         if self.manager.refusing is None:
             self.lifetimes.start()

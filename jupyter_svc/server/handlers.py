@@ -45,6 +45,7 @@ class SvcHandler(APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
+        await self.manager.restored.wait()  # a 503 if the services are not back within a minute
         declared = self.request.headers.get("Content-Length", "")
         self._collector = BodyCollector(self.settings.get("jupyter_svc_api_max_body_size", 1024**2),
                                         int(declared) if declared.isdigit() else None)

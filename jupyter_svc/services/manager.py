@@ -24,7 +24,7 @@ from jupyter_svc.upstream.pool import UpstreamPool
 from .clock import Clock
 from .events import Event, EventHub
 from .lifecycle import Lifecycle, LifecycleSettings, ManagedService, StartFailed
-from .restore import restore
+from .restore import Restored, restore
 from .self_address import ServerAddress
 from .store import StorageFailed, Store
 from .validation import check_cycles, check_spec, check_url, parse_spec
@@ -51,6 +51,7 @@ class ServiceManager:
         self.unrestored: dict[str, str] = {}
         #: set when this server serves no services at all (another server holds the state folder)
         self.refusing: str | None = None
+        self.restored = Restored()  # requests wait for it (the server answers before start())
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
         self.clock = Clock()  # schedules and expiries read it (services/lifetimes.py)
@@ -153,7 +154,10 @@ class ServiceManager:
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Restore every stored service as it was, adopting what outlived the server (restore.py)."""
-        await restore(self)
+        try:
+            await restore(self)
+        finally:
+            self.restored.done.set()
 
     async def close(self) -> None:
         for task in list(self._tasks):
