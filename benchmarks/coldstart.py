@@ -159,7 +159,8 @@ async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, toke
         status, through = await asyncio.to_thread(first_answer, svc_port, f"/svc/{backend.name}/", headers)
         _, view = await api(session, base, "GET", f"services/{backend.name}")
         pairs.append({"own_ms": own, "svc_ms": through, "overhead_ms": through - own, "status": status,
-                      "server_ms": view["status"]["last_cold_start_ms"]})
+                      "server_ms": view["status"]["last_cold_start_ms"],
+                      "steps": view["status"].get("last_cold_start_steps", {})})
         log(f"  {backend.name}: own start {own:7.1f} ms, through jupyter-svc {through:7.1f} ms "
             f"(+{through - own:5.1f}; server {view['status']['last_cold_start_ms']} ms) status {status}")
     burst: list[dict[str, Any]] = []

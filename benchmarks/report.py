@@ -213,6 +213,18 @@ def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
             f"**{c['overhead_ms']:.1f}** | {median([x['server_ms'] for x in pairs]):.1f} | "
             f"{', '.join(format(x['overhead_ms'], '.1f') for x in pairs)} |")
     add("")
+    add("Where the server's own `last_cold_start_ms` went (`status.last_cold_start_steps`, medians of the pairs, ms):"
+        " queued for the service's lock, spawn (the backend's start), ready (until the readiness probe passed),"
+        " release of the held request:\n")
+    add("| backend | queued | spawn | ready | release | own start of the app |")
+    add("|---|---:|---:|---:|---:|---:|")
+    runs = [*res["cold"].items(), *((("after a restart", res["restart"]),) if res.get("restart") else ())]
+    for name, c in runs:
+        steps = [x.get("steps") or {} for x in c["pairs"]]
+        cells = " | ".join(f"{median([st.get(k, 0.0) for st in steps]):.2f}" for k in ("queued", "spawn", "ready",
+                                                                                        "release"))
+        add(f"| {name} | {cells} | {median([x['own_ms'] for x in c['pairs']]):.1f} |")
+    add("")
     for name, c in res["cold"].items():
         if c["burst"]:
             add(f"100 concurrent first requests ({name}): " + "; ".join(

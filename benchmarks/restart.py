@@ -52,7 +52,8 @@ async def measure(procs: Procs, tmp: Path, token: str, backend: ColdBackend, rep
             else:
                 _, view = await api(session, base, "GET", f"services/{backend.name}")
                 pairs.append({"own_ms": own, "svc_ms": through, "overhead_ms": through - own, "status": status,
-                              "server_ms": view["status"]["last_cold_start_ms"]})
+                              "server_ms": view["status"]["last_cold_start_ms"],
+                              "steps": view["status"].get("last_cold_start_steps", {})})
                 log(f"  after a restart: own start {own:7.1f} ms, through jupyter-svc {through:7.1f} ms "
                     f"(+{through - own:5.1f}; server {view['status']['last_cold_start_ms']} ms) status {status}")
             await scale_to_zero(session, base, backend.name)  # the next server finds it at zero

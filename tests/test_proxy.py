@@ -134,6 +134,10 @@ async def test_hundred_concurrent_requests_wake_once(api, fetch, jp_fetch):
     assert all(r.headers["X-Svc-Cold-Start"] == "true" for r in responses)
     _, view = await api("GET", "services/sleepy")
     assert view["status"]["cold_starts"] == 1 and view["status"]["last_cold_start_ms"] >= 500
+    steps = view["status"]["last_cold_start_steps"]  # where the wake's time went, in order
+    assert list(steps) == ["queued", "spawn", "ready", "release"], steps
+    assert steps["ready"] >= 500  # the app's own half-second start, found by the probe
+    assert sum(steps.values()) == pytest.approx(view["status"]["last_cold_start_ms"], abs=0.1)
     metrics = (await jp_fetch("svc", "api", "metrics")).body.decode()
     assert 'jupyter_svc_wakes_total{service="sleepy"} 1.0' in metrics
     assert 'jupyter_svc_proxy_requests_total{code="200",service="sleepy"} 100.0' in metrics

@@ -37,6 +37,9 @@ class ServiceStatus(BaseModel):
     last_exit_code: int | None = None
     cold_starts: int = 0
     last_cold_start_ms: float | None = None
+    last_cold_start_steps: dict[str, float] = Field(
+        default_factory=dict, description="Where the last cold start's milliseconds went, in order: queued (for "
+        "the service's lock), spawn (the backend's start), ready (until its readiness passed), release.")
     idle_deadline: datetime | None = Field(None, description="When it scales to zero if no traffic comes.")
     changed_at: datetime | None = Field(None, description="When the spec was created or last changed.")
     keep_warm: KeepWarmStatus | None = Field(None, description="Its keep-warm schedule now, if it has one.")

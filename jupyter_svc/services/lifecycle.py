@@ -36,6 +36,17 @@ log = logging.getLogger(__name__)
 
 #: Lines of the service's log quoted in a failure message.
 LOG_LINES_IN_ERRORS = 10
+#: Seconds after a start before an advisory inspection of the instance (``Instance.inspect_ready``).
+INSPECT_AFTER = 0.3
+
+
+def wake_steps(requested: float, marks: dict[str, float]) -> dict[str, float]:
+    """Milliseconds of each step of a wake, from the monotonic times it passed them."""
+    steps, last = {}, requested
+    for name, mark in (("queued", "locked"), ("spawn", "spawned"), ("ready", "ready"), ("release", "released")):
+        if mark in marks:
+            steps[name], last = round((marks[mark] - last) * 1000, 3), marks[mark]
+    return steps
 
 
 def now() -> datetime:
@@ -103,7 +114,10 @@ class Lifecycle:
         self._publish(svc)
 
     async def _inspect_later(self, svc: ManagedService, instance: Instance) -> None:
-        """The instance's warnings (e.g. reachable without Jupyter's login) into its ready status."""
+        """The instance's warnings (e.g. reachable without Jupyter's login) into its ready status,
+        once the requests held through the wake have been answered: the local backend's check reads
+        /proc for tens of ms in a thread, and competing for the GIL it made those answers wait."""
+        await asyncio.sleep(INSPECT_AFTER)
         with contextlib.suppress(SvcError):
             instance.warnings = tuple(await instance.inspect_ready())  # read when it turns ready
             if instance.warnings and svc.instance is instance and svc.status.state is ServiceState.ready \
@@ -142,15 +156,19 @@ class Lifecycle:
                 future.set_exception(error)
                 future.exception()  # retrieved: no "never retrieved" noise when nobody waits
 
-    async def launch(self, svc: ManagedService, spec: ServiceSpec) -> Instance:
-        """A ready instance of ``spec``, or StartFailed with the log tail; touches no status."""
+    async def launch(self, svc: ManagedService, spec: ServiceSpec, marks: dict[str, float] | None = None) -> Instance:
+        """A ready instance of ``spec``, or StartFailed with the log tail; touches no status.
+        ``marks``: monotonic times at which it was spawned and found ready (a wake's steps)."""
         context = self.context_for(svc)
         check = self.ready_check(svc, spec)
         backend = svc.backend
+        marks = {} if marks is None else marks
         for attempt in range(max(backend.start_attempts, 1)):
             instance = await backend.start(spec, context)
+            marks["spawned"] = time.monotonic()
             try:
                 await instance.wait_ready(check)
+                marks["ready"] = time.monotonic()
                 if instance.inspection_gates_readiness:
                     instance.warnings = tuple(await instance.inspect_ready())
                 else:  # advisory: off the wake path, once the held requests have gone out
@@ -179,11 +197,12 @@ class Lifecycle:
             return
         if svc.ready is None:
             svc.ready = asyncio.get_running_loop().create_future()
+        marks = {"locked": time.monotonic()}
         cold = svc.wake_requested_at is not None or svc.status.state in (
             ServiceState.scaled_to_zero, ServiceState.stopping, ServiceState.waking)
         self.set_state(svc, ServiceState.waking if cold else ServiceState.starting)
         try:
-            instance = await self.launch(svc, svc.spec)
+            instance = await self.launch(svc, svc.spec, marks)
         except SvcError as exc:
             svc.instance = None
             self.note_failure(svc)
@@ -194,11 +213,13 @@ class Lifecycle:
             self.settle(svc, Unavailable(f"{svc.name}: start was cancelled"))
             raise
         self.serve_with(svc, instance)
-        if cold and svc.wake_requested_at is not None:
-            svc.status.cold_starts += 1
-            svc.status.last_cold_start_ms = round((time.monotonic() - svc.wake_requested_at) * 1000, 2)
-        svc.wake_requested_at = None
+        requested, svc.wake_requested_at = svc.wake_requested_at, None
         self.settle(svc, None)  # first, so held requests go out before the publishing work queued below
+        if cold and requested is not None:
+            marks["released"] = time.monotonic()
+            svc.status.cold_starts += 1
+            svc.status.last_cold_start_ms = round((marks["released"] - requested) * 1000, 2)
+            svc.status.last_cold_start_steps = wake_steps(requested, marks)
         self.set_state(svc, ServiceState.ready)
 
     def serve_with(self, svc: ManagedService, instance: Instance, started_at: datetime | None = None) -> None:

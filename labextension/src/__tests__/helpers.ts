@@ -72,6 +72,7 @@ export function view(
       last_exit_code: null,
       cold_starts: 0,
       last_cold_start_ms: null,
+      last_cold_start_steps: {},
       idle_deadline: null,
       changed_at: '2026-01-01T00:00:00Z',
       keep_warm: null,

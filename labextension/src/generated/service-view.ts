@@ -355,6 +355,12 @@ export interface ServiceStatus {
   cold_starts: number;
   last_cold_start_ms: number | null;
   /**
+   * Where the last cold start's milliseconds went, in order: queued (for the service's lock), spawn (the backend's start), ready (until its readiness passed), release.
+   */
+  last_cold_start_steps: {
+    [k: string]: number | undefined;
+  };
+  /**
    * When it scales to zero if no traffic comes.
    */
   idle_deadline: string | null;
