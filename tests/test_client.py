@@ -247,9 +247,9 @@ def test_mypy_types_the_callers(tmp_path: Path) -> None:
 # -- the async client, in the same event loop as the in-process server -----------------------------
 
 @pytest.fixture
-def aclient(jp_serverapp: Any, jp_fetch: Any, jp_http_port: int, jp_base_url: str) -> AsyncClient:
+def aclient(svc_started: Any, jp_fetch: Any, jp_http_port: int, jp_base_url: str) -> AsyncClient:
     """jp_fetch brings up pytest-jupyter's HTTP listener; the client then talks to it over TCP."""
-    return AsyncClient(f"http://127.0.0.1:{jp_http_port}{jp_base_url}", jp_serverapp.identity_provider.token)
+    return AsyncClient(f"http://127.0.0.1:{jp_http_port}{jp_base_url}", svc_started.identity_provider.token)
 
 
 async def test_async_client(aclient: AsyncClient) -> None:

@@ -10,16 +10,22 @@ one-line strings (labels, images, names of Kubernetes objects) hold no control c
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
+
+from .patterns import whole
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_VISIBLE_ASCII = re.compile(r"[^\x21-\x7e]")
 #: A URL's host: a DNS name or IPv4 address, or an IPv6 address in brackets (no user info).
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_]*[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
+#: Labels are separated by dots, never optional ones (``(label\.?)+`` backtracked exponentially:
+#: 30 characters and a wrong last one held the event loop for minutes).
+_LABEL = r"[A-Za-z0-9](?:[-A-Za-z0-9_]*[A-Za-z0-9])?"
+_HOST_BODY = rf"{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]+\]"
+_HOST = re.compile(_HOST_BODY)
 
 
 def check_text(value: str) -> str:
@@ -79,7 +85,35 @@ def check_http_url(value: str) -> str:
     return value
 
 
+#: The rules above as JSON Schema patterns, alike to Python's ``re``, ECMA-262 (ajv, in the panel)
+#: and Rust's regex (schemathesis's validator). Lone surrogates stay out of them: Rust's regex
+#: refuses a surrogate in a pattern, and a JSON text holding one is not Unicode text anyway.
+TEXT_PATTERN = whole(r"[^\x00]*")
+LINE_PATTERN = whole(r"[^\x00-\x1f\x7f]*")
+URL_PATH_PATTERN = whole(r"[\x21-\x7e]*")
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+#: http(s), a host (a name, IPv4 or [IPv6]), maybe a port (not 0), then a path and query, no fragment.
+HTTP_URL_PATTERN = whole(rf"[hH][tT][tT][pP][sS]?://(?:{_HOST_BODY})"
+                         rf"(?::(?!0+(?![0-9])){_PORT}?)?(?:[/?][\x21\x22\x24-\x7e]*)?")
+
 #: Any string of a spec (descriptions, annotations, argv items, env values, paths).
-Text = Annotated[str, AfterValidator(check_text)]
+Text = Annotated[str, AfterValidator(check_text), WithJsonSchema({"type": "string", "pattern": TEXT_PATTERN})]
+
+
+def key_schema(pattern: str, max_length: int | None = None) -> dict[str, Any]:
+    """The JSON Schema of a map's key type: the pattern inside allOf, so that pydantic writes
+    ``propertyNames`` beside ``additionalProperties`` (not ``patternProperties``, which lets a key
+    that does not match through unchecked)."""
+    return {"type": "string", "allOf": [{"pattern": pattern}], **({"maxLength": max_length} if max_length else {})}
+
+
+#: A map's key that is Text.
+TextKey = Annotated[str, AfterValidator(check_text), WithJsonSchema(key_schema(TEXT_PATTERN))]
 #: One line (labels, images, names of Kubernetes objects).
-Line = Annotated[str, AfterValidator(check_line)]
+Line = Annotated[str, AfterValidator(check_line), WithJsonSchema({"type": "string", "pattern": LINE_PATTERN})]
+#: A path that goes into a request line as is (the readiness probe's).
+UrlPath = Annotated[str, AfterValidator(check_url_path),
+                    WithJsonSchema({"type": "string", "pattern": URL_PATH_PATTERN})]
+#: An external service's URL.
+HttpUrl = Annotated[str, AfterValidator(check_http_url),
+                    WithJsonSchema({"type": "string", "pattern": HTTP_URL_PATTERN})]

@@ -32,12 +32,15 @@ from pydantic import (
 from .errors import cross_field
 from .lifetimes import KeepWarmWindow, KernelBinding
 from .names import NAME_JSON_SCHEMA, check_name
-from .safe_text import Line, Text, check_http_url, check_url_path
+from .patterns import whole
+from .safe_text import HttpUrl, Line, Text, TextKey, UrlPath, key_schema
 from .secret_env import SECRET_MASK, SecretValue
-from .units import QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
+from .units import DURATION_PATTERN, QUANTITY_PATTERN, format_duration, parse_duration, parse_quantity
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_ENV_NAME_BODY = r"[A-Za-z_][A-Za-z0-9_]*"
+_LABEL_KEY_BODY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+_ENV_NAME = re.compile(_ENV_NAME_BODY)
+_LABEL_KEY = re.compile(_LABEL_KEY_BODY)
 
 
 def _check_env_name(value: str) -> str:
@@ -75,8 +78,10 @@ def _check_abs_path(value: str) -> str:
 
 
 ServiceName = Annotated[str, AfterValidator(check_name), WithJsonSchema(NAME_JSON_SCHEMA)]
-EnvName = Annotated[str, AfterValidator(_check_env_name)]
-LabelKey = Annotated[str, AfterValidator(_check_label_key)]
+EnvKey = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema(key_schema(whole(_ENV_NAME_BODY)))]  # a key
+EnvName = Annotated[str, AfterValidator(_check_env_name),
+                    WithJsonSchema({"type": "string", "pattern": whole(_ENV_NAME_BODY)})]
+LabelKey = Annotated[str, AfterValidator(_check_label_key), WithJsonSchema(key_schema(whole(_LABEL_KEY_BODY), 253))]
 Quantity = Annotated[
     str,
     BeforeValidator(_check_quantity),
@@ -89,10 +94,11 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema(
-        {"type": "string", "format": "duration", "examples": ["90s", "5m", "1h", "one_hour"]}
+        {"type": "string", "pattern": DURATION_PATTERN, "examples": ["90s", "5m", "1h", "one_hour"]}
     ),
 ]
-AbsPath = Annotated[Text, AfterValidator(_check_abs_path)]
+AbsPath = Annotated[Text, AfterValidator(_check_abs_path),
+                    WithJsonSchema({"type": "string", "pattern": whole(r"/[^\x00]*")})]
 
 
 class _Model(BaseModel):
@@ -146,7 +152,7 @@ class Resources(_Model):
 class Readiness(_Model):
     """How to know that the app answers; default: any HTTP response below 500 on '/'."""
 
-    path: Annotated[str, AfterValidator(check_url_path)] = Field(
+    path: UrlPath = Field(
         "/", title="Probe path", description="Path probed with GET, relative to the app's root.")
     statuses: list[Annotated[int, Field(ge=100, le=599)]] | None = Field(
         None, title="Accepted statuses", description="Status codes that mean ready; unset accepts any below 500."
@@ -180,7 +186,7 @@ class Container(_Model):
     name: ServiceName = Field(title="Name", description="Lower-case letters, digits and '-'.")
     image: Line | None = Field(None, title="Image", description="Container image (container backends).")
     command: list[Text] = Field(default_factory=list, title="Command", description="argv list.")
-    env: dict[EnvName, Text] = Field(default_factory=dict, title="Environment variables",
+    env: dict[EnvKey, Text] = Field(default_factory=dict, title="Environment variables",
                                      description="Extra variables for this step.")
     cwd: Text | None = Field(None, title="Working directory", description="Unset: the service's.")
     resources: Resources = Field(default_factory=Resources, title="Resources",
@@ -211,7 +217,7 @@ class ServiceSpec(_Model):
     description: Text = Field("", title="Description", description="Shown in the panel and on its launcher card.")
     labels: dict[LabelKey, Line] = Field(default_factory=dict, title="Labels",
                                          description="Key/value pairs to group and select services.")
-    annotations: dict[Text, Text] = Field(default_factory=dict, title="Annotations",
+    annotations: dict[TextKey, Text] = Field(default_factory=dict, title="Annotations",
                                           description="Free-form notes for tools; not used to select.")
     icon: Line | None = Field(None, title="Icon", description="URL or data: URI of an icon for launchers.")
     backend: Line | None = Field(None, title="Backend",
@@ -225,9 +231,9 @@ class ServiceSpec(_Model):
     shell: bool = Field(False, title="Run through a shell", description="Run command (a string) through /bin/sh -c.")
     cwd: Text | None = Field(None, title="Working directory",
                              description="Unset: the notebook's folder from a notebook, else the server's root folder.")
-    env: dict[EnvName, Text] = Field(default_factory=dict, title="Environment variables",
+    env: dict[EnvKey, Text] = Field(default_factory=dict, title="Environment variables",
                                      description="Extra variables; values may use {port}, {base_url}, {name}.")
-    secret_env: dict[EnvName, SecretValue] = Field(
+    secret_env: dict[EnvKey, SecretValue] = Field(
         default_factory=dict, title="Secret environment variables",
         description=f"Like env, but the API never returns the values ({SECRET_MASK!r} instead; sent back "
                     "unchanged, it keeps the stored value).")
@@ -238,7 +244,7 @@ class ServiceSpec(_Model):
     image: Line | None = Field(None, title="Image", description="Container image (container backends).")
     image_pull_secrets: list[Line] = Field(default_factory=list, title="Image pull secrets",
                                            description="Secrets to pull the image with (container backends).")
-    url: Annotated[str, AfterValidator(check_http_url)] | None = Field(
+    url: HttpUrl | None = Field(
         None, title="External URL", description="External service: only proxied, never started.")
 
     # networking
@@ -323,7 +329,7 @@ class ServiceSpec(_Model):
             clash = [f for f in ("command", "image") if getattr(self, f)]
             if clash:
                 raise cross_field("url", f"an external service (url) cannot also set {', '.join(clash)}")
-        elif self.command is None and self.image is None:
+        elif self.command is None and not self.image:  # an empty image names nothing to run
             raise cross_field("command", "set command (a local process), image (a container) "
                                          "or url (an external service)")
         shape = _command_shape_error(self.command, self.shell)
@@ -339,7 +345,7 @@ class ServiceSpec(_Model):
         return self
 
     @field_serializer("secret_env")
-    def _reveal(self, values: dict[str, SecretStr]) -> dict[str, str]:
+    def _reveal(self, values: dict[str, SecretStr]) -> dict[EnvKey, str]:
         """The values themselves, for the store and the backends; ServiceView masks them."""
         return {name: value.get_secret_value() for name, value in values.items()}
 

@@ -16,6 +16,8 @@ from .patterns import whole
 #: or an exponent. The spec's JSON Schema states exactly this pattern.
 QUANTITY_PATTERN = whole(r"(\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
 _QUANTITY = re.compile(QUANTITY_PATTERN)
+#: The largest quantity Kubernetes represents (an int64); larger ones are refused, not rounded.
+MAX_QUANTITY = Decimal(2**63 - 1)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
     "n": Decimal("1e-9"),
@@ -49,8 +51,12 @@ def parse_quantity(text: str) -> Decimal:
         value *= _BINARY[suffix]
     elif suffix in _DECIMAL:
         value *= _DECIMAL[suffix]
+    elif abs(int(suffix[1:])) > 64:  # an exponent: decimal's own limits are far past any use
+        raise ValueError(f"{text!r} is out of range (the exponent is over 64)")
     else:
         value *= Decimal(10) ** int(suffix[1:])
+    if value > MAX_QUANTITY:
+        raise ValueError(f"{text!r} is out of range (Kubernetes quantities stop at 2**63 - 1)")
     return value
 
 
@@ -82,6 +88,15 @@ IDLE_PRESETS: dict[str, float] = {
     "eight_hours": 28800.0,
     "one_day": 86400.0,
 }
+
+
+_PRESET_NAMES = "|".join(sorted(IDLE_PRESETS, key=len, reverse=True))
+#: The durations parse_duration reads, as text (what format_duration writes is among them): a
+#: preset, a plain number of seconds, or numbers with units. JSON Schema's own "duration" format
+#: is ISO 8601's (PT5M), which this is not.
+DURATION_PATTERN = whole(
+    rf"(?:{_PRESET_NAMES})|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"|(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+")
 
 
 def parse_duration(value: object) -> float:
@@ -117,10 +132,12 @@ def parse_duration(value: object) -> float:
 def format_duration(seconds: float) -> str:
     """Shortest exact text for a duration: ``300`` -> ``"5m"``, ``5400`` -> ``"1h30m"``."""
     if seconds != int(seconds):
-        whole = int(seconds)
-        if whole == 0:
-            return f"{round(seconds * 1000)}ms"
-        return f"{seconds:g}s"
+        # exact, and read back by parse_duration: ``{:g}`` wrote 1234567.5 as "1.23457e+06s" (which
+        # it cannot read) and rounded 0.0004 to "0ms" (which means never)
+        millis = seconds * 1000
+        if seconds < 1 and millis == int(millis):
+            return f"{int(millis)}ms"
+        return f"{Decimal(repr(seconds)):f}s"  # repr: the shortest exact digits; :f, never an exponent
     rest = int(seconds)
     if rest == 0:
         return "0s"

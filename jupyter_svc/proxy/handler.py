@@ -87,9 +87,12 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             access.remember_user(key, self.current_user, self.token_authenticated)
         name = self.path_kwargs["name"]
         try:
+            await self.proxy.manager.restored.wait()  # until then every name would be unknown
             svc = self.proxy.manager.service(name)
         except NotFound:
             svc = None
+        except Unavailable as exc:  # still restoring, or another server holds the state folder
+            return self._fail(503, exc.message, 5)
         if svc is None or not svc.spec.public:
             if self.current_user is None:  # the same answer for an unknown name and a private one
                 if self.request.method in ("GET", "HEAD") and not self._is_websocket():
@@ -312,11 +315,24 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
 
     # ------------------------------------------------------------------ WebSocket
     async def _tunnel_websocket(self) -> None:
-        """Pass the handshake to the service; on its 101, hand both connections to a Tunnel."""
+        """Count the socket against the service's limit, then tunnel it (it holds a connection of
+        its own, outside the upstream pool's)."""
         proxy, name = self.proxy, self.svc_name
         origin = self.request.headers.get("Origin")
         if origin and not self.check_origin():
             return self._fail(403, "cross-origin WebSocket refused")
+        if not proxy.take_socket(name):
+            proxy.metrics.errors.labels(name, "busy").inc()
+            return self._fail(503, f"{name} has {proxy.settings.websockets_per_service} WebSockets open, its "
+                                   "limit (websocket_connections_per_service); retry shortly", 2)
+        try:
+            await self._open_tunnel()
+        finally:
+            proxy.give_socket(name)
+
+    async def _open_tunnel(self) -> None:
+        """Pass the handshake to the service; on its 101, hand both connections to a Tunnel."""
+        proxy, name = self.proxy, self.svc_name
         route = await self._route()
         if route is None:
             return

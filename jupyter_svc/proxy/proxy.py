@@ -26,6 +26,7 @@ class ProxySettings:
     max_body_size: int = 10 * 1024**3
     websocket_max_message_size: int = 64 * 1024**2
     auth_cache_seconds: float = 10.0
+    websockets_per_service: int = 256
 
 
 class Proxy:
@@ -35,12 +36,30 @@ class Proxy:
                  settings: ProxySettings, upstream: UpstreamPool) -> None:
         self.manager, self.tracker, self.metrics, self.settings = manager, tracker, metrics, settings
         self.held: dict[str, int] = {}
+        self.sockets: dict[str, int] = {}  # WebSockets open (or in their handshake) per service
         self.access = AccessMemo(settings.auth_cache_seconds)
         self.upstream = upstream
         self.hops = HopMark()
 
     async def close(self) -> None:
         await self.upstream.close()
+
+    def take_socket(self, name: str) -> bool:
+        """Count one more WebSocket of ``name``; False at ``websockets_per_service``. A tunnel
+        holds its own connection for as long as it is open, outside the upstream pool's limits, so
+        without this count one service's sockets could take every file descriptor of the server."""
+        open_now = self.sockets.get(name, 0)
+        if open_now >= self.settings.websockets_per_service:
+            return False
+        self.sockets[name] = open_now + 1
+        return True
+
+    def give_socket(self, name: str) -> None:
+        left = self.sockets.get(name, 0) - 1
+        if left > 0:
+            self.sockets[name] = left
+        else:
+            self.sockets.pop(name, None)
 
     async def endpoint(self, name: str) -> tuple[Endpoint, bool]:
         """A ready endpoint, holding the caller through a wake; True if it was a cold start."""

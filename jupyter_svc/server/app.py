@@ -96,6 +96,10 @@ class SvcExtension(ExtensionApp):
         256, help="Connections to one service in flight at once (open event streams included); more get "
                   "503 with Retry-After once upstream_wait_timeout passes, while other services keep answering.",
     ).tag(config=True)
+    websocket_connections_per_service = Int(
+        256, help="WebSockets open at once to one service through the proxy (each holds a connection of its "
+                  "own, outside upstream_connections); more get 503 with Retry-After.",
+    ).tag(config=True)
     upstream_wait_timeout = Float(
         10.0, help="Seconds a proxied request waits for a free upstream connection before it is answered "
                    "503 with Retry-After.",
@@ -176,6 +180,7 @@ class SvcExtension(ExtensionApp):
             wake_timeout=self.wake_timeout, max_held_requests=self.max_held_requests, wake_page=self.wake_page,
             max_body_size=self.max_body_size, websocket_max_message_size=self.websocket_max_message_size,
             auth_cache_seconds=self.auth_cache_seconds,
+            websockets_per_service=self.websocket_connections_per_service,
         ), upstream)
         self.settings.update({"jupyter_svc_manager": self.manager, "jupyter_svc_activity": self.tracker,
                               "jupyter_svc_metrics": metrics, "jupyter_svc_proxy": self.proxy,
@@ -204,6 +209,7 @@ class SvcExtension(ExtensionApp):
             await self.manager.start()
         else:
             self.log.error("jupyter-svc: %s", self.manager.refusing)
+            self.manager.restored.done.set()  # nothing to restore: requests get the refusal
         self.tracker.start()
         if self.manager.refusing is None:
             self.lifetimes.start()

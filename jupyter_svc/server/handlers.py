@@ -30,6 +30,7 @@ from jupyter_svc.proxy.compat import not_server_activity
 from jupyter_svc.services.batch import apply_manifest
 from jupyter_svc.services.manager import Operation, ServiceManager
 
+from . import query
 from .request_body import BadRequest, BodyCollector, parse_json
 
 #: The resource name Jupyter's authorizer sees for everything in this extension.
@@ -44,6 +45,7 @@ class SvcHandler(APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
+        await self.manager.restored.wait()  # a 503 if the services are not back within a minute
         declared = self.request.headers.get("Content-Length", "")
         self._collector = BodyCollector(self.settings.get("jupyter_svc_api_max_body_size", 1024**2),
                                         int(declared) if declared.isdigit() else None)
@@ -71,6 +73,9 @@ class SvcHandler(APIHandler):
             self.finish(json.dumps({"message": str(exc), "reason": exc.message,
                                     "errors": [e.as_dict() for e in exc.errors]}))
             return
+        if status_code == 405:  # RFC 9110: say which methods the route has
+            self.set_header("Allow", ", ".join(m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                                              if getattr(type(self), m.lower()) is not getattr(SvcHandler, m.lower())))
         super().write_error(status_code, **kwargs)
 
     def stored_spec(self, name: Any) -> ServiceSpec | None:
@@ -95,12 +100,7 @@ class SvcHandler(APIHandler):
         return data
 
     def wait_seconds(self) -> float:
-        raw = self.get_query_argument("wait", "0") or "0"
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SpecInvalid("invalid query", [FieldError("wait", "must be a number of seconds")]) from None
-        return min(max(value, 0.0), 600.0)
+        return query.wait_seconds(self)
 
     def write_view(self, view: ServiceView, status: int = 200) -> None:
         self.set_status(status)
@@ -206,10 +206,7 @@ class ActionHandler(SvcHandler):
         elif action == "wake":
             operation = await manager.wake(name)
         else:
-            replicas = self.body_object().get("replicas")
-            if not isinstance(replicas, int) or isinstance(replicas, bool):
-                raise SpecInvalid("invalid scale", [FieldError("replicas", "must be an integer")])
-            operation = await manager.scale(name, replicas)
+            operation = await manager.scale(name, query.replicas(self.body_object()))
         await self.finish_operation(name, operation)
 
 
@@ -218,10 +215,7 @@ class LogsHandler(SvcHandler):
     @authorized
     async def get(self, name: str) -> None:
         view = self.manager.get(name)  # 404 for unknown names
-        try:
-            tail = int(self.get_query_argument("tail", "100"))
-        except ValueError:
-            raise SpecInvalid("invalid query", [FieldError("tail", "must be an integer")]) from None
+        tail, following = query.tail_lines(self), query.flag(self, "follow")
         # a sidecar's or init step's log, only when asked (a backend with one log per service refuses it)
         chosen = {"container": c} if (c := self.get_query_argument("container", "")) else {}
         backend = self.manager.service(view.name).backend
@@ -229,8 +223,8 @@ class LogsHandler(SvcHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.write("".join(line + "\n" for line in lines))
-        if self.get_query_argument("follow", "0") not in ("1", "true", "yes"):
-            self.finish()
+        if not following:
+            self.finish(set_content_type="text/plain; charset=utf-8")  # APIHandler's default is JSON
             return
         self.set_header("X-Accel-Buffering", "no")
         await self.flush()
@@ -271,12 +265,16 @@ class ApplyHandler(SvcHandler):
             mode = ApplyMode(data.get("mode", "merge"))
         except ValueError:
             raise SpecInvalid("invalid apply request", [FieldError("mode", "must be 'merge' or 'replace'")]) from None
+        if "manifest" not in data:
+            raise SpecInvalid("invalid apply request", [FieldError("manifest", "is required")])
         try:
-            manifest = Manifest.model_validate(self._restore_manifest_secrets(data.get("manifest", [])))
+            manifest = Manifest.model_validate(self._restore_manifest_secrets(data["manifest"]))
         except ValidationError as exc:
             raise SpecInvalid("manifest rejected; nothing was applied",
                               from_validation_error(exc, "manifest")) from None
-        dry_run = bool(data.get("dry_run", False))
+        dry_run = data.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise SpecInvalid("invalid apply request", [FieldError("dry_run", "must be true or false")])
         results = await apply_manifest(self.manager, manifest, mode, dry_run, self.wait_seconds())
         ok = all(r["action"] != "failed" for r in results)
         self.finish(json.dumps({"ok": ok, "dry_run": dry_run, "results": results}))
@@ -304,7 +302,8 @@ class OpenAPIHandler(SvcHandler):
     async def get(self) -> None:
         from .openapi import openapi_text
 
-        self.finish(openapi_text(self.base_url))
+        cookie = getattr(self.identity_provider, "get_cookie_name", lambda _: "")(self) or "username"
+        self.finish(openapi_text(self.base_url, cookie))
 
 
 class ServiceActivityHandler(SvcHandler):
@@ -337,8 +336,7 @@ class MetricsHandler(SvcHandler):
     async def get(self) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(self.settings["jupyter_svc_metrics"].render())
+        self.finish(self.settings["jupyter_svc_metrics"].render(), set_content_type=CONTENT_TYPE_LATEST)
 
 
 class BackendsHandler(SvcHandler):

@@ -14,14 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from jupyter_svc.backends.base import Backend, Endpoint, LaunchContext, UpdateStrategy, endpoint_of_url
-from jupyter_svc.model.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    SpecInvalid,
-    StillStarting,
-    Unavailable,
-)
+from jupyter_svc.model.errors import Conflict, FieldError, NotFound, SpecInvalid, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.merge_patch import merge_patch
 from jupyter_svc.model.placeholders import env_var_for
 from jupyter_svc.model.spec import DesiredState, ServiceSpec
@@ -30,8 +23,8 @@ from jupyter_svc.upstream.pool import UpstreamPool
 
 from .clock import Clock
 from .events import Event, EventHub
-from .lifecycle import Lifecycle, LifecycleSettings, ManagedService
-from .restore import restore
+from .lifecycle import Lifecycle, LifecycleSettings, ManagedService, StartFailed
+from .restore import Restored, restore
 from .self_address import ServerAddress
 from .store import StorageFailed, Store
 from .validation import check_cycles, check_spec, check_url, parse_spec
@@ -58,6 +51,7 @@ class ServiceManager:
         self.unrestored: dict[str, str] = {}
         #: set when this server serves no services at all (another server holds the state folder)
         self.refusing: str | None = None
+        self.restored = Restored()  # requests wait for it (the server answers before start())
         self._creating: set[str] = set()  # names whose first save is under way
         self._saved_ahead: dict[str, ServiceSpec] = {}  # durable specs whose update is still queued
         self.clock = Clock()  # schedules and expiries read it (services/lifetimes.py)
@@ -69,8 +63,17 @@ class ServiceManager:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._settled)
         return task
+
+    def _settled(self, task: asyncio.Task[Any]) -> None:
+        """A failed operation nobody awaited (no ``?wait``): its failure is in the status already."""
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, SvcError):
+            log.info("jupyter-svc: %s", error)
+        elif error is not None:
+            log.error("jupyter-svc: an operation failed", exc_info=error)
 
     def url_of(self, name: str) -> str:
         return f"{self.base_url}svc/{name}/"
@@ -118,10 +121,6 @@ class ServiceManager:
             raise NotFound(f"no service named {name!r}")
         return svc
 
-    def _fill(self, spec: ServiceSpec, status: ServiceStatus) -> None:
-        for fill in self.status_fillers:
-            fill(spec, status)
-
     def _backend_for(self, spec: ServiceSpec) -> Backend:
         return self.backends[spec.backend or self.default_backend]
 
@@ -149,7 +148,10 @@ class ServiceManager:
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         """Restore every stored service as it was, adopting what outlived the server (restore.py)."""
-        await restore(self)
+        try:
+            await restore(self)
+        finally:
+            self.restored.done.set()
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -221,7 +223,8 @@ class ServiceManager:
         if svc is None:
             status = ServiceStatus(url=self.url_of(spec.name), backend=backend.name, generation=1,
                                    state=ServiceState.pending, changed_at=self.clock.now())
-            self._fill(spec, status)
+            for fill in self.status_fillers:
+                fill(spec, status)
             self._creating.add(spec.name)
             try:  # durable before it exists (StorageFailed: it does not)
                 await self.store.save(spec, status)
@@ -244,7 +247,8 @@ class ServiceManager:
             svc.spec = spec
             svc.status.generation += 1
             svc.status.changed_at = self.clock.now()
-            self._fill(spec, svc.status)
+            for fill in self.status_fillers:
+                fill(spec, svc.status)
             svc.failures, svc.retry_at = 0, 0.0  # a new spec gets a fresh start
             if backend is not svc.backend:
                 await self.lifecycle.stop(svc, ServiceState.pending, "moving to another backend")
@@ -329,11 +333,14 @@ class ServiceManager:
     async def wake(self, name: str) -> Operation:
         """A person's wake: a failed service gets a fresh start (requests wait for its backoff)."""
         svc = self.service(name)
+        if svc.spec.url is not None:  # it tried to start one (and the local backend asserted)
+            raise Conflict(f"{name!r} is an external service; there is nothing to wake")
         if svc.status.state is ServiceState.failed and svc.ready is None:
             svc.failures, svc.retry_at = 0, 0.0
 
-        async def wait() -> ServiceView:
-            await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
+        async def wait() -> ServiceView:  # a failed start settles it too: the view says so (not a 503)
+            with contextlib.suppress(StartFailed, Unavailable):
+                await self.ensure_ready(name, self.lifecycle.settings.readiness_timeout * 2)
             return self.view(svc)
 
         return self.spawn(wait())
@@ -383,8 +390,7 @@ class ServiceManager:
             self._publish(svc)
 
     def external_endpoint(self, name: str) -> Endpoint | None:
-        url = self.service(name).spec.url
-        return None if url is None else endpoint_of_url(url)
+        return None if (url := self.service(name).spec.url) is None else endpoint_of_url(url)
 
     async def wait_settled(self, operation: Operation, timeout: float) -> ServiceView | None:
         """The operation's view if it ends in time, else None (it goes on)."""

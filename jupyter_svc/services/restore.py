@@ -9,12 +9,14 @@ spec), and only started anew when nothing is adopted: an adopted instance is not
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_svc.backends.base import NotReady
-from jupyter_svc.model.errors import SvcError
+from jupyter_svc.model.errors import SvcError, Unavailable
 from jupyter_svc.model.spec import DesiredState
 from jupyter_svc.model.status import ServiceState
 
@@ -88,3 +90,20 @@ async def _adopt_or_start(manager: ServiceManager, svc: ManagedService, state: M
             log.info("jupyter-svc: adopted the running %s at %s", svc.name, instance.endpoint.base)
             return
     await manager.converge(svc, fresh=True)
+
+
+class Restored:
+    """Whether the start's restore is done. The server answers before its extensions start, and
+    the restore waits for what a killed predecessor left to stop: until then the list was empty
+    and every name unknown (a 404), so requests wait for it (bounded: then a 503)."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+    async def wait(self, timeout: float = 60.0) -> None:
+        if self.done.is_set():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.done.wait(), timeout)
+        if not self.done.is_set():
+            raise Unavailable("jupyter-svc is still restoring its services; retry shortly")

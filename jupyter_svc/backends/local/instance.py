@@ -35,6 +35,7 @@ class LocalInstance(Instance):
         self._refuse_exposed = refuse_exposed
         self.inspection_gates_readiness = refuse_exposed
         self._pump = asyncio.ensure_future(self._read(process.stdout))
+        tracking.ROOTS.add(process.pid)
         self._exit_noted = asyncio.ensure_future(self._note_exit())
 
     def record_root(self, service: str) -> None:
@@ -86,6 +87,7 @@ class LocalInstance(Instance):
 
     async def wait(self) -> int:
         code = await self.process.wait()
+        tracking.ROOTS.discard(self.process.pid)
         self.kill_group(signal.SIGKILL)  # leftovers in the group (a shell's children) go too
         rest = tracking.members(self.instance_id, None)  # ... and those outside it (setsid, orphans)
         if rest:

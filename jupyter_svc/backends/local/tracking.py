@@ -107,6 +107,12 @@ def _running(proc: psutil.Process) -> bool:
         return False
 
 
+#: The root process of every running instance: children of the server that are instances' own,
+#: so ``members`` never reads their environment (with 200 services, a mass delete read 80,000
+#: environments on the event loop: 14 s).
+ROOTS: set[int] = set()
+
+
 def members(instance_id: str, root_pid: int | None) -> list[psutil.Process]:
     """The instance's live processes: the root's descendants, and the orphans the subreaper adopted
     (direct children of the server) that carry its marker, with their descendants. The root itself
@@ -118,7 +124,7 @@ def members(instance_id: str, root_pid: int | None) -> list[psutil.Process]:
                 found[proc.pid] = proc
     with contextlib.suppress(psutil.Error):
         for child in psutil.Process().children():
-            if child.pid in found or child.pid == root_pid or _marker_of(child) != instance_id:
+            if child.pid in found or child.pid == root_pid or child.pid in ROOTS or _marker_of(child) != instance_id:
                 continue
             found[child.pid] = child
             with contextlib.suppress(psutil.Error):
