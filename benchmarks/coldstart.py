@@ -144,6 +144,14 @@ async def concurrent_first_requests(base: str, token: str, name: str, n: int) ->
             "max_ms": max(ms for _, _, ms in results), "statuses": sorted({s for s, _, _ in results})}
 
 
+def pair(label: str, own: float, through: float, status: int, view: dict[str, Any]) -> dict[str, Any]:
+    """One paired measurement (own start, first request through jupyter-svc), logged as it comes."""
+    log(f"  {label}: own start {own:7.1f} ms, through jupyter-svc {through:7.1f} ms "
+        f"(+{through - own:5.1f}; server {view['status']['last_cold_start_ms']} ms) status {status}")
+    return {"own_ms": own, "svc_ms": through, "overhead_ms": through - own, "status": status,
+            "server_ms": view["status"]["last_cold_start_ms"], "steps": view["status"].get("last_cold_start_steps", {})}
+
+
 async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, token: str, backend: ColdBackend,
                   reps: int, bursts: int) -> dict[str, Any]:
     """``reps`` pairs (own start, then one request through jupyter-svc) and ``bursts`` of 100."""
@@ -158,11 +166,7 @@ async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, toke
         await asyncio.sleep(0.2)
         status, through = await asyncio.to_thread(first_answer, svc_port, f"/svc/{backend.name}/", headers)
         _, view = await api(session, base, "GET", f"services/{backend.name}")
-        pairs.append({"own_ms": own, "svc_ms": through, "overhead_ms": through - own, "status": status,
-                      "server_ms": view["status"]["last_cold_start_ms"],
-                      "steps": view["status"].get("last_cold_start_steps", {})})
-        log(f"  {backend.name}: own start {own:7.1f} ms, through jupyter-svc {through:7.1f} ms "
-            f"(+{through - own:5.1f}; server {view['status']['last_cold_start_ms']} ms) status {status}")
+        pairs.append(pair(backend.name, own, through, status, view))
     burst: list[dict[str, Any]] = []
     for _ in range(bursts):
         await scale_to_zero(session, base, backend.name)

@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 from clients import api
-from coldstart import ColdBackend, first_answer, own_start, scale_to_zero
-from harness import Procs, log, median, start_jupyter
+from coldstart import ColdBackend, first_answer, own_start, pair, scale_to_zero
+from harness import Procs, median, start_jupyter
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -51,11 +51,7 @@ async def measure(procs: Procs, tmp: Path, token: str, backend: ColdBackend, rep
                 assert code == 201, (code, view)
             else:
                 _, view = await api(session, base, "GET", f"services/{backend.name}")
-                pairs.append({"own_ms": own, "svc_ms": through, "overhead_ms": through - own, "status": status,
-                              "server_ms": view["status"]["last_cold_start_ms"],
-                              "steps": view["status"].get("last_cold_start_steps", {})})
-                log(f"  after a restart: own start {own:7.1f} ms, through jupyter-svc {through:7.1f} ms "
-                    f"(+{through - own:5.1f}; server {view['status']['last_cold_start_ms']} ms) status {status}")
+                pairs.append(pair("after a restart", own, through, status, view))
             await scale_to_zero(session, base, backend.name)  # the next server finds it at zero
         await asyncio.to_thread(_stop, proc)
     return {"pairs": pairs, "overhead_ms": median([p["overhead_ms"] for p in pairs]),
