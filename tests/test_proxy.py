@@ -245,7 +245,6 @@ async def test_request_during_scale_down_succeeds(api, fetch):
     assert response.headers["X-Svc-Cold-Start"] == "true"
 
 
-@pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1}])
 @pytest.fixture(params=["raw", "stream"])
 def browser_side(request, monkeypatch):
     """Both ways the browser's end of a tunnel runs: handed to an asyncio protocol (plain TCP, the
@@ -267,6 +266,7 @@ def browser_side(request, monkeypatch):
         assert all(s is not None for s in taken), "a plain-TCP browser connection stayed in tornado"
 
 
+@pytest.mark.parametrize("svc_config", [{"idle_check_interval": 0.1}])
 async def test_websocket_keeps_service_up_and_passes_through(api, base, jp_auth_header, svc_config, browser_side):
     view = await create(api, {"name": "chat", "command": web_command(), "scale_to_zero": "1s"})
     url = base.replace("http", "ws", 1) + "svc/chat/ws"
