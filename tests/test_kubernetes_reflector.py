@@ -82,7 +82,8 @@ def namespace() -> Iterator[str]:
         yield name
     finally:
         for pod in core.list_namespaced_pod(name).items:
-            core.delete_namespaced_pod(pod.metadata.name, name, grace_period_seconds=0)
+            with contextlib.suppress(client.ApiException):  # gone since the list (its ReplicaSet, a test)
+                core.delete_namespaced_pod(pod.metadata.name, name, grace_period_seconds=0)
         core.delete_namespace(name, propagation_policy="Background")
         kube.close()
 
