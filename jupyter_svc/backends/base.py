@@ -217,7 +217,7 @@ async def _no_reports() -> AsyncIterator[Health]:
 
 
 def no_containers(backend: str) -> SpecInvalid:
-    """The refusal of a ``container`` by a backend with one log per service (a 400 naming it)."""
+    """The refusal of a ``container`` by a backend with one log per service (a 422 naming it)."""
     return SpecInvalid("invalid query", [FieldError(
         "container", f"the {backend} backend keeps one log per service: there are no containers to choose")])
 

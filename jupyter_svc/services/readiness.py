@@ -8,13 +8,18 @@ probe is the instance's business (``Instance.wait_ready``; by default backends/h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 
 from jupyter_svc.backends.base import Endpoint, NotReady
+from jupyter_svc.upstream.connection import Exchange
 from jupyter_svc.upstream.pool import UpstreamError, UpstreamPool
 
 __all__ = ["NotReady", "probe_once"]
+
+#: A readiness answer longer than this is not read to its end (its connection is closed instead).
+BODY_LIMIT = 256 * 1024
 
 
 async def probe_once(endpoint: Endpoint, path: str, pool: UpstreamPool, timeout: float = 2.0) -> int | None:
@@ -44,8 +49,29 @@ async def _probe_pooled(pool: UpstreamPool, endpoint: Endpoint, path: str) -> in
         return None
     headers = {"Host": endpoint.authority, "User-Agent": "jupyter-svc-readiness", **dict(endpoint.headers)}
     exchange = await pool.send(endpoint, "GET", endpoint.path + path, headers)
-    pool.release(exchange)  # kept alive when the answer came whole with its head, else closed
+    try:
+        await _read_body(exchange)
+    finally:
+        pool.release(exchange)  # kept alive when the body was read whole, else closed
     return exchange.status
+
+
+async def _read_body(exchange: Exchange) -> None:
+    """Read the answer's body (up to BODY_LIMIT) before the connection goes back: closing it with
+    the body unread (http.server sends it after the head) makes the kernel reset the connection,
+    and the app logs a ConnectionResetError traceback over its own last lines."""
+    if exchange.complete:
+        return
+    seen = len(exchange.take_early())
+
+    def discard(chunk: bytes | memoryview) -> None:
+        nonlocal seen
+        seen += len(chunk)
+        if seen > BODY_LIMIT:
+            exchange.abort(UpstreamError("the readiness answer's body is too long to read"))
+
+    with contextlib.suppress(UpstreamError):
+        await exchange.stream(discard)
 
 
 def _socket_for(endpoint: Endpoint) -> socket.socket:
