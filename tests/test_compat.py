@@ -5,6 +5,7 @@ removes or renames one fails here by name. The handlers below exist only for the
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 from typing import Any, ClassVar
@@ -91,6 +92,28 @@ class Detached(JupyterHandler):
         stream.close()
 
 
+class WrittenPast(JupyterHandler):
+    """A body of a known length written to the socket past tornado, as the proxy splices one."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        body = b"written past tornado"
+        chunked = self.get_argument("chunked", None)
+        if not chunked:
+            self.set_header("Content-Length", str(len(body)))
+        SEEN["target_before_head"] = compat.splice_target(self, len(body))
+        await self.flush()
+        SEEN["wrong_length"] = compat.splice_target(self, len(body) + 1)
+        target = compat.splice_target(self, len(body))
+        SEEN["target"] = target
+        if target is None:
+            self.finish(body)
+            return
+        os.write(target, body)
+        compat.count_written(self, len(body))
+        self.finish()  # tornado checks that the whole Content-Length went out
+
+
 class Held(JupyterHandler):
     gone: ClassVar[asyncio.Event]
 
@@ -123,7 +146,7 @@ def probes(jp_serverapp: Any, jp_base_url: str, jp_fetch: Any) -> str:
     Held.gone = asyncio.Event()
     app = jp_serverapp.web_app
     routes = [("login-needed", LoginNeeded), ("identity", Identity), ("response", Response), ("limited", Limited),
-              ("detached", Detached), ("held", Held), ("logged", Logged)]
+              ("detached", Detached), ("held", Held), ("logged", Logged), ("written-past", WrittenPast)]
     app.add_handlers(".*$", [(url_path_join(jp_base_url, "compat", path), handler) for path, handler in routes])
     rules = app.default_router.rules
     (ours,) = [r for r in rules if any(getattr(inner, "target", None) is Identity for inner in r.target.rules)]
@@ -209,6 +232,20 @@ async def test_detach_hands_over_the_connection(connect):
     received = await asyncio.wait_for(reader.read(), 10)
     writer.close()
     assert received == b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\ndetached"  # nothing else
+
+
+async def test_splice_target_and_count_written(connect):
+    for query, framed in (("", True), ("?chunked=1", False)):
+        reader, writer = await connect("written-past" + query)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        if framed:
+            body = await asyncio.wait_for(reader.readexactly(20), 10)
+        else:
+            body = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 10)
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 200") and b"written past tornado" in body
+        assert SEEN["target_before_head"] is None and SEEN["wrong_length"] is None
+        assert (SEEN["target"] is not None) is framed  # a chunked body is tornado's to frame
 
 
 async def test_forget_close_reason_finds_why_the_client_left(connect):

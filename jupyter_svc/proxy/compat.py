@@ -119,3 +119,24 @@ def take_socket(stream: IOStream) -> socket.socket | None:
     taken = stream.socket.dup()  # the same connection on another fd: closing the stream's fd leaves it open
     stream.close()
     return taken
+
+
+# ---------------------------------------------------------------- tornado: a body it does not write
+def splice_target(handler: web.RequestHandler, length: int) -> int | None:
+    """The browser's socket, for a body of ``length`` bytes written past tornado (see
+    upstream/splice.py); None unless the head is out, the stream is plain TCP with nothing left
+    to write, and tornado frames the body by that very Content-Length (not chunked)."""
+    connection = handler.request.connection
+    stream = getattr(connection, "stream", None)
+    if (not isinstance(stream, IOStream) or isinstance(stream, SSLIOStream) or stream.closed()
+            or stream.writing() or getattr(connection, "_chunking_output", True)
+            or getattr(connection, "_expected_content_remaining", None) != length):
+        return None
+    return stream.socket.fileno()
+
+
+def count_written(handler: web.RequestHandler, length: int) -> None:
+    """Tell tornado's HTTP/1.1 connection that ``length`` bytes of the body went out past it: its
+    finish() checks that the whole Content-Length was written."""
+    connection: Any = handler.request.connection
+    connection._expected_content_remaining -= length

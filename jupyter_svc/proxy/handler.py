@@ -25,6 +25,7 @@ from tornado.iostream import StreamClosedError
 from jupyter_svc.backends.base import Endpoint
 from jupyter_svc.model.errors import NotFound, ServiceFailed, StillStarting, SvcError, Unavailable
 from jupyter_svc.model.status import ServiceState
+from jupyter_svc.upstream import splice
 from jupyter_svc.upstream.pool import Exchange, PoolBusy, UpstreamError
 from jupyter_svc.upstream.transport import open_connection
 
@@ -224,7 +225,7 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         except UpstreamError as exc:
             proxy.metrics.errors.labels(name, "upstream").inc()
             self._fail(502, f"{name} did not answer: {exc}")
-        except StreamClosedError:
+        except (StreamClosedError, splice.BrowserGone):
             proxy.metrics.errors.labels(name, "client_gone").inc()
         finally:
             if exchange is not None:
@@ -244,6 +245,16 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         touch, name = self.proxy.tracker.touch, self.svc_name
         connection: Any = self.request.connection
         lend = not compat.output_transformed(self)
+        if lend and (left := splice.spliceable(exchange)):
+            early = exchange.take_early()
+            self.flush()  # the head, then what came with it; the rest goes socket to socket
+            await (connection.write(early) if early else self.flush())
+            target = compat.splice_target(self, left)
+            if target is not None:
+                moved = await splice.splice_body(exchange, target, self.proxy.upstream.pipes,
+                                                 (lambda: touch(name)) if counted else _nothing)
+                compat.count_written(self, moved)
+                return
 
         def sink(chunk: bytes | memoryview) -> asyncio.Future[Any]:
             if lend:
@@ -365,6 +376,10 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
             await tunnel.run()
         finally:
             proxy.tracker.socket_closed(name, id(tunnel))
+
+
+def _nothing() -> None:
+    pass
 
 
 _HISTOGRAM_LABEL = compat.histogram_label(ProxyHandler)

@@ -20,6 +20,9 @@ import httptools
 from .parsing import MAX_HEAD, Response
 from .read_buffers import ReadBuffers
 
+#: Bytes read while a head is awaited: most heads and small bodies, little of a large body.
+HEAD_READ = 32 * 1024
+
 #: A sink takes a body chunk and may answer a future: while it is pending, the service is not read.
 #: (Tornado's write futures cannot be counted per chunk: a newer write orphans an older one's
 #: future. So the rule is "one unfinished write at a time", and the kernel's socket buffers keep
@@ -137,6 +140,8 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
             self._reading = self._own
         else:
             self._reading = self.buffers.scratch
+            if self.framing == "head":  # a large body's start would be copied by the parser,
+                return memoryview(self._reading)[:HEAD_READ]  # where it could be lent or spliced
         return memoryview(self._reading)
 
     def buffer_updated(self, nbytes: int) -> None:

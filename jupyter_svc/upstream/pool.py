@@ -23,6 +23,7 @@ from jupyter_svc.backends.base import Endpoint
 
 from .connection import Connection, Exchange, Sink, UpstreamError
 from .read_buffers import ReadBuffers
+from .splice import Pipes
 from .transport import open_connection
 
 #: What connections are pooled by: ``Endpoint.transport`` (scheme, host, port, socket, TLS).
@@ -98,6 +99,7 @@ class UpstreamPool:
         self._gates: dict[Key, asyncio.Semaphore] = {}
         self._all: set[Connection] = set()
         self.buffers = ReadBuffers()
+        self.pipes = Pipes()  # for bodies moved socket to socket (splice.py)
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def _connect(self, endpoint: Endpoint, key: Key,
@@ -274,6 +276,7 @@ class UpstreamPool:
             if conn.transport is not None:
                 conn.transport.close()
         self._idle.clear()
+        self.pipes.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

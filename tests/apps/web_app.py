@@ -22,14 +22,24 @@ async def echo(request: web.Request) -> web.Response:
 
 
 async def download(request: web.Request) -> web.StreamResponse:
+    """``size`` bytes of "x" (or, with ``pattern=offsets``, each 8-byte word its own offset, so a
+    reordered or lost piece shows); with ``cut=N`` the app breaks off after N of the promised bytes."""
     size = int(request.query.get("size", "1024"))
+    cut = int(request.query.get("cut", size))
+    offsets = request.query.get("pattern") == "offsets"
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.content_length = size
     await response.prepare(request)
     block = b"x" * 65536
-    while size > 0:
-        await response.write(block[: min(size, len(block))])
-        size -= len(block)
+    sent = 0
+    while sent < min(size, cut):
+        n = min(size, cut, sent + len(block)) - sent
+        data = b"".join((sent + i).to_bytes(8, "big") for i in range(0, n, 8))[:n] if offsets else block[:n]
+        await response.write(data)
+        sent += n
+    if cut < size:
+        assert request.transport is not None
+        request.transport.abort()  # a crash mid-body: fewer bytes than the Content-Length promised
     return response
 
 
