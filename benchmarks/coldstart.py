@@ -3,7 +3,10 @@
 Measured in pairs: each repetition starts the backend by itself (same argv, same port kind) and
 then wakes the service through the proxy, with the same client for both (one blocking socket,
 one ``GET``, time to the status line), so the difference of a pair is the overhead and the app's
-own start-time noise largely cancels. Two backends:
+own start-time noise largely cancels. For a backend on a fixed port, a floor follows each pair:
+the same two requests once the app is up (direct, then through jupyter-svc, each on a new
+connection after the same pause), what a first request costs the proxy without any wake.
+Two backends:
 
 * ``nginx``: starts in about 10 ms with little spread, so a few ms of overhead are visible;
 * ``web_app`` (tests/apps/web_app.py, aiohttp): a realistic Python app, whose own start swings by
@@ -167,6 +170,12 @@ async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, toke
         status, through = await asyncio.to_thread(first_answer, svc_port, f"/svc/{backend.name}/", headers)
         _, view = await api(session, base, "GET", f"services/{backend.name}")
         pairs.append(pair(backend.name, own, through, status, view))
+        if backend.fixed_port:  # the floor: the same requests once the app is up, no wake in them
+            await asyncio.sleep(0.2)
+            _, direct = await asyncio.to_thread(first_answer, backend.fixed_port, "/", {})
+            await asyncio.sleep(0.2)
+            _, warm = await asyncio.to_thread(first_answer, svc_port, f"/svc/{backend.name}/", headers)
+            pairs[-1]["floor_ms"] = warm - direct
     burst: list[dict[str, Any]] = []
     for _ in range(bursts):
         await scale_to_zero(session, base, backend.name)
@@ -181,6 +190,7 @@ async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, toke
         log(f"  {backend.name}: 100 concurrent: ok {r['ok']} failed {r['failed']} starts {r['starts']} "
             f"cold headers {r['cold_header']} last answer {r['wall_ms']:.1f} ms (own start {own:.1f} ms)")
     await scale_to_zero(session, base, backend.name)
-    return {"pairs": pairs, "burst": burst,
+    floors = [p["floor_ms"] for p in pairs if "floor_ms" in p]
+    return {"pairs": pairs, "burst": burst, "floor_ms": median(floors) if floors else None,
             "overhead_ms": median([p["overhead_ms"] for p in pairs]),
             "burst_overhead_ms": median([b["overhead_ms"] for b in burst]) if burst else None}

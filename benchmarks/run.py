@@ -75,6 +75,7 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
     jsp_python = str(ensure_venv())
     nginx_port = start_nginx(procs, tmp)
     log(f"nginx on {nginx_port}")
+    os.environ["JUPYTER_SVC_BENCH_NGINX"] = str(nginx_port)  # ceiling_ext's hop handler forwards there
     svc_port, svc_proc = start_jupyter(
         procs, tmp, "server-svc", sys.executable, token,
         {"jupyter_svc": True, "jupyter_server_proxy": False, "ceiling_ext": True},
@@ -106,7 +107,7 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
 
     urls = {size: {"direct": f"http://127.0.0.1:{nginx_port}/{size}.bin", "svc": f"{svc_base}svc/nginx/{size}.bin",
                    "jsp": f"{jsp_base}proxy/{nginx_port}/{size}.bin", "plain": f"{svc_base}bench/plain/{size}",
-                   "auth": f"{svc_base}bench/auth/{size}", "relay": f"http://127.0.0.1:{relay_port}/{size}.bin"}
+                   "auth": f"{svc_base}bench/auth/{size}", "hop": f"{svc_base}bench/hop/{size}", "relay": f"http://127.0.0.1:{relay_port}/{size}.bin"}
             for size in ("1k", "1m")}
     ws_urls = {"direct": f"ws://127.0.0.1:{web_port}/ws", "svc": f"ws://127.0.0.1:{svc_port}/svc/web/ws",
                "jsp": f"ws://127.0.0.1:{jsp_port}/proxy/{web_port}/ws", "relay": f"ws://127.0.0.1:{relay_ws_port}/ws"}
@@ -117,12 +118,13 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
             with urllib.request.urlopen(urllib.request.Request(url, headers=auth), timeout=30) as r:
                 assert r.status == 200, (target, url, r.status)
                 bodies[target] = r.read()
-        assert len({bodies[t] for t in (*TARGETS, "relay")}) == 1, f"{size}: routes serve different bodies"
+        assert len({bodies[t] for t in (*TARGETS, "relay", "hop")}) == 1, f"{size}: routes serve different bodies"
         assert len({len(b) for b in bodies.values()}) == 1, f"{size}: ceiling bodies differ in size"
 
     nginx_proc = next(p for n, p in procs.procs if n == "nginx")
     cpu_pids = {"direct": [c.pid for c in psutil.Process(nginx_proc.pid).children()] or [nginx_proc.pid],
                 "svc": [svc_proc.pid], "jsp": [jsp_proc.pid], "plain": [svc_proc.pid], "auth": [svc_proc.pid],
+                "hop": [svc_proc.pid],
                 "relay": [relay.pid]}
     http_targets, ws_targets = (*TARGETS, *CEILINGS), (*TARGETS, "relay")
     lua = tmp / "report.lua"
