@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,12 +87,17 @@ def first_answer(port: int, path: str, headers: dict[str, str], timeout: float =
     return (int(line[9:12]) if line.startswith(b"HTTP/1.") and line[9:12].isdigit() else -1), ms
 
 
-def own_start(backend: ColdBackend) -> float:
+#: What the local backend puts before every command where util-linux is there (backends/local/backend.py):
+#: the app gets SIGTERM if the server dies. Its own exec is part of every start through jupyter-svc.
+SETPRIV = [path, "--pdeathsig", "TERM", "--"] if (path := shutil.which("setpriv")) else []
+
+
+def own_start(backend: ColdBackend, prefix: list[str] | None = None) -> float:
     """Spawn the backend by hand and poll it every 1 ms: milliseconds from spawn to first answer."""
     port = backend.fixed_port or free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(backend.own_argv(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([*(prefix or []), *backend.own_argv(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         while True:
             with contextlib.suppress(OSError):
@@ -163,13 +169,23 @@ async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, toke
     await asyncio.to_thread(own_start, backend)  # warm the page cache for the app's files
     headers = {"Authorization": f"token {token}", "Accept": "*/*"}
     pairs: list[dict[str, Any]] = []
-    for _ in range(reps):
+    for rep in range(reps):
         await scale_to_zero(session, base, backend.name)
+        # the app's own start as the local backend runs it, behind setpriv's exec (while at zero:
+        # a fixed port is free only then), before or after the plain one by turns (the first
+        # start after a pause is the slower)
+        setpriv = None
+        if SETPRIV and rep % 2 == 0:
+            setpriv = await asyncio.to_thread(own_start, backend, SETPRIV)
         own = await asyncio.to_thread(own_start, backend)
+        if SETPRIV and rep % 2 == 1:
+            setpriv = await asyncio.to_thread(own_start, backend, SETPRIV)
         await asyncio.sleep(0.2)
         status, through = await asyncio.to_thread(first_answer, svc_port, f"/svc/{backend.name}/", headers)
         _, view = await api(session, base, "GET", f"services/{backend.name}")
         pairs.append(pair(backend.name, own, through, status, view))
+        if setpriv is not None:
+            pairs[-1]["own_setpriv_ms"] = setpriv
         if backend.fixed_port:  # the floor: the same requests once the app is up, no wake in them
             await asyncio.sleep(0.2)
             _, direct = await asyncio.to_thread(first_answer, backend.fixed_port, "/", {})
@@ -191,6 +207,8 @@ async def measure(session: aiohttp.ClientSession, base: str, svc_port: int, toke
             f"cold headers {r['cold_header']} last answer {r['wall_ms']:.1f} ms (own start {own:.1f} ms)")
     await scale_to_zero(session, base, backend.name)
     floors = [p["floor_ms"] for p in pairs if "floor_ms" in p]
+    setpriv = [p["own_setpriv_ms"] - p["own_ms"] for p in pairs if "own_setpriv_ms" in p]
     return {"pairs": pairs, "burst": burst, "floor_ms": median(floors) if floors else None,
+            "setpriv_ms": median(setpriv) if setpriv else None,
             "overhead_ms": median([p["overhead_ms"] for p in pairs]),
             "burst_overhead_ms": median([b["overhead_ms"] for b in burst]) if burst else None}

@@ -65,6 +65,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         r["restart_overhead_ms"] = rs["overhead_ms"]
         r["restart_minus_warm_ms"] = rs["overhead_ms"] - fast["overhead_ms"]
     r["cold_floor_ms"] = fast.get("floor_ms")
+    r["cold_setpriv_ms"] = fast.get("setpriv_ms")
     # each target is a ratio to what bounds it in this very run (a ceiling), so that a slower
     # machine moves both sides and a met target stays met
     s["targets"] = [
@@ -81,8 +82,11 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         ("cold start over the app's own start (median of pairs) <= +3 ms",
          f"+{r['cold_overhead_ms']:.1f} ms (nginx; aiohttp app: {r['cold_web_overhead_ms']:+.1f} ms)"
          + (f"; floor: the same first request on a new connection once the service is up costs "
-            f"+{r['cold_floor_ms']:.1f} ms over nginx's own answer, so the wake itself adds "
-            f"{r['cold_overhead_ms'] - r['cold_floor_ms']:+.1f} ms" if r["cold_floor_ms"] is not None else ""),
+            f"+{r['cold_floor_ms']:.1f} ms over nginx's own answer" if r["cold_floor_ms"] is not None else "")
+         + (f", and nginx's own start behind `setpriv --pdeathsig` (the local backend's guard against "
+            f"orphans) {r['cold_setpriv_ms']:+.1f} ms" if r["cold_setpriv_ms"] is not None else "")
+         + (f", so the wake itself adds {r['cold_overhead_ms'] - r['cold_floor_ms'] - (r['cold_setpriv_ms'] or 0):+.1f}"
+            " ms" if r["cold_floor_ms"] is not None else ""),
          r["cold_overhead_ms"] <= 3),
         ("first request after a server restart, service at zero: within 5 ms of a warm server's cold start",
          (f"+{r['restart_overhead_ms']:.1f} ms over the app's own start, {r['restart_minus_warm_ms']:+.1f} ms "

@@ -265,6 +265,8 @@ def test_names_are_valid_and_unique_per_owner() -> None:
     [
         ({"image": None, "command": ["serve"]}, {}, "image"),
         ({"restart_policy": "never"}, {}, "restart_policy"),
+        ({"command": ["serve", "--socket", "{unix_socket}"]}, {}, "command"),
+        ({"env": {"LISTEN": "unix:{unix_socket}"}}, {}, "env.LISTEN"),
         ({"labels": {"team": "ml and ai"}}, {}, "labels.team"),
         ({"labels": {"example.org/" + "n" * 64: "x"}}, {}, "labels.example.org/" + "n" * 64),
         ({"annotations": {"not a key": "x"}}, {}, "annotations.not a key"),

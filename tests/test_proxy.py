@@ -510,3 +510,64 @@ def test_frame_guard_follows_fragmented_frames_across_chunks():
         guard.feed(stream[i:i + 7])
     with pytest.raises(MessageTooBig):
         guard.feed(frame(b"d" * 200, False, 1) + frame(b"e" * 200, True, 0))
+
+
+def test_frame_guard_agrees_with_the_frames_however_the_stream_is_cut():
+    """Random frames (7-bit, 16-bit and 64-bit lengths, masked or not, fragmented messages,
+    control frames between fragments) in random cuts, from single bytes to many frames per read:
+    the guard refuses exactly when a message or a control frame goes over the limit, in the read
+    that completes the offending frame's header."""
+    import random
+
+    from jupyter_svc.proxy.tunnel import FrameGuard, MessageTooBig
+
+    def frame(rng: random.Random, opcode: int, fin: bool, n: int) -> tuple[bytes, int]:
+        masked = rng.random() < 0.7
+        head = bytes([(0x80 if fin else 0) | opcode])
+        mask_bit = 0x80 if masked else 0
+        if n < 126:
+            head += bytes([mask_bit | n])
+        elif n < 65536:
+            head += bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+        head += rng.randbytes(4) if masked else b""
+        return head + rng.randbytes(n), len(head)
+
+    limit = 70000
+    refusals = 0
+    for seed in range(80):
+        rng = random.Random(seed)
+        stream, header_end = b"", None  # where the first offending frame's header ends
+        message = 0
+        for _ in range(rng.randint(1, 12)):
+            if rng.random() < 0.2:
+                n = rng.choice([0, 5, 125, limit, limit + 1]) if rng.random() < 0.3 else rng.randint(0, 125)
+                piece, head = frame(rng, rng.choice([8, 9, 10]), True, n)
+                over = n > limit
+            else:
+                n = rng.choice([0, 1, 125, 126, 127, 65535, 65536, rng.randint(0, 40000)])
+                fin = rng.random() < 0.6
+                piece, head = frame(rng, rng.choice([0, 1, 2]), fin, n)
+                message += n
+                over = message > limit
+                if fin:
+                    message = 0
+            if over and header_end is None:
+                header_end = len(stream) + head
+            stream += piece
+        guard, pos, refused = FrameGuard(limit), 0, None
+        while pos < len(stream):
+            step = rng.choice([1, 2, 3, 7, 13, 64, 1000, 70000, len(stream)])
+            try:
+                guard.feed(stream[pos:pos + step])
+            except MessageTooBig:
+                refused = (pos, pos + step)
+                break
+            pos += step
+        if header_end is None:
+            assert refused is None, seed
+        else:
+            refusals += 1
+            assert refused is not None and refused[0] < header_end <= refused[1], (seed, refused, header_end)
+    assert refusals >= 10  # the cases cover refusals, not only clean streams

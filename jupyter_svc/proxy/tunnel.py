@@ -46,7 +46,10 @@ def _payload_length(head: bytes) -> int:
 
 
 class FrameGuard:
-    """Follows frame boundaries in a byte stream and refuses messages over ``limit`` bytes."""
+    """Follows frame boundaries in a byte stream and refuses messages over ``limit`` bytes.
+
+    A chunk that starts at a frame's header and holds it whole (nearly every read of a chatty
+    socket) is read in place; a header split across reads is gathered first."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -55,31 +58,50 @@ class FrameGuard:
         self._message = 0
 
     def feed(self, data: bytes) -> None:
-        pos, end = 0, len(data)
+        end = len(data)
+        if self._skip >= end:
+            self._skip -= end
+            return
+        pos, self._skip = self._skip, 0
         while pos < end:
-            if self._skip:
-                step = min(self._skip, end - pos)
-                self._skip -= step
-                pos += step
+            if not self._head and end - pos >= _LONGEST_HEADER:
+                first, second = data[pos], data[pos + 1]
+                len7 = second & 0x7F
+                if len7 < 126:
+                    length, size = len7, 2
+                elif len7 == 126:
+                    length, size = int.from_bytes(data[pos + 2:pos + 4], "big"), 4
+                else:
+                    length, size = int.from_bytes(data[pos + 2:pos + 10], "big"), 10
+                self._frame(first, length)
+                pos += size + (4 if second & 0x80 else 0) + length
                 continue
-            size = _header_size(self._head)
-            want = (size or 2) - len(self._head)
+            want = (_header_size(self._head) or 2) - len(self._head)
             taken = data[pos:pos + want]
             self._head += taken
             pos += len(taken)
-            size = _header_size(self._head)
-            if size is None or len(self._head) < size:
+            need = _header_size(self._head)
+            if need is None or len(self._head) < need:
                 continue
-            length = _payload_length(self._head)
-            if self._head[0] & 0x0F < 8:  # a data frame: its message may span several
-                self._message += length
-                if self._message > self.limit:
-                    raise MessageTooBig(f"message over {self.limit} bytes")
-                if self._head[0] & 0x80:
-                    self._message = 0
-            elif length > self.limit:  # ping, pong, close: small by rule, but the rule is the client's
-                raise MessageTooBig(f"control frame over {self.limit} bytes")
-            self._head, self._skip = b"", length
+            head, self._head = self._head, b""
+            length = _payload_length(head)
+            self._frame(head[0], length)
+            pos += length
+        self._skip = pos - end  # the rest of the last frame's payload comes in later reads
+
+    def _frame(self, first: int, length: int) -> None:
+        if first & 0x0F < 8:  # a data frame: its message may span several
+            self._message += length
+            if self._message > self.limit:
+                raise MessageTooBig(f"message over {self.limit} bytes")
+            if first & 0x80:
+                self._message = 0
+        elif length > self.limit:  # ping, pong, close: small by rule, but the rule is the client's
+            raise MessageTooBig(f"control frame over {self.limit} bytes")
+
+
+#: A frame header is at most 14 bytes (2, an 8-byte length, a 4-byte mask).
+_LONGEST_HEADER = 14
 
 
 def close_frame(code: int, reason: str, masked: bool) -> bytes:

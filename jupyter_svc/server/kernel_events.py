@@ -7,6 +7,7 @@ events and needs no polling from the kernel. The lifetime loop knows kernels onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_svc.services.lifetimes import LifetimeKeeper
@@ -15,12 +16,16 @@ KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 _ENDINGS = {"shutdown": "shut down", "restart": "restarted"}
 
 
-def kernel_alive(serverapp: Any) -> Any:
+def kernel_alive(serverapp: Any) -> Callable[[str], bool] | None:
     """``id -> bool``: whether the server runs that kernel now (None: it has no kernel manager)."""
     kernels = getattr(serverapp, "kernel_manager", None)
     if kernels is None:
         return None
-    return lambda kernel_id: kernel_id in kernels
+
+    def alive(kernel_id: str) -> bool:
+        return kernel_id in kernels
+
+    return alive
 
 
 def watch_kernels(serverapp: Any, keeper: LifetimeKeeper) -> None:

@@ -10,6 +10,7 @@ import posixpath
 from collections.abc import Iterator, Mapping
 
 from jupyter_svc.model.errors import FieldError
+from jupyter_svc.model.placeholders import UNIX_SOCKET, mentions
 from jupyter_svc.model.spec import Container, RestartPolicy, ServiceSpec
 
 from .names import (
@@ -38,6 +39,7 @@ def _problems(spec: ServiceSpec, settings: KubernetesSettings) -> Iterator[Field
                                        "the values in the Deployment in clear")
     if spec.inherit_env:
         yield FieldError("inherit_env", "a pod does not run in the server's environment: nothing to inherit")
+    yield from _unix_socket(spec)
     yield from _labels("labels", spec.labels, values=True)
     yield from _labels("annotations", spec.annotations, values=False)
     yield from _labels("node_selector", spec.node_selector, values=True)
@@ -51,6 +53,17 @@ def _problems(spec: ServiceSpec, settings: KubernetesSettings) -> Iterator[Field
     yield from _gpus("resources", spec.resources.requests.gpu, spec.resources.limits.gpu)
     yield from _volumes(spec, settings)
     yield from _containers(spec, settings)
+
+
+def _unix_socket(spec: ServiceSpec) -> Iterator[FieldError]:
+    """``{unix_socket}`` names a socket only this server can reach: a pod is reached on its port."""
+    why = "{unix_socket} is the local backend's: a pod is reached over TCP, listen on {port}"
+    command = [spec.command] if isinstance(spec.command, str) else list(spec.command or [])
+    if any(mentions(part, UNIX_SOCKET) for part in command):
+        yield FieldError("command", why)
+    for key, value in spec.env.items():
+        if mentions(value, UNIX_SOCKET):
+            yield FieldError(f"env.{key}", why)
 
 
 def _labels(where: str, items: Mapping[str, str], values: bool) -> Iterator[FieldError]:
