@@ -26,10 +26,21 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     for kind, cells in res["ws_raw"].items():
         s["ws"][kind] = {t: median([r["round_trips_s"] for r in runs]) for t, runs in cells.items()}
     h, w = s["http"], s["ws"]
+
+    def paired(kind: str, a: str, b: str, key: str = "rps") -> float:
+        """Median over rounds of a / b, each round's two cells run minutes apart at most: on a
+        machine whose speed drifts (a shared host), steadier than a ratio of medians."""
+        return median([x[key] / y[key] for x, y in zip(res["http_raw"][kind][a], res["http_raw"][kind][b],
+                                                        strict=True)])
+
+    def paired_ws(kind: str, a: str, b: str) -> float:
+        return median([x["round_trips_s"] / y["round_trips_s"]
+                       for x, y in zip(res["ws_raw"][kind][a], res["ws_raw"][kind][b], strict=True)])
+
     fast, slow = res["cold"]["cold-nginx"], res["cold"]["cold-web"]
     failed = sum(r["failed"] for r in fast["burst"])
     s["ratios"] = {
-        "svc_jsp_rps_1k": h["1k"]["svc"]["rps"] / h["1k"]["jsp"]["rps"],
+        "svc_jsp_rps_1k": paired("1k", "svc", "jsp"),
         "svc_direct_mib_s_1m": h["1m"]["svc"]["mib_s"] / h["1m"]["direct"]["mib_s"],
         "p50_overhead_c1_ms": h["1k_c1"]["svc"]["p50_ms"] - h["1k_c1"]["direct"]["p50_ms"],
         "p50_overhead_loaded_ms": h["1k"]["svc"]["p50_ms"] - h["1k"]["direct"]["p50_ms"],
@@ -43,10 +54,10 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         # ceilings: the best any handler of the Jupyter server (plain) or any Python relay can do
         "plain_jsp_rps_1k": h["1k"]["plain"]["rps"] / h["1k"]["jsp"]["rps"],
         "auth_jsp_rps_1k": h["1k"]["auth"]["rps"] / h["1k"]["jsp"]["rps"],
-        "svc_plain_rps_1k": h["1k"]["svc"]["rps"] / h["1k"]["plain"]["rps"],
-        "hop_plain_rps_1k": h["1k"]["hop"]["rps"] / h["1k"]["plain"]["rps"],
-        "svc_hop_rps_1k": h["1k"]["svc"]["rps"] / h["1k"]["hop"]["rps"],
-        "hop_plain_mib_s_1m": h["1m"]["hop"]["mib_s"] / h["1m"]["plain"]["mib_s"],
+        "svc_plain_rps_1k": paired("1k", "svc", "plain"),
+        "hop_plain_rps_1k": paired("1k", "hop", "plain"),
+        "svc_hop_rps_1k": paired("1k", "svc", "hop"),
+        "hop_plain_mib_s_1m": paired("1m", "hop", "plain", "mib_s"),
         "svc_auth_rps_1k": h["1k"]["svc"]["rps"] / h["1k"]["auth"]["rps"],
         "plain_direct_mib_s_1m": h["1m"]["plain"]["mib_s"] / h["1m"]["direct"]["mib_s"],
         "auth_direct_mib_s_1m": h["1m"]["auth"]["mib_s"] / h["1m"]["direct"]["mib_s"],
@@ -57,10 +68,10 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     }
     r = s["ratios"]
     rs = res.get("restart")
-    r["svc_plain_mib_s_1m"] = h["1m"]["svc"]["mib_s"] / h["1m"]["plain"]["mib_s"]
-    r["svc_jsp_mib_s_1m"] = h["1m"]["svc"]["mib_s"] / h["1m"]["jsp"]["mib_s"]
-    r["ws_seq_svc_relay"] = w["seq"]["svc"] / w["seq"]["relay"]
-    r["ws_conc_svc_relay"] = w["conc"]["svc"] / w["conc"]["relay"]
+    r["svc_plain_mib_s_1m"] = paired("1m", "svc", "plain", "mib_s")
+    r["svc_jsp_mib_s_1m"] = paired("1m", "svc", "jsp", "mib_s")
+    r["ws_seq_svc_relay"] = paired_ws("seq", "svc", "relay")
+    r["ws_conc_svc_relay"] = paired_ws("conc", "svc", "relay")
     if rs:
         r["restart_overhead_ms"] = rs["overhead_ms"]
         r["restart_minus_warm_ms"] = rs["overhead_ms"] - fast["overhead_ms"]
@@ -164,6 +175,9 @@ def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
         f"cold starts per backend and {a['burst_reps']} bursts of 100 concurrent first requests; wrk, the servers and "
         f"nginx share the {m['cores']} cores.\n")
     add("## Targets\n")
+    add("A ratio between two routes is the median over the rounds of that round's ratio (the two cells of a")
+    add("round run within a minute of each other), steadier than a ratio of medians on a shared host whose")
+    add("speed drifts; the tables below give each route's medians.\n")
     add("| target | measured | |")
     add("|---|---|---|")
     for label, value, ok in s["targets"]:
