@@ -27,15 +27,25 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
         s["ws"][kind] = {t: median([r["round_trips_s"] for r in runs]) for t, runs in cells.items()}
     h, w = s["http"], s["ws"]
 
+    spreads: dict[str, tuple[float, float]] = {}  # per-round ratios: lowest, highest
+
+    def ratio_of_rounds(label: str, ratios: list[float]) -> float:
+        spreads[label] = (min(ratios), max(ratios))
+        return median(ratios)
+
     def paired(kind: str, a: str, b: str, key: str = "rps") -> float:
         """Median over rounds of a / b, each round's two cells run minutes apart at most: on a
         machine whose speed drifts (a shared host), steadier than a ratio of medians."""
-        return median([x[key] / y[key] for x, y in zip(res["http_raw"][kind][a], res["http_raw"][kind][b],
-                                                        strict=True)])
+        return ratio_of_rounds(f"{kind}:{a}/{b}", [x[key] / y[key] for x, y in zip(
+            res["http_raw"][kind][a], res["http_raw"][kind][b], strict=True)])
 
     def paired_ws(kind: str, a: str, b: str) -> float:
-        return median([x["round_trips_s"] / y["round_trips_s"]
-                       for x, y in zip(res["ws_raw"][kind][a], res["ws_raw"][kind][b], strict=True)])
+        return ratio_of_rounds(f"ws-{kind}:{a}/{b}", [x["round_trips_s"] / y["round_trips_s"] for x, y in zip(
+            res["ws_raw"][kind][a], res["ws_raw"][kind][b], strict=True)])
+
+    def rounds(label: str, percent: bool = True) -> str:
+        low, high = spreads[label]
+        return f"rounds {low:.0%}-{high:.0%}" if percent else f"rounds {low:.2f}x-{high:.2f}x"
 
     fast, slow = res["cold"]["cold-nginx"], res["cold"]["cold-web"]
     failed = sum(r["failed"] for r in fast["burst"])
@@ -81,15 +91,17 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     # machine moves both sides and a met target stays met
     s["targets"] = [
         ("1 KiB requests/s: svc / bare tornado handler in the same server >= 85%",
-         f"{r['svc_plain_rps_1k']:.0%} (ceiling: a bare handler making the proxy's one round trip to nginx "
+         f"{r['svc_plain_rps_1k']:.0%} ({rounds('1k:svc/plain')}; ceiling: a bare handler making the proxy's "
+         "one round trip to nginx "
          f"reaches {r['hop_plain_rps_1k']:.0%} of it; svc reaches {r['svc_hop_rps_1k']:.0%} of that)",
          r["svc_plain_rps_1k"] >= 0.85),
         ("1 MiB throughput: svc / bare handler answering 1 MiB from memory >= 75%",
-         f"{r['svc_plain_mib_s_1m']:.0%}", r["svc_plain_mib_s_1m"] >= 0.75),
-        ("WebSocket echo, 1 client: svc / raw asyncio relay >= 90%", f"{r['ws_seq_svc_relay']:.0%}",
+         f"{r['svc_plain_mib_s_1m']:.0%} ({rounds('1m:svc/plain')})", r["svc_plain_mib_s_1m"] >= 0.75),
+        ("WebSocket echo, 1 client: svc / raw asyncio relay >= 90%",
+         f"{r['ws_seq_svc_relay']:.0%} ({rounds('ws-seq:svc/relay')})",
          r["ws_seq_svc_relay"] >= 0.9),
         (f"WebSocket echo, {res['args']['ws_clients']} clients: svc / raw asyncio relay >= 90%",
-         f"{r['ws_conc_svc_relay']:.0%}", r["ws_conc_svc_relay"] >= 0.9),
+         f"{r['ws_conc_svc_relay']:.0%} ({rounds('ws-conc:svc/relay')})", r["ws_conc_svc_relay"] >= 0.9),
         ("cold start over the app's own start (median of pairs) <= +3 ms",
          f"+{r['cold_overhead_ms']:.1f} ms (nginx; aiohttp app: {r['cold_web_overhead_ms']:+.1f} ms)"
          + (f"; floor: the same first request on a new connection once the service is up costs "
@@ -103,9 +115,11 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
          (f"+{r['restart_overhead_ms']:.1f} ms over the app's own start, {r['restart_minus_warm_ms']:+.1f} ms "
           f"from the warm server's; {rs['failed']} of {len(rs['pairs'])} failed") if rs else "not measured",
          bool(rs) and r["restart_minus_warm_ms"] <= 5 and rs["failed"] == 0),
-        ("1 KiB requests/s: svc / jupyter-server-proxy >= 4.5x", f"{r['svc_jsp_rps_1k']:.2f}x",
+        ("1 KiB requests/s: svc / jupyter-server-proxy >= 4.5x",
+         f"{r['svc_jsp_rps_1k']:.2f}x ({rounds('1k:svc/jsp', False)})",
          r["svc_jsp_rps_1k"] >= 4.5),
-        ("1 MiB throughput: svc / jupyter-server-proxy >= 2.5x", f"{r['svc_jsp_mib_s_1m']:.2f}x",
+        ("1 MiB throughput: svc / jupyter-server-proxy >= 2.5x",
+         f"{r['svc_jsp_mib_s_1m']:.2f}x ({rounds('1m:svc/jsp', False)})",
          r["svc_jsp_mib_s_1m"] >= 2.5),
         ("1 KiB p50 overhead svc - direct < 3 ms (1 connection)", f"{r['p50_overhead_c1_ms']:.2f} ms",
          r["p50_overhead_c1_ms"] < 3),
@@ -177,7 +191,8 @@ def write_readme(res: dict[str, Any], s: dict[str, Any], path: Path) -> None:
     add("## Targets\n")
     add("A ratio between two routes is the median over the rounds of that round's ratio (the two cells of a")
     add("round run within a minute of each other), steadier than a ratio of medians on a shared host whose")
-    add("speed drifts; the tables below give each route's medians.\n")
+    add("speed drifts; \"rounds lo-hi\" gives the lowest and the highest round's ratio, how far one round")
+    add("alone can be trusted here; the tables below give each route's medians.\n")
     add("| target | measured | |")
     add("|---|---|---|")
     for label, value, ok in s["targets"]:
