@@ -80,7 +80,7 @@ class LifetimeKeeper:
         for name in [n for n in self._schedules if n not in self.manager.services]:
             del self._schedules[name]
         for name, svc in list(self.manager.services.items()):
-            if svc.deleted:
+            if svc.deleted or _without_lifetime(svc.spec, svc.status):
                 continue
             reading = self._reading(svc.spec, svc.status, now)
             self.manager.note(svc, **reading)
@@ -188,3 +188,10 @@ class LifetimeKeeper:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _without_lifetime(spec: ServiceSpec, status: ServiceStatus) -> bool:
+    """No window or expiry in its spec, none left in its status: nothing for this pass to compute
+    (most services; ``fill`` resets the status when a spec drops its lifetime)."""
+    return (not spec.keep_warm and not spec.expires_after and status.changed_at is not None
+            and status.keep_warm is None and status.expires_at is None)
