@@ -36,7 +36,7 @@ from kube_play import ENDPOINTS_FILE_VAR, PlayedKubelet
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 from test_kubernetes_objects import K8S_SCHEMA_VERSION
-from test_kubernetes_reflector import PrivatePlane, admin_kubeconfig, connected, private_plane
+from test_kubernetes_reflector import PrivatePlane, admin_kubeconfig, connected, fresh_namespace, private_plane
 from yarl import URL
 
 from jupyter_svc.backends.base import Endpoint, LaunchContext, NotReady, ReadyCheck, ServerInfo
@@ -55,21 +55,8 @@ __all__ = ["private_plane"]  # the fixture (a control plane of this module's own
 
 @pytest.fixture
 def namespace() -> Iterator[str]:
-    """A fresh namespace, deleted afterwards (the played kubelet finishes its pods first)."""
-    from kubernetes import client, config
-
-    kube = config.new_client_from_config(config_file=str(admin_kubeconfig()), persist_config=False)
-    core = client.CoreV1Api(kube)
-    name = f"jsvc-be-{uuid.uuid4().hex[:8]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    try:
+    with fresh_namespace("jsvc-be") as name:
         yield name
-    finally:
-        for pod in core.list_namespaced_pod(name).items:
-            with contextlib.suppress(client.ApiException):
-                core.delete_namespaced_pod(pod.metadata.name, name, grace_period_seconds=0)
-        core.delete_namespace(name, propagation_policy="Background")
-        kube.close()
 
 
 @dataclass

@@ -69,14 +69,14 @@ async def connected(kubeconfig: Path) -> AsyncIterator[k8s.ApiClient]:
         await api.close()
 
 
-@pytest.fixture
-def namespace() -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_namespace(prefix: str) -> Iterator[str]:
     """A fresh namespace, deleted afterwards (pods a test bound are finished first, as a kubelet would)."""
     from kubernetes import client, config
 
     kube = config.new_client_from_config(config_file=str(admin_kubeconfig()), persist_config=False)
     core = client.CoreV1Api(kube)
-    name = f"jsvc-refl-{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     try:
         yield name
@@ -86,6 +86,12 @@ def namespace() -> Iterator[str]:
                 core.delete_namespaced_pod(pod.metadata.name, name, grace_period_seconds=0)
         core.delete_namespace(name, propagation_policy="Background")
         kube.close()
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    with fresh_namespace("jsvc-refl") as name:
+        yield name
 
 
 def owner_settings(namespace: str) -> KubernetesSettings:

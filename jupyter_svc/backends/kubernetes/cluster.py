@@ -108,25 +108,19 @@ class Cluster:
                                 field_manager=FIELD_MANAGER, _content_type=_MERGE)
 
     async def get_deployment(self, name: str) -> JSON | None:
-        try:
-            return await self._call(self.apps.read_namespaced_deployment, name, self.namespace)
-        except ClusterError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return await self._read(self.apps.read_namespaced_deployment, name)
 
     async def get_service(self, name: str) -> JSON | None:
-        try:
-            return await self._call(self.core.read_namespaced_service, name, self.namespace)
-        except ClusterError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return await self._read(self.core.read_namespaced_service, name)
 
     async def get_pod(self, name: str) -> JSON | None:
         """A pod by name (the Jupyter server's own, to own the services' objects by its uid)."""
+        return await self._read(self.core.read_namespaced_pod, name)
+
+    async def _read(self, method: Any, name: str) -> JSON | None:
+        """The object named ``name`` in the namespace, or None if there is none."""
         try:
-            return await self._call(self.core.read_namespaced_pod, name, self.namespace)
+            return await self._call(method, name, self.namespace)
         except ClusterError as exc:
             if exc.status == 404:
                 return None
