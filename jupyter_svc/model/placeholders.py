@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .spec import ServiceSpec
 
 _TOKEN = re.compile(r"\{(port|base_url|name|unix_socket|ports\.[a-z][-a-z0-9]*)\}")
 #: The placeholder's name (the key in the values a backend fills in).
@@ -23,6 +27,16 @@ def fill(text: str, values: Mapping[str, str]) -> str:
 def mentions(text: str, name: str) -> bool:
     """True when ``text`` holds the placeholder ``{name}``."""
     return "{" + name + "}" in text
+
+
+def fields_mentioning(spec: ServiceSpec, name: str) -> list[str]:
+    """The spec's fields that hold the placeholder ``{name}``: ``command``, ``env.KEY``, ``secret_env.KEY``."""
+    command = [spec.command] if isinstance(spec.command, str) else list(spec.command or [])
+    fields = ["command"] if any(mentions(part, name) for part in command) else []
+    fields += [f"env.{key}" for key, value in spec.env.items() if mentions(value, name)]
+    fields += [f"secret_env.{key}" for key, value in spec.secret_env.items()
+               if mentions(value.get_secret_value(), name)]
+    return fields
 
 
 def fill_all(items: list[str], values: Mapping[str, str]) -> list[str]:

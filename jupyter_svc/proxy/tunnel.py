@@ -65,16 +65,10 @@ class FrameGuard:
         pos, self._skip = self._skip, 0
         while pos < end:
             if not self._head and end - pos >= _LONGEST_HEADER:
-                first, second = data[pos], data[pos + 1]
-                len7 = second & 0x7F
-                if len7 < 126:
-                    length, size = len7, 2
-                elif len7 == 126:
-                    length, size = int.from_bytes(data[pos + 2:pos + 4], "big"), 4
-                else:
-                    length, size = int.from_bytes(data[pos + 2:pos + 10], "big"), 10
-                self._frame(first, length)
-                pos += size + (4 if second & 0x80 else 0) + length
+                head = data[pos:pos + _LONGEST_HEADER]  # holds the whole header, whatever its size
+                length = _payload_length(head)
+                self._frame(head[0], length)
+                pos += (_header_size(head) or 2) + length
                 continue
             want = (_header_size(self._head) or 2) - len(self._head)
             taken = data[pos:pos + want]

@@ -10,7 +10,7 @@ import posixpath
 from collections.abc import Iterator, Mapping
 
 from jupyter_svc.model.errors import FieldError
-from jupyter_svc.model.placeholders import UNIX_SOCKET, mentions
+from jupyter_svc.model.placeholders import UNIX_SOCKET, fields_mentioning
 from jupyter_svc.model.spec import Container, RestartPolicy, ServiceSpec
 
 from .names import (
@@ -57,13 +57,8 @@ def _problems(spec: ServiceSpec, settings: KubernetesSettings) -> Iterator[Field
 
 def _unix_socket(spec: ServiceSpec) -> Iterator[FieldError]:
     """``{unix_socket}`` names a socket only this server can reach: a pod is reached on its port."""
-    why = "{unix_socket} is the local backend's: a pod is reached over TCP, listen on {port}"
-    command = [spec.command] if isinstance(spec.command, str) else list(spec.command or [])
-    if any(mentions(part, UNIX_SOCKET) for part in command):
-        yield FieldError("command", why)
-    for key, value in spec.env.items():
-        if mentions(value, UNIX_SOCKET):
-            yield FieldError(f"env.{key}", why)
+    for field in fields_mentioning(spec, UNIX_SOCKET):
+        yield FieldError(field, "{unix_socket} is the local backend's: a pod is reached over TCP, listen on {port}")
 
 
 def _labels(where: str, items: Mapping[str, str], values: bool) -> Iterator[FieldError]:

@@ -33,7 +33,7 @@ from jupyter_svc.backends.base import (
     no_containers,
 )
 from jupyter_svc.model.errors import FieldError, SvcError
-from jupyter_svc.model.placeholders import UNIX_SOCKET, fill, fill_all, mentions
+from jupyter_svc.model.placeholders import UNIX_SOCKET, fields_mentioning, fill, fill_all
 from jupyter_svc.model.spec import Container, ServiceSpec
 
 from . import sockets, tracking
@@ -295,6 +295,4 @@ class LocalBackend(Backend):
 
 def _uses_socket(spec: ServiceSpec) -> bool:
     """True when the spec asks for a Unix socket: ``{unix_socket}`` in its command or env."""
-    command = [spec.command] if isinstance(spec.command, str) else list(spec.command or [])
-    texts = [*command, *spec.env.values(), *(v.get_secret_value() for v in spec.secret_env.values())]
-    return any(mentions(text, UNIX_SOCKET) for text in texts)
+    return bool(fields_mentioning(spec, UNIX_SOCKET))
