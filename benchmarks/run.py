@@ -107,8 +107,12 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
 
     urls = {size: {"direct": f"http://127.0.0.1:{nginx_port}/{size}.bin", "svc": f"{svc_base}svc/nginx/{size}.bin",
                    "jsp": f"{jsp_base}proxy/{nginx_port}/{size}.bin", "plain": f"{svc_base}bench/plain/{size}",
-                   "auth": f"{svc_base}bench/auth/{size}", "hop": f"{svc_base}bench/hop/{size}", "relay": f"http://127.0.0.1:{relay_port}/{size}.bin"}
+                   "auth": f"{svc_base}bench/auth/{size}", "hop": f"{svc_base}bench/hop/{size}",
+                   "authhop": f"{svc_base}bench/authhop/{size}", "splicehop": f"{svc_base}bench/splicehop/{size}",
+                   "relay": f"http://127.0.0.1:{relay_port}/{size}.bin"}
             for size in ("1k", "1m")}
+    urls = {size: {t: url for t, url in by_target.items() if t in (*TARGETS, *CEILINGS[size])}
+            for size, by_target in urls.items()}
     ws_urls = {"direct": f"ws://127.0.0.1:{web_port}/ws", "svc": f"ws://127.0.0.1:{svc_port}/svc/web/ws",
                "jsp": f"ws://127.0.0.1:{jsp_port}/proxy/{web_port}/ws", "relay": f"ws://127.0.0.1:{relay_ws_port}/ws"}
     # sanity: every proxy route serves nginx's bytes; the ceiling handlers serve as many bytes of their own
@@ -118,15 +122,17 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
             with urllib.request.urlopen(urllib.request.Request(url, headers=auth), timeout=30) as r:
                 assert r.status == 200, (target, url, r.status)
                 bodies[target] = r.read()
-        assert len({bodies[t] for t in (*TARGETS, "relay", "hop")}) == 1, f"{size}: routes serve different bodies"
+        relayed = {bodies[t] for t in (*TARGETS, "relay", "hop", "authhop", "splicehop") if t in bodies}
+        assert len(relayed) == 1, f"{size}: routes serve different bodies"
         assert len({len(b) for b in bodies.values()}) == 1, f"{size}: ceiling bodies differ in size"
 
     nginx_proc = next(p for n, p in procs.procs if n == "nginx")
     cpu_pids = {"direct": [c.pid for c in psutil.Process(nginx_proc.pid).children()] or [nginx_proc.pid],
                 "svc": [svc_proc.pid], "jsp": [jsp_proc.pid], "plain": [svc_proc.pid], "auth": [svc_proc.pid],
-                "hop": [svc_proc.pid],
+                "hop": [svc_proc.pid], "authhop": [svc_proc.pid], "splicehop": [svc_proc.pid],
                 "relay": [relay.pid]}
-    http_targets, ws_targets = (*TARGETS, *CEILINGS), (*TARGETS, "relay")
+    http_targets = {size: (*TARGETS, *CEILINGS[size]) for size in ("1k", "1m")}
+    ws_targets = (*TARGETS, "relay")
     lua = tmp / "report.lua"
     lua.write_text(WRK_LUA)
     # warm-up (connection pools, imports, JIT-less caches)
@@ -135,7 +141,7 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
             run_wrk(url, token, lua, 1, args.connections, args.threads)
 
     http: dict[str, dict[str, list[dict[str, Any]]]] = {
-        kind: {t: [] for t in (http_targets if kind != "1k_c1" else TARGETS)} for kind in ("1k", "1m", "1k_c1")}
+        kind: {t: [] for t in http_targets.get(kind, TARGETS)} for kind in ("1k", "1m", "1k_c1")}
     ws: dict[str, dict[str, list[dict[str, Any]]]] = {kind: {t: [] for t in ws_targets} for kind in ("seq", "conc")}
 
     def rotated(targets: tuple[str, ...], rnd: int) -> tuple[str, ...]:  # no target always runs first
@@ -145,7 +151,7 @@ async def bench(args: argparse.Namespace, procs: Procs, tmp: Path) -> dict[str, 
     for rnd in range(args.rounds):
         log(f"round {rnd + 1}/{args.rounds}")
         for size in ("1k", "1m"):
-            for target in rotated(http_targets, rnd):
+            for target in rotated(http_targets[size], rnd):
                 r = run_wrk(urls[size][target], token, lua, args.duration, args.connections, args.threads,
                             cpu_pids[target])
                 http[size][target].append(r)
