@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 from jupyter_server.log import log_request
 
@@ -92,3 +92,12 @@ def jupyter_log_metrics(log_function: Any) -> bool | None:
     if isinstance(log_function, functools.partial) and log_function.func is log_request:
         return bool(log_function.keywords.get("record_prometheus_metrics", True))
     return None
+
+
+class SuccessLog(NamedTuple):
+    """Jupyter's request logging as the proxy found it on its first request: whether the log
+    function is Jupyter's own (and records the histogram), and the logger its lines go to. Neither
+    changes while the server runs; whether debug output shows is asked on every request."""
+
+    metrics: bool | None
+    logger: logging.Logger

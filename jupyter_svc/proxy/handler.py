@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import math
 from typing import Any
 from urllib.parse import urlsplit
 
-from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.prometheus.metrics import HTTP_REQUEST_DURATION_SECONDS
@@ -30,7 +30,7 @@ from jupyter_svc.upstream.pool import Exchange, PoolBusy, UpstreamError
 from jupyter_svc.upstream.transport import open_connection
 
 from . import compat
-from .access import credentials_key, emits_debug, jupyter_log_metrics
+from .access import SuccessLog, credentials_key, emits_debug, jupyter_log_metrics
 from .headers import downstream_headers, is_jupyter_authorization, strip_token_query, upstream_headers
 from .loops import LOOP_REFUSED
 from .proxy import Proxy
@@ -103,7 +103,8 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
                 raise web.HTTPError(403, "log in to Jupyter to use this service")
             if svc is None:
                 raise web.HTTPError(404, f"no service named {name!r} (see {self.base_url}svc/api/services)")
-            if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, "execute", "svc")):
+            allowed = self.authorizer.is_authorized(self, self.current_user, "execute", "svc")
+            if not (await allowed if inspect.isawaitable(allowed) else allowed):  # may be async (Authorizer)
                 raise web.HTTPError(403, f"not authorized to use service {name!r}")
         self.svc_name = name
         compat.limit_body_size(self, self.proxy.settings.max_body_size)
@@ -156,7 +157,9 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         return endpoint.path + path + ("?" + query if query else "")
 
     def _upstream_headers(self, endpoint: Endpoint) -> dict[str, str]:
-        login_cookie = getattr(self.identity_provider, "get_cookie_name", lambda _: "")(self)
+        login_cookie = ""  # its name depends on the Host header: looked up only when there are cookies
+        if "Cookie" in self.request.headers:
+            login_cookie = getattr(self.identity_provider, "get_cookie_name", lambda _: "")(self)
         return upstream_headers(self.request, endpoint, f"{self.base_url}svc/{self.svc_name}",
                                 login_cookie, bool(self.token_authenticated))
 
@@ -275,13 +278,16 @@ class ProxyHandler(compat.AccessLogHook, JupyterHandler):
         """Jupyter's access log formats a line for every request, even at debug level when no
         handler shows it; successes skip that unless debug output is on. Jupyter's request-duration
         histogram still counts every request."""
-        metrics = jupyter_log_metrics(self.settings.get("log_function"))
-        if metrics is None or self.get_status() >= 300 or emits_debug(self.log):
+        proxy = self.proxy
+        found = proxy.success_log
+        if found is None:
+            found = proxy.success_log = SuccessLog(jupyter_log_metrics(self.settings.get("log_function")), self.log)
+        if found.metrics is None or self.get_status() >= 300 or emits_debug(found.logger):
             super().log_request()
-        elif metrics:
+        elif found.metrics:
             # Jupyter's request-duration histogram, labelled as its own request logger does
-            self.proxy.metrics.child(HTTP_REQUEST_DURATION_SECONDS, self.request.method or "", _HISTOGRAM_LABEL,
-                                     str(self.get_status())).observe(self.request.request_time())
+            proxy.metrics.child(HTTP_REQUEST_DURATION_SECONDS, self.request.method or "", _HISTOGRAM_LABEL,
+                                str(self.get_status())).observe(self.request.request_time())
 
     def compute_etag(self) -> None:
         """Tornado would hash the body and add an ETag the app never sent (and answer 304 for it)."""

@@ -14,7 +14,7 @@ from jupyter_svc.services.manager import ServiceManager
 from jupyter_svc.services.metrics import Metrics
 from jupyter_svc.upstream.pool import UpstreamPool
 
-from .access import AccessMemo
+from .access import AccessMemo, SuccessLog
 from .loops import HopMark
 
 
@@ -40,6 +40,7 @@ class Proxy:
         self.access = AccessMemo(settings.auth_cache_seconds)
         self.upstream = upstream
         self.hops = HopMark()
+        self.success_log: SuccessLog | None = None  # set by the first request
 
     async def close(self) -> None:
         await self.upstream.close()
