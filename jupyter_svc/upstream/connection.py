@@ -265,6 +265,11 @@ class Connection(WriteFlow, asyncio.BufferedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()  # a no-op unless paused
 
+    def body_moved(self) -> None:
+        """The body went past this connection (splice.py moved it socket to socket): the exchange
+        ends as if it had been read here."""
+        self._end()
+
     def _end(self) -> None:
         ex = self.exchange
         self.framing = "done"

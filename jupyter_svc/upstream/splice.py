@@ -129,7 +129,7 @@ async def splice_body(exchange: Exchange, target: int, pipes: Pipes, on_chunk: C
         os.close(source)
         os.close(sink)
         pipes.give(pipe, held == 0)
-    conn._end()
+    conn.body_moved()
     pipes.bodies, pipes.bytes = pipes.bodies + 1, pipes.bytes + total
     return total
 
