@@ -32,3 +32,12 @@ def test_demo_notebook_runs_clean(live: LiveServer, tmp_path: Path) -> None:
     assert "expires in" in office.all, office.all
     code, listing = api(live, "GET", "services")
     assert code == 200 and listing["services"] == []  # the last cell cleaned up
+
+
+def test_demo_notebook_is_valid_as_saved() -> None:
+    """Every cell has an id (nbformat 4.5): a cell added by hand without one makes nbformat warn,
+    and a future nbformat refuse the notebook."""
+    notebook = nbformat.read(DEMO, as_version=4)
+    nbformat.validate(notebook)
+    missing = [cell.source.split("\n", 1)[0] for cell in notebook.cells if not cell.get("id")]
+    assert not missing, missing
